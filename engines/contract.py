@@ -1,0 +1,296 @@
+"""The engine contract: what every model, Amphion or not, declares and implements.
+
+An engine is a small class with declarative metadata (inputs, params, weights, requirements) and two methods,
+`load(device, progress)` and `run(model, request, progress)`. Importing an engine module must stay cheap:
+heavy imports (torch, onnxruntime, Amphion) happen inside `load` and `run`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Literal
+
+import numpy as np
+
+from .requirements import Readiness, Requirements, check_requirements
+
+
+class EngineError(Exception):
+    """A failure whose message is written for the user: what went wrong and what to do."""
+
+
+class InvalidRequest(EngineError):
+    """The request does not fit the engine's declared inputs or params."""
+
+
+class Cancelled(Exception):
+    """Raised by Progress when the user cancelled the job."""
+
+
+ParamKind = Literal["float", "int", "bool", "choice", "text", "seed"]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One user-facing control. Values and ranges are the model's own."""
+
+    name: str
+    kind: ParamKind
+    default: Any
+    label: str = ""
+    help: str = ""
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+    unit: str = ""
+    advanced: bool = False
+    choices: tuple[tuple[Any, str], ...] = ()  # (value, label)
+    affects_load: bool = False  # the value selects which weights are loaded (e.g. a voice file)
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+    def coerce(self, value: Any) -> Any:
+        """The value in this param's type, or InvalidRequest with a message naming the param and its range."""
+        if value is None:
+            return self.default
+        try:
+            if self.kind == "bool":
+                if isinstance(value, str):
+                    if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                        raise ValueError(value)
+                    return value.lower() in ("true", "1", "yes")
+                return bool(value)
+            if self.kind == "choice":
+                allowed = [c[0] for c in self.choices]
+                if value not in allowed:
+                    raise InvalidRequest(f"{self.title}: {value!r} is not one of {', '.join(map(str, allowed))}.")
+                return value
+            if self.kind == "text":
+                return str(value)
+            if self.kind in ("int", "seed"):
+                if isinstance(value, float) and not value.is_integer():
+                    raise ValueError(value)
+                number: float = int(value)
+            else:
+                number = float(value)
+                if not math.isfinite(number):
+                    raise ValueError(value)
+        except InvalidRequest:
+            raise
+        except (TypeError, ValueError):
+            kind = {"int": "a whole number", "seed": "a whole number", "float": "a number", "bool": "true or false"}
+            raise InvalidRequest(f"{self.title}: {value!r} is not {kind.get(self.kind, 'valid')}.") from None
+        if self.kind == "seed":
+            if number < -1 or number > 2**32 - 1:
+                raise InvalidRequest(f"{self.title}: {number} is outside 0 to {2**32 - 1} (or -1 for random).")
+            return number
+        if (self.min is not None and number < self.min) or (self.max is not None and number > self.max):
+            raise InvalidRequest(f"{self.title}: {self.format(number)} is outside "
+                                 f"{self.format(self.min)} to {self.format(self.max)}.")
+        return number
+
+    def format(self, value: Any) -> str:
+        """A value with its unit, as the page shows it: '1.5x', '25 steps', '0.75'."""
+        if value is None:
+            return "none"
+        text = f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+        if not self.unit:
+            return text
+        return f"{text}{self.unit}" if self.unit in ("x", "%") else f"{text} {self.unit}"
+
+
+SlotKind = Literal["text", "audio"]
+
+
+@dataclass(frozen=True)
+class InputSlot:
+    """A slot a request fills: the text to speak, a reference clip with its transcript, a source clip, ..."""
+
+    name: str
+    kind: SlotKind
+    label: str
+    required: bool = True
+    help: str = ""
+    max_chars: int | None = None  # text
+    min_seconds: float | None = None  # audio
+    max_seconds: float | None = None  # audio
+    sweet_spot: tuple[float, float] | None = None  # audio: the duration range the model likes best
+    needs_transcript: bool = False  # audio
+
+    def check_text(self, value: Any) -> str:
+        text = "" if value is None else str(value)
+        if not text.strip():
+            raise InvalidRequest(f"{self.label}: enter some text first.")
+        if self.max_chars is not None and len(text) > self.max_chars:
+            raise InvalidRequest(
+                f"{self.label}: {len(text):,} characters is more than this engine takes at once "
+                f"({self.max_chars:,}). Split the text into parts of at most {self.max_chars:,} characters.")
+        return text.strip()
+
+
+@dataclass(frozen=True)
+class AudioInput:
+    """An audio file given to a slot; engines read `path` (a normalised mono copy when it came from the library)."""
+
+    path: str
+    transcript: str | None = None
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Where an engine's checkpoints come from: a hub repository, or a checkpoint the user supplies."""
+
+    source: Literal["hub", "package", "user", "url"]
+    repo_id: str = ""
+    files: tuple[str, ...] = ()  # exact files or glob patterns
+    size_bytes: int = 0
+    license: str = ""
+    note: str = ""  # e.g. "extra pretrained model: speech features"
+
+
+@dataclass
+class Request:
+    """What a job asks of an engine: filled input slots and validated params."""
+
+    inputs: dict[str, Any]
+    params: dict[str, Any]
+
+
+@dataclass
+class Result:
+    """Audio (float32, mono 1-D or channels-first 2-D) at `sample_rate`, plus anything else the model gives."""
+
+    audio: np.ndarray
+    sample_rate: int
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        return self.audio.shape[-1] / self.sample_rate
+
+
+class Progress:
+    """Reports `(fraction, stage)` and is the engine's cancellation point.
+
+    Calling it raises Cancelled once the user cancelled. `span(start, end)` gives a child that maps its own
+    0..1 onto part of this one, so a stage can report without knowing where it sits in the whole job.
+    """
+
+    def __init__(self, report: Callable[[float | None, str], None] | None = None,
+                 is_cancelled: Callable[[], bool] | None = None, start: float = 0.0, end: float = 1.0) -> None:
+        self._report = report or (lambda fraction, stage: None)
+        self._is_cancelled = is_cancelled or (lambda: False)
+        self._start, self._end = start, end
+
+    @property
+    def cancelled(self) -> bool:
+        return self._is_cancelled()
+
+    def check(self) -> None:
+        if self._is_cancelled():
+            raise Cancelled()
+
+    def __call__(self, fraction: float | None = None, stage: str = "") -> None:
+        self.check()
+        mapped = None if fraction is None else self._start + (self._end - self._start) * min(max(fraction, 0.0), 1.0)
+        self._report(mapped, stage)
+
+    def span(self, start: float, end: float) -> Progress:
+        width = self._end - self._start
+        return Progress(self._report, self._is_cancelled, self._start + width * start, self._start + width * end)
+
+
+Task = Literal["tts", "vc", "svc", "tta", "codec", "vocoder", "asr", "enhance", "test"]
+
+TASK_TITLES: dict[str, str] = {
+    "tts": "Speech synthesis", "vc": "Voice conversion", "svc": "Singing voice conversion",
+    "tta": "Text to audio", "codec": "Codec", "vocoder": "Vocoder", "asr": "Transcription",
+    "enhance": "Enhancement", "test": "Test",
+}
+
+
+class Engine:
+    """Base class of every engine. Subclasses set the class attributes and implement load and run.
+
+    Engines keep no state between calls: the loaded model lives in the model manager. An instance only
+    carries its context (settings such as the Amphion checkout), so creating one is free.
+    """
+
+    id: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    task: ClassVar[Task]
+    family: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    languages: ClassVar[tuple[str, ...]] = ()
+    sample_rate: ClassVar[int] = 0
+    license: ClassVar[str] = ""
+    memory_mb: ClassVar[int] = 0  # estimate before the first load; the manager measures the real footprint
+    inputs: ClassVar[tuple[InputSlot, ...]] = ()
+    params: ClassVar[tuple[Param, ...]] = ()
+    weights: ClassVar[tuple[Weights, ...]] = ()
+    requirements: ClassVar[Requirements] = Requirements()
+
+    def __init__(self, context: Any = None) -> None:
+        self.context = context
+
+    # -- declarations turned into behaviour ------------------------------------------------------------------
+
+    def check(self) -> Readiness:
+        """Whether the engine can run here, and if not, exactly what is missing."""
+        return check_requirements(self.requirements, self.context)
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Request:
+        """A Request checked against the declared slots and params (InvalidRequest says what to fix)."""
+        unknown = set(params) - {p.name for p in self.params}
+        if unknown:
+            raise InvalidRequest(f"{self.name} has no parameter {', '.join(sorted(unknown))}.")
+        checked_params = {p.name: p.coerce(params.get(p.name)) for p in self.params}
+        checked_inputs: dict[str, Any] = {}
+        for slot in self.inputs:
+            value = inputs.get(slot.name)
+            if slot.kind == "text":
+                if value is None and not slot.required:
+                    continue
+                checked_inputs[slot.name] = slot.check_text(value)
+            elif value is None:
+                if slot.required:
+                    raise InvalidRequest(f"{slot.label}: {self.name} needs this audio.")
+            else:
+                checked_inputs[slot.name] = value
+        return Request(checked_inputs, checked_params)
+
+    def with_seeds_drawn(self, request: Request) -> Request:
+        """The request with every random (-1) seed replaced by a drawn one, so the job can be replayed exactly."""
+        params = dict(request.params)
+        for p in self.params:
+            if p.kind == "seed" and params.get(p.name, -1) < 0:
+                params[p.name] = int(np.random.default_rng().integers(0, 2**31 - 1))
+        return Request(request.inputs, params)
+
+    def load_key(self, params: dict[str, Any]) -> str:
+        """Identifies the loaded model: the engine id plus the params that select weights."""
+        parts = [f"{p.name}={params.get(p.name, p.default)}" for p in self.params if p.affects_load]
+        return self.id + ("[" + ",".join(parts) + "]" if parts else "")
+
+    # -- what subclasses implement ---------------------------------------------------------------------------
+
+    def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
+        """Build the model on `device` and return it. `options` holds the values of the affects_load params."""
+        raise NotImplementedError
+
+    def run(self, model: Any, request: Request, progress: Progress) -> Result:
+        raise NotImplementedError
+
+    def unload(self, model: Any) -> None:
+        """Release what dropping the reference does not (a worker process, a file handle). Optional."""

@@ -1,0 +1,1 @@
+"""Audio: reading, writing, export formats, resampling, and analysis for plots."""

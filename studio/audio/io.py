@@ -1,0 +1,114 @@
+"""Reading and writing audio with soundfile (libsndfile), ffmpeg for everything else; resampling with soxr.
+
+Convention: mono audio is 1-D float32; multichannel audio is channels-first, shape (channels, frames).
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from ..storage import atomic_write
+
+EXPORT_FORMATS: dict[str, dict[str, str]] = {
+    # format -> soundfile format and subtype, and the MIME type browsers expect
+    "wav": {"format": "WAV", "subtype": "PCM_16", "mime": "audio/wav"},
+    "flac": {"format": "FLAC", "subtype": "PCM_16", "mime": "audio/flac"},
+    "ogg": {"format": "OGG", "subtype": "VORBIS", "mime": "audio/ogg"},
+    "mp3": {"format": "MP3", "subtype": "MPEG_LAYER_III", "mime": "audio/mpeg"},
+}
+MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+
+class AudioReadError(ValueError):
+    """The file is not audio the studio can read; the message says why and what to do."""
+
+
+def read_audio(path: str | Path, sample_rate: int | None = None, mono: bool = True) -> tuple[np.ndarray, int]:
+    """Audio from `path` as float32 (mono 1-D, or channels-first), resampled when `sample_rate` is given."""
+    path = Path(path)
+    if not path.is_file():
+        raise AudioReadError(f"{path.name}: the file does not exist.")
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        audio = data.T
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        audio, sr = _read_with_ffmpeg(path)
+    if audio.shape[-1] == 0:
+        raise AudioReadError(f"{path.name}: the file holds no audio samples.")
+    audio = to_mono(audio) if mono else audio
+    if sample_rate is not None and sr != sample_rate:
+        audio, sr = resample(audio, sr, sample_rate), sample_rate
+    return np.ascontiguousarray(audio, dtype=np.float32), sr
+
+
+def _read_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
+    """Decode anything ffmpeg knows (m4a, webm, video files) to float32, keeping channels and rate."""
+    if shutil.which("ffmpeg") is None:
+        raise AudioReadError(f"{path.name}: this format needs ffmpeg, which is not installed (sudo apt install ffmpeg).")
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=sample_rate,channels",
+         "-of", "csv=p=0", str(path)], capture_output=True, text=True)
+    fields = probe.stdout.strip().split(",")
+    if probe.returncode != 0 or len(fields) < 2 or not fields[0].isdigit():
+        raise AudioReadError(f"{path.name}: no audio stream found; use WAV, MP3, FLAC, OGG, M4A or a video with sound.")
+    sr, channels = int(fields[0]), int(fields[1])
+    decoded = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "a:0", "-f", "f32le", "-acodec",
+                              "pcm_f32le", "-"], capture_output=True)
+    if decoded.returncode != 0:
+        raise AudioReadError(f"{path.name}: ffmpeg could not decode it ({decoded.stderr.decode(errors='replace')[:200]}).")
+    samples = np.frombuffer(decoded.stdout, dtype=np.float32)
+    return samples[: len(samples) // channels * channels].reshape(-1, channels).T.copy(), sr
+
+
+def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int, fmt: str | None = None) -> Path:
+    """Write atomically; `fmt` is one of EXPORT_FORMATS (default: from the file's suffix)."""
+    path = Path(path)
+    fmt = (fmt or path.suffix.lstrip(".")).lower()
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown audio format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+    audio = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
+    if fmt == "mp3" and sample_rate not in MP3_RATES:
+        target = min(MP3_RATES, key=lambda r: (r < sample_rate, abs(r - sample_rate)))
+        audio, sample_rate = resample(audio, sample_rate, target), target
+    spec = EXPORT_FORMATS[fmt]
+    frames = audio.T if audio.ndim == 2 else audio
+
+    def write(tmp: Path) -> None:
+        sf.write(str(tmp), frames, sample_rate, format=spec["format"], subtype=spec["subtype"])
+
+    return atomic_write(path, write)
+
+
+def export(source: str | Path, fmt: str, destination: str | Path) -> Path:
+    """`source` re-encoded as `fmt` at `destination` (reused when it is newer than the source)."""
+    source, destination = Path(source), Path(destination)
+    if destination.exists() and destination.stat().st_mtime >= source.stat().st_mtime:
+        return destination
+    audio, sr = read_audio(source, mono=False)
+    return write_audio(destination, audio, sr, fmt)
+
+
+def to_mono(audio: np.ndarray) -> np.ndarray:
+    return audio if audio.ndim == 1 else audio.mean(axis=0)
+
+
+def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    if from_rate == to_rate:
+        return audio
+    import soxr
+
+    if audio.ndim == 1:
+        return soxr.resample(audio, from_rate, to_rate, quality="HQ").astype(np.float32)
+    return soxr.resample(audio.T, from_rate, to_rate, quality="HQ").T.astype(np.float32)
+
+
+def duration(path: str | Path) -> float:
+    try:
+        return float(sf.info(str(path)).duration)
+    except (sf.LibsndfileError, RuntimeError):
+        audio, sr = read_audio(path)
+        return audio.shape[-1] / sr

@@ -1,0 +1,67 @@
+"""The composition root of the domain: builds every service once; pages, the API and the CLI receive it."""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Engine as SqlEngine
+
+from engines.registry import Registry
+
+from .db import open_database
+from .generation import GenerationService
+from .jobs import JobContext, JobInfo, JobQueue
+from .logs import configure_logging
+from .model_manager import ModelManager
+from .settings import Settings
+from .storage import Paths
+
+log = logging.getLogger(__name__)
+
+LOAD_MODEL = "load_model"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    paths: Paths
+    db: SqlEngine
+    registry: Registry
+    models: ModelManager
+    jobs: JobQueue
+    generation: GenerationService
+
+    def start(self) -> None:
+        """Start the job worker; find the device in the background (it imports torch)."""
+        self.jobs.start()
+        threading.Thread(target=lambda: self.models.device, name="studio-device-probe", daemon=True).start()
+
+    def stop(self) -> None:
+        if not self.jobs.stop():
+            log.warning("the running job did not stop in time; it will show as interrupted after a restart")
+
+    def load_model(self, engine_id: str, options: dict[str, Any] | None = None) -> JobInfo:
+        """Queue a model load, so it runs on the worker like every other use of the device."""
+        engine = self.registry.get(engine_id)
+        return self.jobs.submit(LOAD_MODEL, {"engine_id": engine_id, "options": options or {}},
+                                title=f"Load {engine.name}", engine_id=engine_id)
+
+    def _run_load_model(self, ctx: JobContext) -> dict[str, Any]:
+        engine = self.registry.get(ctx.payload["engine_id"])
+        info = self.models.load(engine, ctx.payload.get("options", {}), ctx.progress)
+        return {"key": info.key, "footprint": info.footprint, "load_seconds": info.load_seconds}
+
+
+def build_services(settings: Settings, registry: Registry | None = None) -> Services:
+    paths = Paths(settings.home).ensure()
+    configure_logging(paths.logs, settings.log_level)
+    db = open_database(paths.database)
+    registry = registry or Registry(context=settings)
+    models = ModelManager(registry, settings.device, settings.memory_budget_gb)
+    jobs = JobQueue(db, log_path=str(paths.logs / "studio.log"))
+    generation = GenerationService(registry, models, jobs, paths)
+    services = Services(settings, paths, db, registry, models, jobs, generation)
+    jobs.register(LOAD_MODEL, services._run_load_model)
+    return services

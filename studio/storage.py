@@ -1,0 +1,79 @@
+"""Where the studio keeps things (all absolute, all under STUDIO_HOME) and how it writes them (atomically)."""
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ASSETS = REPO_ROOT / "assets"
+
+
+@dataclass(frozen=True)
+class Paths:
+    home: Path
+
+    @property
+    def database(self) -> Path:
+        return self.home / "studio.db"
+
+    @property
+    def generations(self) -> Path:
+        return self.home / "generations"
+
+    @property
+    def exports(self) -> Path:
+        return self.home / "exports"
+
+    @property
+    def uploads(self) -> Path:
+        return self.home / "uploads"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def nicegui(self) -> Path:
+        return self.home / "nicegui"
+
+    @property
+    def secret_file(self) -> Path:
+        return self.home / "secret"
+
+    def ensure(self) -> Paths:
+        for path in (self.home, self.generations, self.exports, self.uploads, self.logs, self.nicegui):
+            path.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def storage_secret(self) -> str:
+        """The cookie-signing secret, created once and kept private to the studio's user."""
+        if not self.secret_file.exists():
+            atomic_write_text(self.secret_file, secrets.token_urlsafe(32), mode=0o600)
+        return self.secret_file.read_text().strip()
+
+
+def atomic_write(path: Path, write: Callable[[Path], None], mode: int | None = None) -> Path:
+    """Call `write(tmp)` on a temporary file next to `path`, then rename it into place.
+
+    A crash leaves either the old file or the new one, never half of one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".part", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        if mode is not None:
+            tmp.chmod(mode)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def atomic_write_text(path: Path, text: str, mode: int | None = None) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), mode)
