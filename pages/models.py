@@ -37,7 +37,7 @@ def memory_chart(history: list[tuple[float, int, int]], budget: int) -> dict[str
                    "font": {"color": theme.PLOT_INK}, "legend": {"orientation": "h", "y": 1.15},
                    "xaxis": {"title": {"text": "seconds ago"}, "gridcolor": theme.PLOT_GRID},
                    "yaxis": {"title": {"text": "GB"}, "gridcolor": theme.PLOT_GRID, "rangemode": "tozero"}},
-        "config": theme.PLOT_CONFIG,
+        "config": {**theme.PLOT_CONFIG, "displayModeBar": False},
     }
 
 
@@ -45,7 +45,7 @@ class ModelsPage:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.models = services.models
-        self._loaded_signature: tuple = ()
+        self._loaded_signature: tuple | None = None
         with ui.column().classes(theme.PAGE):
             ui.label("Models").classes("text-h5")
             self._memory_section()

@@ -31,7 +31,7 @@ class SpeechPage:
             ui.label("Speech").classes("text-h5")
             self.picker = EnginePicker(services.registry.for_task(TASK), self.prefs.get("engine"), self._engine_changed)
             self.text = ui.textarea("Text", value=self.prefs.get("draft", ""), placeholder=PLACEHOLDER,
-                                    on_change=self._text_changed).props("autogrow outlined").classes("w-full") \
+                                    on_change=self._text_changed).props('autogrow outlined input-style="min-height: 6rem"').classes("w-full") \
                 .mark("speech-text")
             self.counter = ui.label("").classes(theme.HINT + " self-end -mt-3").mark("char-count")
             self.form_area = ui.column().classes("w-full")

@@ -18,7 +18,7 @@ from sqlalchemy import func, update
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlmodel import Session, col, select
 
-from engines.contract import Cancelled, Progress
+from engines.contract import Cancelled, EngineError, Progress
 
 from .errors import describe_error
 from .table import ACTIVE_STATES, Job, JobState
@@ -222,10 +222,10 @@ class JobQueue:
 
     def _work(self) -> None:
         while not self._stopping.is_set():
+            self._wake.clear()  # before looking, so a job submitted meanwhile wakes the next wait at once
             row = self._claim_next()
             if row is None:
                 self._wake.wait(timeout=1.0)
-                self._wake.clear()
                 continue
             self._run(row)
 
@@ -280,7 +280,9 @@ class JobQueue:
                       else "Cancelled.")
             final = {"state": JobState.cancelled.value, "stage": "Cancelled", "error": reason}
         except Exception as exc:  # every failure becomes a message; the traceback goes to the log
-            log.exception("job %s (%s, %s) failed", row.id, row.kind, row.engine_id)
+            # An EngineError is a foreseen failure already explained to the user: a warning, not an error.
+            level = logging.WARNING if isinstance(exc, EngineError) else logging.ERROR
+            log.log(level, "job %s (%s, %s) failed", row.id, row.kind, row.engine_id, exc_info=True)
             final = {"state": JobState.failed.value, "stage": "Failed",
                      "error": describe_error(exc, self._log_path)}
         final["finished_at"] = time.time()

@@ -1,0 +1,121 @@
+"""End to end: the real app as a subprocess, driven in headless Debian Chromium through Playwright."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("STUDIO_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (sudo apt install chromium)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    home = tmp_path_factory.mktemp("e2e-home")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "NICEGUI_", "STUDIO_"))}
+    env.update(STUDIO_HOME=str(home), STUDIO_PORT=str(port), STUDIO_HOST="127.0.0.1", HF_HUB_OFFLINE="1",
+               PYTHONPATH=str(REPO))
+    log = open(home / "server.log", "w")  # noqa: SIM115
+    process = subprocess.Popen([sys.executable, "-m", "studio", "serve"], cwd=REPO, env=env, stdout=log,
+                               stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url + "/api/health", timeout=2)
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the studio did not start:\n" + (home / "server.log").read_text()) from None
+            time.sleep(0.2)
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--autoplay-policy=no-user-gesture-required"])
+        yield browser
+        browser.close()
+
+
+def test_type_generate_and_play_in_a_real_browser(studio: str, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(studio + "/speech")
+    page.locator("textarea").fill("A real browser, a real voice.")
+    page.get_by_role("button", name="Generate").click()
+    audio = page.locator("audio")
+    audio.wait_for(timeout=30_000)
+    src = audio.get_attribute("src")
+    assert src and src.startswith("/media/generations/")
+    # the browser fetched and decoded it: duration known, and it plays
+    page.wait_for_function("() => { const a = document.querySelector('audio'); return a && a.readyState >= 1 "
+                           "&& a.duration > 1; }", timeout=15_000)
+    duration = page.evaluate("() => document.querySelector('audio').duration")
+    assert 1.0 < duration < 5.0
+    page.evaluate("() => document.activeElement.blur()")  # focus outside any field
+    page.keyboard.press("Space")
+    page.wait_for_function("() => !document.querySelector('audio').paused", timeout=5_000)
+    page.keyboard.press("Space")
+    page.wait_for_function("() => document.querySelector('audio').paused", timeout=5_000)
+    # the file is served with range requests, as players seek
+    request = urllib.request.Request(studio + src, headers={"Range": "bytes=0-99"})
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 206 and len(response.read()) == 100
+    assert not errors
+
+
+def test_ctrl_enter_in_the_text_box_generates(studio: str, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    page.goto(studio + "/speech")
+    box = page.locator("textarea")
+    box.fill("Sent with the keyboard.")
+    box.press("Control+Enter")
+    page.get_by_text("Hibari: Sent with the keyboard.").first.wait_for(timeout=30_000)
+    page.locator("audio").wait_for(timeout=30_000)
+
+
+def test_a_tablet_in_portrait_gets_a_drawer_and_touch_sized_controls(studio: str, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 768, "height": 1024}, has_touch=True, is_mobile=True)
+    page.goto(studio + "/speech")
+    page.get_by_role("button", name="Generate").wait_for()
+    assert not page.get_by_text("Models", exact=True).is_visible()  # the drawer is folded away
+    page.get_by_role("button", name="Menu").tap()
+    page.get_by_text("Models", exact=True).tap()
+    page.get_by_text("Loaded models", exact=True).wait_for()
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 768, "nothing overflows the screen sideways"
+    small = page.evaluate("""() => [...document.querySelectorAll('button, .q-btn')]
+        .filter(b => b.offsetParent !== null)
+        .map(b => b.getBoundingClientRect())
+        .filter(r => r.height < 40 || r.width < 40).length""")
+    assert small == 0, f"{small} visible buttons are smaller than a fingertip"
