@@ -61,8 +61,11 @@ class HibariTTS(Engine):
 
         voice = (options or {}).get("voice", "heart")
         model_path = None if VOICES[voice][1] is None else self._voice_file(voice, progress)
-        progress(0.9, f"Loading voice {voice}")
-        return Hibari(voice=voice, model=model_path, threads=min(2, os.cpu_count() or 1))
+        progress(0.8, f"Loading voice {voice}")
+        model = Hibari(voice=voice, model=model_path, threads=min(2, os.cpu_count() or 1))
+        progress(0.9, "Warming up")
+        model("Ready.", seed=0)  # loads the G2P and sizes onnxruntime's buffers, so both count in the footprint
+        return model
 
     def _voice_file(self, voice: str, progress: Progress) -> str:
         from huggingface_hub import hf_hub_download

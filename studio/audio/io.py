@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +71,7 @@ def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int, fmt: str 
     fmt = (fmt or path.suffix.lstrip(".")).lower()
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown audio format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
-    audio = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
+    audio = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)  # a copy: the caller's array is untouched
     if fmt == "mp3" and sample_rate not in MP3_RATES:
         target = min(MP3_RATES, key=lambda r: (r < sample_rate, abs(r - sample_rate)))
         audio, sample_rate = resample(audio, sample_rate, target), target
@@ -78,9 +79,23 @@ def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int, fmt: str 
     frames = audio.T if audio.ndim == 2 else audio
 
     def write(tmp: Path) -> None:
-        sf.write(str(tmp), frames, sample_rate, format=spec["format"], subtype=spec["subtype"])
+        if fmt == "wav":
+            _write_pcm16_wav(tmp, frames, sample_rate)
+        else:
+            sf.write(str(tmp), frames, sample_rate, format=spec["format"], subtype=spec["subtype"])
 
     return atomic_write(path, write)
+
+
+def _write_pcm16_wav(path: Path, frames: np.ndarray, sample_rate: int) -> None:
+    """16-bit WAV with the standard library: several times faster than libsndfile's conversion."""
+    scaled = np.multiply(frames, 32767.0, out=frames)  # `frames` is write_audio's own clipped copy
+    pcm = np.rint(scaled, out=scaled).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1 if pcm.ndim == 1 else pcm.shape[1])
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(pcm.tobytes())
 
 
 def export(source: str | Path, fmt: str, destination: str | Path) -> Path:

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine as SqlEngine
-from sqlmodel import Session, col, select
+from sqlalchemy.sql import ColumnElement, Select
 
 from engines.contract import Cancelled, EngineError, Progress
 
@@ -24,6 +24,8 @@ from .errors import describe_error
 from .table import ACTIVE_STATES, Job, JobState
 
 log = logging.getLogger(__name__)
+
+JOBS = Job.__table__  # SQLAlchemy Core on the hot path: each statement costs a fraction of an ORM session
 
 INTERACTIVE = 0
 BATCH = 10
@@ -60,7 +62,7 @@ class JobInfo:
         return not self.active
 
     @classmethod
-    def from_row(cls, row: Job) -> JobInfo:
+    def from_row(cls, row: Any) -> JobInfo:
         return cls(row.id, row.kind, row.task, row.engine_id, row.title, dict(row.payload or {}),
                    JobState(row.state), row.priority, row.progress, row.stage, row.error,
                    dict(row.result) if row.result is not None else None, row.retry_of,
@@ -109,11 +111,9 @@ class JobQueue:
         """Mark jobs a dead process left running as interrupted, then start the worker."""
         if self._thread is not None:
             return
-        with Session(self._db) as session:
-            session.exec(update(Job).where(col(Job.state) == JobState.running.value).values(  # type: ignore[call-overload]
-                state=JobState.interrupted.value, finished_at=time.time(),
-                error="The studio stopped while this job was running. Re-run it to try again."))
-            session.commit()
+        self._update(JOBS.c.state == JobState.running.value, state=JobState.interrupted.value,
+                     finished_at=time.time(),
+                     error="The studio stopped while this job was running. Re-run it to try again.")
         self._stopping.clear()
         self._thread = threading.Thread(target=self._work, name="studio-jobs", daemon=True)
         self._thread.start()
@@ -137,13 +137,15 @@ class JobQueue:
                engine_id: str | None = None, priority: int = INTERACTIVE, retry_of: str | None = None) -> JobInfo:
         if kind not in self._handlers:
             raise KeyError(f"no handler for job kind {kind!r}")
-        row = Job(id=uuid.uuid4().hex[:12], kind=kind, task=task, engine_id=engine_id, title=title,
-                  payload=payload, priority=priority, retry_of=retry_of, created_at=time.time())
-        with Session(self._db, expire_on_commit=False) as session:
-            session.add(row)
-            session.commit()
+        job = JobInfo(uuid.uuid4().hex[:12], kind, task, engine_id, title, payload, JobState.queued, priority, 0.0,
+                      "", None, None, retry_of, time.time(), None, None)
+        with self._db.begin() as connection:
+            connection.execute(insert(JOBS).values(
+                id=job.id, kind=kind, task=task, engine_id=engine_id, title=title, payload=payload,
+                state=job.state.value, priority=priority, progress=0.0, stage="", retry_of=retry_of,
+                created_at=job.created_at))
         self._wake.set()
-        return JobInfo.from_row(row)
+        return job
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a queued job at once, or ask the running one to stop; False when it already ended."""
@@ -152,12 +154,9 @@ class JobQueue:
                 self._cancel[job_id].set()
                 self._running = replace(self._running, stage="Cancelling")
                 return True
-        with Session(self._db) as session:
-            changed = session.exec(update(Job).where(  # type: ignore[call-overload]
-                col(Job.id) == job_id, col(Job.state) == JobState.queued.value).values(
-                state=JobState.cancelled.value, finished_at=time.time(), error="Cancelled before it started."))
-            session.commit()
-            return changed.rowcount > 0
+        return self._update((JOBS.c.id == job_id) & (JOBS.c.state == JobState.queued.value),
+                            state=JobState.cancelled.value, finished_at=time.time(),
+                            error="Cancelled before it started.") > 0
 
     def retry(self, job_id: str) -> JobInfo:
         """A new job with the same kind, inputs and parameters (seeds included) as an ended one."""
@@ -173,21 +172,19 @@ class JobQueue:
         running = self._running
         if running is not None and running.id == job_id:
             return running
-        with Session(self._db) as session:
-            row = session.get(Job, job_id)
-            return JobInfo.from_row(row) if row else None
+        found = self._select(select(JOBS).where(JOBS.c.id == job_id))
+        return found[0] if found else None
 
     def list(self, *, limit: int = 50, task: str | None = None, kinds: tuple[str, ...] | None = None,
              states: tuple[JobState, ...] | None = None) -> list[JobInfo]:
-        query = select(Job).order_by(col(Job.created_at).desc()).limit(limit)
+        query = select(JOBS).order_by(JOBS.c.created_at.desc()).limit(limit)
         if task is not None:
-            query = query.where(col(Job.task) == task)
+            query = query.where(JOBS.c.task == task)
         if kinds is not None:
-            query = query.where(col(Job.kind).in_(kinds))
+            query = query.where(JOBS.c.kind.in_(kinds))
         if states is not None:
-            query = query.where(col(Job.state).in_([s.value for s in states]))
-        with Session(self._db) as session:
-            jobs = [JobInfo.from_row(row) for row in session.exec(query)]
+            query = query.where(JOBS.c.state.in_([s.value for s in states]))
+        jobs = self._select(query)
         running = self._running
         return [running if running is not None and j.id == running.id else j for j in jobs]
 
@@ -196,8 +193,8 @@ class JobQueue:
         return jobs[0] if jobs else None
 
     def counts(self) -> dict[str, int]:
-        with Session(self._db) as session:
-            rows = session.exec(select(Job.state, func.count()).group_by(Job.state)).all()  # type: ignore[call-overload]
+        with self._db.connect() as connection:
+            rows = connection.execute(select(JOBS.c.state, func.count()).group_by(JOBS.c.state)).all()
         counts = {state.value: 0 for state in JobState}
         counts.update({state: n for state, n in rows})
         return counts
@@ -229,28 +226,21 @@ class JobQueue:
                 continue
             self._run(row)
 
-    def _claim_next(self) -> Job | None:
-        with Session(self._db, expire_on_commit=False) as session:
-            query = (select(Job).where(col(Job.state) == JobState.queued.value)
-                     .order_by(col(Job.priority), col(Job.created_at)).limit(1))
-            row = session.exec(query).first()
-            if row is None:
-                return None
-            started = time.time()
-            claimed = session.exec(update(Job).where(  # type: ignore[call-overload]
-                col(Job.id) == row.id, col(Job.state) == JobState.queued.value).values(
-                state=JobState.running.value, started_at=started, stage="Starting"))
-            session.commit()
-            if claimed.rowcount == 0:  # cancelled in between
-                return None
-            row.state, row.started_at, row.stage = JobState.running.value, started, "Starting"
-            return row
+    def _claim_next(self) -> JobInfo | None:
+        """The next queued job, marked running in the same statement (so a cancel cannot slip in between)."""
+        next_id = (select(JOBS.c.id).where(JOBS.c.state == JobState.queued.value)
+                   .order_by(JOBS.c.priority, JOBS.c.created_at).limit(1).scalar_subquery())
+        claim = (update(JOBS).where((JOBS.c.id == next_id) & (JOBS.c.state == JobState.queued.value))
+                 .values(state=JobState.running.value, started_at=time.time(), stage="Starting").returning(*JOBS.c))
+        with self._db.begin() as connection:
+            row = connection.execute(claim).first()
+            return JobInfo.from_row(row) if row is not None else None
 
-    def _run(self, row: Job) -> None:
+    def _run(self, row: JobInfo) -> None:
         cancel_event = threading.Event()
         with self._lock:
             self._cancel[row.id] = cancel_event
-            self._running = JobInfo.from_row(row)
+            self._running = row
         last_write = [time.monotonic()]
 
         def report(fraction: float | None, stage: str) -> None:
@@ -288,16 +278,22 @@ class JobQueue:
         final["finished_at"] = time.time()
         self._write(row.id, **final)
         with self._lock:
+            finished = replace(self._running or row, **{**final, "state": JobState(final["state"])})
             self._running = None
             self._cancel.pop(row.id, None)
-        finished = self.get(row.id)
         for listener in self._finished_listeners:
             try:
-                listener(finished)  # type: ignore[arg-type]
+                listener(finished)
             except Exception:
                 log.exception("a job-finished listener failed for job %s", row.id)
 
     def _write(self, job_id: str, **values: Any) -> None:
-        with Session(self._db) as session:
-            session.exec(update(Job).where(col(Job.id) == job_id).values(**values))  # type: ignore[call-overload]
-            session.commit()
+        self._update(JOBS.c.id == job_id, **values)
+
+    def _update(self, where: ColumnElement[bool], **values: Any) -> int:
+        with self._db.begin() as connection:
+            return connection.execute(update(JOBS).where(where).values(**values)).rowcount
+
+    def _select(self, query: Select[Any]) -> list[JobInfo]:
+        with self._db.connect() as connection:
+            return [JobInfo.from_row(row) for row in connection.execute(query)]

@@ -16,6 +16,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("STUDIO_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
+if CHROMIUM is None and os.environ.get("STUDIO_REQUIRE_E2E"):
+    raise RuntimeError("STUDIO_REQUIRE_E2E is set but Chromium is not installed (sudo apt install chromium)")
+
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (sudo apt install chromium)"),
