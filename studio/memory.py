@@ -106,6 +106,23 @@ def tensor_bytes(model: object) -> int:
     return total
 
 
+M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+MMAP_THRESHOLD_BYTES = 4 * 1024 * 1024
+
+
+def map_large_allocations_directly() -> bool:
+    """Have glibc give every block of 4 MB or more its own mapping, so freeing a model's tensors hands the
+    memory straight back to the OS. (By default glibc raises this threshold up to 32 MB as big blocks are
+    freed, after which weights land in heap arenas that fragmentation keeps.) True when it took effect."""
+    if not sys.platform.startswith("linux"):
+        return False
+    libc_name = ctypes.util.find_library("c")
+    try:
+        return bool(libc_name and ctypes.CDLL(libc_name).mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+    except (OSError, AttributeError):
+        return False
+
+
 def release_freed_memory() -> None:
     """After dropping references: collect, empty torch's CUDA cache, and hand freed heap back to the OS."""
     gc.collect()

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine as SqlEngine
 
 from engines.registry import Registry
 
+from . import memory
 from .db import open_database
 from .generation import GenerationService
 from .jobs import JobContext, JobInfo, JobQueue
@@ -67,6 +68,7 @@ class Services:
 
 
 def build_services(settings: Settings, registry: Registry | None = None) -> Services:
+    memory.map_large_allocations_directly()
     paths = Paths(settings.home).ensure()
     configure_logging(paths.logs, settings.log_level)
     db = open_database(paths.database)
