@@ -82,12 +82,21 @@ class ResultCard:
             with self.plot_area:
                 ui.label("The audio file is missing.").classes("text-negative")
             return
-        figure = await run.io_bound(clip_figure, path, self.f0_method.value)
+        figure = await run.io_bound(clip_figure, path, self.f0_method.value, await self._plot_columns())
         if self.plot_area.is_deleted:
             return
         self.plot_area.clear()
         with self.plot_area:
             ui.plotly(figure).classes("w-full").mark("result-plot")
+
+    async def _plot_columns(self) -> int:
+        """Two envelope columns per pixel of the plot's width in this browser (1200 when it cannot tell)."""
+        try:
+            width = await self.plot_area.client.run_javascript(
+                f"getHtmlElement({self.plot_area.id}).clientWidth", timeout=0.5)
+            return int(min(max(2 * float(width), 200), 4000))
+        except (TimeoutError, TypeError, ValueError):
+            return 1200
 
     def toggle_play(self) -> None:
         ui.run_javascript(f"const a = getHtmlElement({self.player.id}); if (a) {{ a.paused ? a.play() : a.pause(); }}")

@@ -43,7 +43,7 @@ class MemoryGauge:
                 self.ring = ui.circular_progress(value=0, min=0, max=1, show_value=False, size="28px",
                                                  color="white").props("track-color=white-3 thickness=0.25")
                 self.label = ui.label("").classes("text-body2 gt-xs")
-        self.tooltip = ui.tooltip("")
+            self.tooltip = ui.tooltip("")
         ui.timer(2.0, self.refresh)
         self.refresh()
 

@@ -5,6 +5,7 @@ hundred kilobytes, whatever the audio's length.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -81,7 +82,7 @@ def pitch(audio: np.ndarray, sample_rate: int, method: str = "pyworld", hop_seco
           fmin: float = 50.0, fmax: float = 1100.0) -> PitchContour:
     """F0 in Hz every `hop_seconds` (NaN where unvoiced), by WORLD (DIO + StoneMask) or Praat."""
     if method == "pyworld":
-        import pyworld
+        pyworld = import_pyworld()
 
         x = audio.astype(np.float64)
         f0, times = pyworld.dio(x, sample_rate, f0_floor=fmin, f0_ceil=fmax, frame_period=hop_seconds * 1000)
@@ -97,6 +98,14 @@ def pitch(audio: np.ndarray, sample_rate: int, method: str = "pyworld", hop_seco
         raise ValueError(f"unknown F0 method {method!r}; use one of {', '.join(F0_METHODS)}")
     hz = np.where(f0 > 0, f0, np.nan).astype(np.float32)
     return PitchContour(np.asarray(times, dtype=np.float32), hz, method)
+
+
+def import_pyworld():  # type: ignore[no-untyped-def]
+    """pyworld, without the warning its `import pkg_resources` prints on every start."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+        import pyworld
+    return pyworld
 
 
 def hz_to_semitones(hz: np.ndarray, reference: float = 440.0) -> np.ndarray:

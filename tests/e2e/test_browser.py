@@ -3,17 +3,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.live_server import start_studio
+
 CHROMIUM = os.environ.get("STUDIO_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 if CHROMIUM is None and os.environ.get("STUDIO_REQUIRE_E2E"):
@@ -25,36 +21,12 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    home = tmp_path_factory.mktemp("e2e-home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "NICEGUI_", "STUDIO_"))}
-    env.update(STUDIO_HOME=str(home), STUDIO_PORT=str(port), STUDIO_HOST="127.0.0.1", HF_HUB_OFFLINE="1",
-               PYTHONPATH=str(REPO))
-    log = open(home / "server.log", "w")  # noqa: SIM115
-    process = subprocess.Popen([sys.executable, "-m", "studio", "serve"], cwd=REPO, env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url + "/api/health", timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the studio did not start:\n" + (home / "server.log").read_text()) from None
-            time.sleep(0.2)
+    process, url = start_studio(tmp_path_factory.mktemp("e2e-home"))
     yield url
     process.terminate()
     process.wait(timeout=20)
-    log.close()
 
 
 @pytest.fixture(scope="module")

@@ -2,25 +2,14 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 from studio.db import open_database
 from studio.jobs import JobQueue, JobState
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.live_server import start_studio
 
 
 def _post(url: str, body: dict) -> dict:
@@ -30,21 +19,8 @@ def _post(url: str, body: dict) -> dict:
 
 
 def test_sigterm_cancels_the_running_job_records_it_and_exits(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "NICEGUI_", "STUDIO_"))}
-    env.update(STUDIO_HOME=str(tmp_path / "home"), STUDIO_PORT=str(port), STUDIO_HOST="127.0.0.1",
-               STUDIO_ENGINE_PACKAGES="tests.fake_engines", PYTHONPATH=str(REPO))
-    process = subprocess.Popen([sys.executable, "-m", "studio", "serve"], cwd=REPO, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
+    process, base = start_studio(tmp_path / "home", STUDIO_ENGINE_PACKAGES="tests.fake_engines")
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/api/health", timeout=1)
-                break
-            except OSError:
-                assert process.poll() is None, process.stderr.read()  # type: ignore[union-attr]
-                time.sleep(0.1)
         job = _post(base + "/api/generate", {"engine": "test.tone", "text": "long",
                                              "params": {"steps": 1000, "step_seconds": 0.05}})
         for _ in range(100):
