@@ -160,15 +160,18 @@ class Request:
 
 @dataclass
 class Result:
-    """Audio (float32, mono 1-D or channels-first 2-D) at `sample_rate`, plus anything else the model gives."""
+    """Audio (float32, mono 1-D or channels-first 2-D) at `sample_rate`, plus anything else the model gives.
 
-    audio: np.ndarray
+    Engines whose output is not audio (transcription) return `audio=None` and put their output in `extras`.
+    """
+
+    audio: np.ndarray | None
     sample_rate: int
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def duration(self) -> float:
-        return self.audio.shape[-1] / self.sample_rate
+        return 0.0 if self.audio is None else self.audio.shape[-1] / self.sample_rate
 
 
 class Progress:

