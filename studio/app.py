@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from nicegui import app, run as nicegui_run, ui
 
-from .api import build_router
+from .api import build_routers
 from .services import Services, build_services
 from .settings import Settings
 from .storage import ASSETS
@@ -26,7 +26,8 @@ def create(settings: Settings) -> tuple[Services, Callable[[], None]]:
     app.on_shutdown(services.stop)
     app.add_media_files("/media/generations", services.paths.generations)
     app.add_static_files("/assets", ASSETS)
-    app.include_router(build_router(services))
+    for router in build_routers(services):
+        app.include_router(router)
     return services, root(services)
 
 

@@ -10,14 +10,15 @@ import pytest
 import soundfile as sf
 from fastapi import FastAPI
 
-from studio.api import build_router
+from studio.api import build_routers
 from studio.services import Services
 
 
 @pytest.fixture
 async def client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
-    app.include_router(build_router(services))
+    for router in build_routers(services):
+        app.include_router(router)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://studio") as client:
         yield client
 

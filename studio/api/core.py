@@ -1,4 +1,4 @@
-"""The REST API under /api (OpenAPI at /docs): what the pages can do, for scripts."""
+"""The core REST API: health, engines, generate, jobs, audio, models."""
 from __future__ import annotations
 
 import dataclasses
@@ -12,11 +12,11 @@ from pydantic import BaseModel, Field
 from engines.contract import Engine, EngineError, InvalidRequest
 from engines.requirements import Readiness
 
-from . import __version__
-from .audio.io import EXPORT_FORMATS
-from .generation import EngineNotReady
-from .jobs import JobInfo, JobState
-from .services import Services
+from .. import __version__
+from ..audio.io import EXPORT_FORMATS
+from ..generation import EngineNotReady
+from ..jobs import JobInfo, JobState
+from ..services import Services
 
 
 AudioFormat = Literal["wav", "mp3", "flac", "ogg"]
