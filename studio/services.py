@@ -12,6 +12,7 @@ from engines.registry import Registry
 
 from . import memory
 from .db import open_database
+from .evaluation import EvaluationService
 from .generation import GenerationService
 from .jobs import JobContext, JobInfo, JobQueue
 from .logs import configure_logging
@@ -36,6 +37,7 @@ class Services:
     jobs: JobQueue
     generation: GenerationService
     transcription: TranscriptionService
+    evaluation: EvaluationService
 
     def __post_init__(self) -> None:
         self._stopping = threading.Event()
@@ -79,6 +81,7 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     jobs = JobQueue(db, log_path=str(paths.logs / "studio.log"))
     generation = GenerationService(registry, models, jobs, paths)
     transcription = TranscriptionService(registry, models, jobs)
-    services = Services(settings, paths, db, registry, models, jobs, generation, transcription)
+    evaluation = EvaluationService(registry, models, jobs, transcription, paths, db)
+    services = Services(settings, paths, db, registry, models, jobs, generation, transcription, evaluation)
     jobs.register(LOAD_MODEL, services._run_load_model)
     return services
