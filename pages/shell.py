@@ -9,7 +9,7 @@ from nicegui import app, ui
 from components.status import JobIndicator, MemoryGauge
 from studio.services import Services
 
-from . import jobs, models, speech
+from . import evaluation, jobs, models, speech
 from .shortcuts import Shortcuts
 
 
@@ -24,6 +24,9 @@ class NavItem:
 NAVIGATION: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
     ("Create", (
         NavItem("/speech", "Speech", "record_voice_over", speech.speech_page),
+    )),
+    ("Analyse", (
+        NavItem("/evaluation", "Evaluation", "analytics", evaluation.evaluation_page),
     )),
     ("System", (
         NavItem("/jobs", "Jobs", "work_history", jobs.jobs_page),

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..contract import Engine, InputSlot, Progress, Request, Result, Weights
 from ..requirements import PythonModule, Readiness, Requirements
-from .speaker_encoders import hub_readiness
+from .speaker_encoders import hub_cache, hub_readiness
 
 CLAP_RATE = 48_000
 
@@ -36,8 +36,9 @@ class ClapAudioEmbedder(Engine):
     def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
         from transformers import ClapFeatureExtractor, ClapModel
 
-        extractor = ClapFeatureExtractor.from_pretrained(self.HUB_REPO, local_files_only=True)
-        model = ClapModel.from_pretrained(self.HUB_REPO, local_files_only=True).eval().to(device)
+        where = {"local_files_only": True, "cache_dir": hub_cache()}
+        extractor = ClapFeatureExtractor.from_pretrained(self.HUB_REPO, **where)
+        model = ClapModel.from_pretrained(self.HUB_REPO, **where).eval().to(device)
         return extractor, model, device
 
     def run(self, model: Any, request: Request, progress: Progress) -> Result:

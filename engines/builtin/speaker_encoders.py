@@ -21,6 +21,13 @@ def read_16k(request: Request) -> Any:
     return audio
 
 
+def hub_cache() -> str:
+    """The hub cache as configured now (transformers keeps the one it saw at import)."""
+    from huggingface_hub import constants
+
+    return constants.HF_HUB_CACHE
+
+
 def hub_readiness(engine: Engine, repo_id: str, filename: str, size_bytes: int) -> Readiness:
     """Ready when `filename` of `repo_id` is in the local hub cache; otherwise what to download."""
     readiness = Engine.check(engine)
@@ -28,7 +35,7 @@ def hub_readiness(engine: Engine, repo_id: str, filename: str, size_bytes: int) 
         return readiness
     from huggingface_hub import try_to_load_from_cache
 
-    if isinstance(try_to_load_from_cache(repo_id, filename), str):
+    if isinstance(try_to_load_from_cache(repo_id, filename, cache_dir=hub_cache()), str):
         return readiness
     return Readiness("needs_download", f"The weights ({repo_id}) are not in the Hugging Face cache.",
                      (f"huggingface-cli download {repo_id}",), download_bytes=size_bytes)
@@ -83,8 +90,9 @@ class WavLMSpeakerVerifier(Engine):
     def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
         from transformers import Wav2Vec2FeatureExtractor, WavLMForXVector
 
-        extractor = Wav2Vec2FeatureExtractor.from_pretrained(self.HUB_REPO, local_files_only=True)
-        model = WavLMForXVector.from_pretrained(self.HUB_REPO, local_files_only=True).eval().to(device)
+        where = {"local_files_only": True, "cache_dir": hub_cache()}
+        extractor = Wav2Vec2FeatureExtractor.from_pretrained(self.HUB_REPO, **where)
+        model = WavLMForXVector.from_pretrained(self.HUB_REPO, **where).eval().to(device)
         return extractor, model, device
 
     def run(self, model: Any, request: Request, progress: Progress) -> Result:

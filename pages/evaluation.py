@@ -1,0 +1,194 @@
+"""Evaluation: score one clip, a reference/generated pair, or two sets (zips matched by file name) with every metric,
+as a job with live progress; results as tables, charts and CSV / JSON."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from nicegui import app, events, run, ui
+
+from components import theme
+from components.evaluation_results import EvaluationResults
+from components.job_progress import JobProgress
+from engines.contract import InvalidRequest
+from studio.evaluation import EvaluationRequest
+from studio.evaluation.inputs import AUDIO_SUFFIXES, accept_upload
+from studio.jobs import JobInfo, JobState
+from studio.metrics import METRICS
+from studio.metrics.base import Options
+from studio.services import Services
+
+from .shortcuts import Shortcuts
+
+TASK = "evaluation"
+MODES = {"clip": "One clip", "pair": "Pair", "set": "Sets"}
+AUDIO_ACCEPT = ",".join(sorted(AUDIO_SUFFIXES))
+SPEAKER_MODELS = ("metric.resemblyzer", "metric.wavlm_sv")
+
+
+class UploadSlot:
+    """One upload, checked on the server (type, readable audio, safe zip); `path` is the file or unzipped folder.
+
+    (The shared audio-input component will replace this; everything upload-specific lives in this class.)
+    """
+
+    def __init__(self, services: Services, label: str, marker: str) -> None:
+        self.services = services
+        self.path: Path | None = None
+        self.name = ""
+        with ui.column().classes("gap-1 grow min-w-[16rem]") as self.box:
+            ui.label(label).classes("text-subtitle2")
+            self.upload = ui.upload(on_upload=self._received, auto_upload=True, max_files=1) \
+                .props(f'accept="{AUDIO_ACCEPT},.zip" flat bordered').classes("w-full").mark(f"{marker}-upload")
+            self.status = ui.label("Nothing chosen yet.").classes(theme.HINT).mark(f"{marker}-status")
+
+    async def _received(self, event: events.UploadEventArguments) -> None:
+        self.path, self.name = None, event.file.name
+        try:
+            target = self.services.evaluation.upload_path(event.file.name)
+            await event.file.save(target)
+            self.path = await run.io_bound(accept_upload, target)
+        except InvalidRequest as exc:
+            self.status.set_text(str(exc))
+            self.status.classes(replace="text-negative text-body2")
+            ui.notify(str(exc), type="negative")
+        else:
+            kind = "a set (zip)" if self.path.is_dir() else "audio"
+            self.status.set_text(f"{event.file.name} · {kind}")
+            self.status.classes(replace="text-positive text-body2")
+        self.upload.reset()
+
+    def clear(self) -> None:
+        self.path, self.name = None, ""
+        self.status.set_text("Nothing chosen yet.")
+        self.status.classes(replace=theme.HINT)
+
+
+class EvaluationPage:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.prefs: dict[str, Any] = app.storage.user.setdefault("evaluation", {"mode": "pair", "metrics": [],
+                                                                               "options": {}})
+        self.shown: str | None = None
+        defaults = Options().to_dict()
+        options = {**defaults, **{k: v for k, v in self.prefs.get("options", {}).items() if k in defaults}}
+        with ui.column().classes(theme.PAGE):
+            ui.label("Evaluation").classes("text-h5")
+            ui.label("Score generated audio: one clip on its own, against a reference, or two sets matched by file "
+                     "name. Metrics and units follow Amphion's, so numbers compare with papers.").classes(theme.HINT)
+            self.mode = ui.toggle(MODES, value=self.prefs.get("mode", "pair"), on_change=self._mode_changed) \
+                .props("no-caps").mark("evaluation-mode")
+            with ui.row().classes("w-full gap-4"):
+                self.reference = UploadSlot(services, "Reference (audio, or a zip for sets)", "reference")
+                self.generated = UploadSlot(services, "Generated (audio, or a zip for sets)", "generated")
+            self.text = ui.textarea("What the generated clip should say (for WER / CER; optional)") \
+                .props("autogrow outlined").classes("w-full").mark("evaluation-text")
+            self.set_hint = ui.label("Sets: a name.txt beside a clip in the zip gives its text for WER / CER; files "
+                                     "without a partner are listed with a message.").classes(theme.HINT)
+            self.metrics = ui.select({k: f"{m.label}{f' ({m.unit})' if m.unit else ''} · {k}"
+                                      for k, m in METRICS.items()}, multiple=True,
+                                     value=[k for k in self.prefs.get("metrics", []) if k in METRICS],
+                                     label="Metrics (none chosen: every metric that applies)",
+                                     on_change=lambda: self.prefs.update(metrics=list(self.metrics.value))) \
+                .props("use-chips outlined clearable").classes("w-full").mark("evaluation-metrics")
+            with ui.expansion("Options", icon="tune").classes("w-full"):
+                self.options = self._options(options)
+            with ui.row().classes("items-center gap-3"):
+                ui.button("Evaluate", icon="analytics", on_click=self.evaluate).props("size=lg no-caps") \
+                    .mark("evaluate")
+            self.message = ui.label("").classes("text-negative text-body2").mark("evaluation-message")
+            self.message.set_visibility(False)
+            self.progress = JobProgress(services.jobs, lambda: services.jobs.latest(TASK), self._job_changed)
+            self.recent = ui.select({}, label="Earlier evaluations", on_change=self._pick_recent) \
+                .classes("w-full").mark("evaluation-recent")
+            self.results = ui.column().classes("w-full")
+        self._mode_changed()
+        self._fill_recent()
+
+    def _options(self, values: dict[str, Any]) -> dict[str, Any]:
+        speaker = {e: self._engine_label(e) for e in SPEAKER_MODELS if e in self.services.registry}
+        fields: dict[str, Any] = {}
+        with ui.grid().classes("w-full grid-cols-1 sm:grid-cols-2 gap-2"):
+            fields["f0_method"] = ui.select({"parselmouth": "Praat (as Amphion)", "pyworld": "WORLD"},
+                                            value=values["f0_method"], label="F0 extractor")
+            fields["align"] = ui.select({"dtw": "DTW on MFCCs", "cut": "Cut to the shorter"}, value=values["align"],
+                                        label="Frames of clips of different lengths")
+            fields["periodicity_model"] = ui.select({"full": "CREPE full (as Amphion; slow on a CPU)",
+                                                     "tiny": "CREPE tiny (fast)"},
+                                                    value=values["periodicity_model"], label="Periodicity model")
+            fields["speaker_model"] = ui.select(speaker, value=values["speaker_model"], label="Speaker encoder") \
+                .mark("evaluation-speaker-model")
+            fields["f0_subtract_median"] = ui.switch("F0 in cents relative to each clip's median",
+                                                     value=values["f0_subtract_median"])
+            fields["energy_db"] = ui.switch("Energy in dB", value=values["energy_db"])
+        for name, element in fields.items():
+            element.on_value_change(lambda e, n=name: self.prefs.setdefault("options", {}).update({n: e.value}))
+        return fields
+
+    def _engine_label(self, engine_id: str) -> str:
+        engine = self.services.registry.get(engine_id)
+        readiness = engine.check()
+        return engine.name if readiness.ready else f"{engine.name} · {readiness.label}"
+
+    def _mode_changed(self) -> None:
+        mode = self.mode.value
+        self.prefs["mode"] = mode
+        self.reference.box.set_visibility(mode != "clip")
+        self.text.set_visibility(mode != "set")
+        self.set_hint.set_visibility(mode == "set")
+
+    def _say(self, message: str) -> None:
+        self.message.set_text(message)
+        self.message.set_visibility(bool(message))
+
+    def evaluate(self) -> None:
+        mode = self.mode.value
+        if self.generated.path is None:
+            self._say("Upload the generated audio first.")
+            return
+        if mode != "clip" and self.reference.path is None:
+            self._say("Upload the reference as well (or pick “One clip” to score without one).")
+            return
+        request = EvaluationRequest(
+            mode, str(self.generated.path), str(self.reference.path) if mode != "clip" else None,
+            (self.text.value or None) if mode != "set" else None, metrics=tuple(self.metrics.value) or None,
+            options={name: element.value for name, element in self.options.items()})
+        try:
+            job = self.services.evaluation.submit(request)
+        except InvalidRequest as exc:
+            self._say(str(exc))
+            ui.notify(str(exc), type="negative")
+            return
+        self._say("")
+        self.progress.refresh()
+        ui.notify(f"Queued: {job.title}", type="info")
+
+    def _job_changed(self, job: JobInfo | None) -> None:
+        if job is None or job.state != JobState.succeeded or job.id == self.shown:
+            return
+        self._fill_recent()
+        self.show(job.id)
+
+    def show(self, evaluation_id: str) -> None:
+        report = self.services.evaluation.report(evaluation_id)
+        self.results.clear()
+        self.shown = evaluation_id
+        if report is None:
+            return
+        with self.results:
+            EvaluationResults(report)
+
+    def _fill_recent(self) -> None:
+        rows = self.services.evaluation.list(30)
+        self.recent.set_options({r.id: f"{dt.datetime.fromtimestamp(r.created_at):%d %b %H:%M} · {r.title}"
+                                 for r in rows})
+
+    def _pick_recent(self) -> None:
+        if self.recent.value and self.recent.value != self.shown:
+            self.show(self.recent.value)
+
+
+def evaluation_page(services: Services, shortcuts: Shortcuts) -> None:
+    page = EvaluationPage(services)
+    shortcuts.page(run=page.evaluate)
