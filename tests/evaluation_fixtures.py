@@ -78,7 +78,8 @@ def white_noise(n: int, seed: int = 0, amplitude: float = 0.1) -> np.ndarray:
 
 def write(path: Path, audio: np.ndarray, rate: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), audio, rate, subtype="FLOAT")  # float: what we write is exactly what the metrics read
+    # float WAV (24-bit FLAC): what is written is what the metrics read, down to the quietest frames
+    sf.write(str(path), audio, rate, subtype={".wav": "FLOAT", ".flac": "PCM_24"}.get(path.suffix))
     return path
 
 

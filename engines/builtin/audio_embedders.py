@@ -47,8 +47,14 @@ class ClapAudioEmbedder(Engine):
         from studio.audio.io import read_audio
 
         extractor, network, device = model
-        audio, _ = read_audio(request.inputs["audio"].path, extractor.sampling_rate)
-        features = extractor(audio, sampling_rate=extractor.sampling_rate, return_tensors="pt")
+        rate = extractor.sampling_rate
+        audio, _ = read_audio(request.inputs["audio"].path, rate)
+        # consecutive windows of the model's length, averaged: the extractor alone would crop long clips at random
+        window = int(extractor.nb_max_samples)
+        windows = [audio[start:start + window] for start in range(0, max(len(audio), 1), window)]
+        fusion = bool(network.config.audio_config.enable_fusion)
+        features = extractor(windows, sampling_rate=rate, return_tensors="pt", padding="repeatpad",
+                             truncation="fusion" if fusion else "rand_trunc")
         with torch.no_grad():
-            embedding = network.get_audio_features(**{k: v.to(device) for k, v in features.items()})[0]
-        return Result(None, extractor.sampling_rate, {"embedding": embedding.float().cpu().numpy()})
+            embeddings = network.get_audio_features(**{k: v.to(device) for k, v in features.items()})
+        return Result(None, rate, {"embedding": embeddings.mean(0).float().cpu().numpy()})

@@ -8,10 +8,14 @@ import numpy as np
 from .base import Clip, Group, Item, Metric, Options, Scorers, finite
 from .frames import N_FFT, frame_path, pearson, rmse
 
-FLOOR = 1e-5  # keeps digitally silent frames finite in dB (-100 dB)
+FLOOR_DBFS = -80.0
+# The frame energy of white noise at FLOOR_DBFS (RMS), Hann window: quieter frames count as that. Otherwise digital
+# silence is -inf dB (Amphion then gets NaN and drops the file) and 16-bit dither in the pauses dominates the error.
+FLOOR = 10 ** (FLOOR_DBFS / 20) * float(np.sqrt(N_FFT / 2 * np.sum(np.hanning(N_FFT + 1)[:-1] ** 2)))
 
 ENERGY_RMSE = Metric("energy_rmse", "Energy RMSE", "dB", "pair", False,
-                     "RMSE of frame energy (dB unless energy_db is off).", amphion="energy_rmse")
+                     "RMSE of frame energy (dB unless energy_db is off; frames below -80 dBFS count as -80).",
+                     amphion="energy_rmse")
 ENERGY_PC = Metric("energy_pc", "Energy Pearson correlation", "", "pair", True,
                    "Pearson correlation of the frame energy contours.", amphion="energy_pc")
 

@@ -224,3 +224,17 @@ def test_options_are_checked_with_clear_messages() -> None:
     with pytest.raises(InvalidOptions, match="Unknown option speed"):
         Options.from_dict({"speed": 2})
     assert Options.from_dict({"f0_subtract_median": "true", "hop_length": "128"}).hop_length == 128
+
+
+def test_frechet_distance_of_shifted_and_scaled_sets_is_analytic() -> None:
+    from studio.metrics.spectral import frechet_distance
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((400, 6)) @ rng.standard_normal((6, 6)) + 1.0
+    shift = np.arange(6, dtype=np.float64)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert frechet_distance(a, a + shift) == pytest.approx(float(shift @ shift), rel=1e-6)  # same covariance
+    mean, cov = a.mean(0), np.cov(a, rowvar=False)
+    assert frechet_distance(a, 2 * a) == pytest.approx(float(mean @ mean + np.trace(cov)), rel=1e-6)
+    with pytest.raises(MetricError, match="at least two clips"):
+        frechet_distance(a[:1], a)
