@@ -20,7 +20,7 @@ def export_url(report: Report, fmt: str) -> str:
 
 
 def _direction(metric: Metric) -> str:
-    return "↑" if metric.higher_is_better else "↓"
+    return {True: "↑", False: "↓", None: ""}[metric.higher_is_better]
 
 
 def _round(value: float | None) -> float | None:
@@ -56,8 +56,8 @@ class EvaluationResults:
                 text, n = metric.format(self.report.items[0].values.get(key)), ""
             else:
                 stats = self.report.summary[key]
-                text, n = f"{metric.format(stats['mean'])} ± {stats['std']:.3g}", stats["n"]
-            rows.append({"key": key, "metric": f"{metric.label} {_direction(metric)}", "value": text, "n": n,
+                text, n = metric.format_stats(stats["mean"], stats["std"]), stats["n"]
+            rows.append({"key": key, "metric": f"{metric.label} {_direction(metric)}".strip(), "value": text, "n": n,
                          "about": metric.description + (f" Amphion: {metric.amphion}." if metric.amphion else "")})
         columns = [{"name": "metric", "label": "Metric", "field": "metric", "align": "left", "sortable": True},
                    {"name": "value", "label": "Value" if single else "Mean ± std", "field": "value", "align": "left"},

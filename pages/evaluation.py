@@ -39,7 +39,8 @@ class UploadSlot:
         self.name = ""
         with ui.column().classes("gap-1 grow min-w-[16rem]") as self.box:
             ui.label(label).classes("text-subtitle2")
-            self.upload = ui.upload(on_upload=self._received, auto_upload=True, max_files=1) \
+            self.upload = ui.upload(label="Drop a file here, or pick one", on_upload=self._received, auto_upload=True,
+                                    max_files=1) \
                 .props(f'accept="{AUDIO_ACCEPT},.zip" flat bordered').classes("w-full").mark(f"{marker}-upload")
             self.status = ui.label("Nothing chosen yet.").classes(theme.HINT).mark(f"{marker}-status")
 

@@ -67,7 +67,7 @@ def table(report: Report) -> str:
             text = metric.format(report.items[0].values.get(key))
         elif key in report.summary:
             stats = report.summary[key]
-            text = f"{metric.format(stats['mean'])} ± {stats['std']:.3g} (n={stats['n']})"
+            text = f"{metric.format_stats(stats['mean'], stats['std'])} (n={stats['n']})"
         else:
             text = "—"
         lines.append(f"{key:<{width}}  {text:<28}  {metric.label}")

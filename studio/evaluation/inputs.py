@@ -148,7 +148,7 @@ def accept_upload(saved: Path) -> Path:
     try:
         suffix = check_upload_name(saved.name)
         if suffix == ".zip":
-            return extract_zip(saved, saved.with_name(saved.stem + "-unzipped"))
+            return extract_zip(saved, saved.with_suffix(""))  # uploads/evaluation/<id>/name.zip -> .../<id>/name/
         if duration(saved) <= 0:
             raise InvalidRequest(f"{saved.name} holds no audio samples.")
         return saved

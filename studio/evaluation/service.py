@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,7 +22,7 @@ from engines.registry import Registry
 
 from ..audio.io import AudioReadError
 from ..jobs import INTERACTIVE, JobContext, JobInfo, JobQueue
-from ..metrics import (METRICS, Clip, EngineScorers, InvalidOptions, Item, Options, applicable, score_item,
+from ..metrics import (Clip, EngineScorers, InvalidOptions, Item, MetricError, Options, applicable, score_item,
                        select as select_metrics)
 from ..metrics.spectral import frechet_distance
 from ..model_manager import ModelManager
@@ -107,16 +107,10 @@ class EvaluationService:
         if request.metrics is None:
             chosen = fitting if request.mode != "set" else [k for k in fitting if k != "fad" or self._fad_ready()]
         elif set(chosen) - set(fitting):
-            misfits = sorted(set(chosen) - set(fitting))
-            raise InvalidRequest(f"{', '.join(misfits)} cannot apply here: "
-                                 + ("FAD compares two sets of clips. " if "fad" in misfits else "")
-                                 + ("Metrics that compare with a reference need a reference clip. " if not has_reference
-                                    else "")
-                                 + ("WER and CER need the text that was spoken. " if not has_text and not has_reference
-                                    else ""))
+            raise InvalidRequest(_why_not(sorted(set(chosen) - set(fitting)), has_reference, has_text))
         if not chosen:
             raise InvalidRequest("No metric applies to this input.")
-        return EvaluationRequest(**{**request.__dict__, "metrics": tuple(chosen), "options": options.to_dict()}), sources
+        return replace(request, metrics=tuple(chosen), options=options.to_dict()), sources
 
     def submit(self, request: EvaluationRequest, priority: int = INTERACTIVE) -> JobInfo:
         request, sources = self.prepare(request)
@@ -256,8 +250,6 @@ class EvaluationService:
                 sets.append(np.stack([scorers.score(FAD_ENGINE, Clip.load(p))["embedding"] for p in paths]))
             report.set_values["fad"] = frechet_distance(*sets)
         except Exception as exc:  # noqa: BLE001  (the per-item results stand; FAD gets its message)
-            from ..metrics import MetricError
-
             if not isinstance(exc, (MetricError, AudioReadError, InvalidRequest)):
                 log.warning("FAD failed", exc_info=True)
             report.set_errors["fad"] = str(exc)
@@ -320,9 +312,16 @@ class EvaluationService:
             return bool(deleted)
 
 
+def _why_not(misfits: list[str], has_reference: bool, has_text: bool) -> str:
+    reasons = ["FAD compares two sets of clips."] if "fad" in misfits else []
+    if not has_reference:
+        reasons.append("Metrics that compare with a reference need a reference clip.")
+        if not has_text:
+            reasons.append("WER and CER need the text that was spoken.")
+    return f"{', '.join(misfits)} cannot apply here: {' '.join(reasons)}"
+
+
 def _item_result(row: EvaluationItem) -> ItemResult:
     return ItemResult(row.name, row.generated, row.reference, row.text, row.source_job, dict(row.values),
                       dict(row.errors), list(row.notes), row.error)
 
-
-__all__ = ["EVALUATE", "METRICS", "EvaluationRequest", "EvaluationService"]

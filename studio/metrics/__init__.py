@@ -7,7 +7,7 @@ or fails gets a message for that item and never stops the others. Keys and units
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,11 +120,3 @@ class EngineScorers:
         params = {"model": options.asr_model, "language": options.language} if options.asr_engine == "builtin.whisper" \
             else {}
         return str(self._transcribe(clip.path, options.asr_engine, params).text)
-
-
-def iter_keys_by_family(keys: Iterable[str]) -> Iterator[tuple[str, list[str]]]:
-    wanted = set(keys)
-    for family, members in FAMILIES.items():
-        chosen = [k for k in members if k in wanted]
-        if chosen:
-            yield family, chosen

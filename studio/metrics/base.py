@@ -27,16 +27,19 @@ class Metric:
     label: str
     unit: str  # "Hz", "cents", "dB", "" (a ratio or a score)
     needs: Needs
-    higher_is_better: bool
+    higher_is_better: bool | None  # None: neither (loudness)
     description: str
     amphion: str | None = None  # Amphion's key in bins/calc_metrics.py, when it has this metric
     min_seconds: float = 0.0
 
-    def format(self, value: float | None) -> str:
+    def format(self, value: float | None, unit: bool = True) -> str:
         if value is None or not np.isfinite(value):
             return "—" if value is None else str(value)
         digits = 1 if self.unit in ("Hz", "cents", "dB", "LUFS") else 3
-        return f"{value:.{digits}f}" + (f" {self.unit}" if self.unit else "")
+        return f"{value:.{digits}f}" + (f" {self.unit}" if self.unit and unit else "")
+
+    def format_stats(self, mean: float, std: float) -> str:
+        return f"{self.format(mean, unit=False)} ± {self.format(std)}"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ DNSMOS_SIG = Metric("dnsmos_sig", "DNSMOS signal", "", "clip", True, "DNSMOS P.8
 DNSMOS_BAK = Metric("dnsmos_bak", "DNSMOS background", "", "clip", True,
                     "DNSMOS P.835 background quality (5 = no audible noise).", min_seconds=2.0)
 DNSMOS_P808 = Metric("dnsmos_p808", "DNSMOS P.808", "", "clip", True, "DNSMOS P.808 MOS, 1 to 5.", min_seconds=2.0)
-LOUDNESS = Metric("loudness_lufs", "Loudness", "LUFS", "clip", True,
+LOUDNESS = Metric("loudness_lufs", "Loudness", "LUFS", "clip", None,
                   "Integrated loudness, ITU-R BS.1770 (speech is usually mastered to -23 .. -16 LUFS).",
                   min_seconds=0.4)
 SNR = Metric("snr_db", "Estimated SNR", "dB", "clip", True,
