@@ -12,6 +12,7 @@ from sqlmodel import SQLModel, create_engine
 # Modules that declare SQLModel tables; importing them registers the tables on SQLModel.metadata.
 TABLE_MODULES: tuple[str, ...] = (
     "studio.jobs.table",
+    "studio.uploads",
     "studio.evaluation.table",
 )
 

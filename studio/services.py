@@ -20,6 +20,7 @@ from .model_manager import ModelManager
 from .settings import Settings
 from .storage import Paths
 from .transcription import TranscriptionService
+from .uploads import UploadService
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class Services:
     jobs: JobQueue
     generation: GenerationService
     transcription: TranscriptionService
+    uploads: UploadService
     evaluation: EvaluationService
 
     def __post_init__(self) -> None:
@@ -81,7 +83,8 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     jobs = JobQueue(db, log_path=str(paths.logs / "studio.log"))
     generation = GenerationService(registry, models, jobs, paths)
     transcription = TranscriptionService(registry, models, jobs)
+    uploads = UploadService(db, paths)
     evaluation = EvaluationService(registry, models, jobs, transcription, paths, db)
-    services = Services(settings, paths, db, registry, models, jobs, generation, transcription, evaluation)
+    services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads, evaluation)
     jobs.register(LOAD_MODEL, services._run_load_model)
     return services

@@ -1,0 +1,92 @@
+"""An audio input for a page: upload a clip (checked on the server) or pick one from another source.
+
+Other areas plug in their own sources (the library's samples, the history's generations, the recorder) as
+`Picker`s: a label, an icon and an async function that returns a StoredAudio or None.
+"""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from nicegui import events, ui
+
+from studio.uploads import ACCEPT_ATTRIBUTE, MAX_UPLOAD_BYTES, StoredAudio, UploadError, UploadService
+
+from . import theme
+
+
+@dataclass(frozen=True)
+class Picker:
+    label: str
+    icon: str
+    pick: Callable[[], Awaitable[StoredAudio | None]]
+
+
+def media_url(upload: StoredAudio, home_uploads_route: str = "/media/uploads") -> str:
+    return f"{home_uploads_route}/{upload.id}/{upload.normalised.name}"
+
+
+class AudioInputField:
+    def __init__(self, uploads: UploadService, label: str, *,
+                 on_change: Callable[[StoredAudio | None], None] | None = None, min_seconds: float | None = None,
+                 max_seconds: float | None = None, pickers: Sequence[Picker] = (), help: str = "",
+                 marker: str = "audio-input") -> None:
+        self.uploads = uploads
+        self.value: StoredAudio | None = None
+        self._on_change = on_change
+        self._limits = {"min_seconds": min_seconds, "max_seconds": max_seconds}
+        self._marker = marker
+        with ui.column().classes("w-full gap-1").mark(marker) as self.root:
+            ui.label(label).classes("text-subtitle2")
+            if help:
+                ui.label(help).classes(theme.HINT)
+            with ui.row().classes("w-full items-center gap-2"):
+                self.upload = ui.upload(auto_upload=True, on_upload=self._uploaded, max_file_size=MAX_UPLOAD_BYTES,
+                                        on_rejected=self._rejected, label="Upload audio or video") \
+                    .props(f'accept="{ACCEPT_ATTRIBUTE}" flat bordered').classes("grow").mark(f"{marker}-upload")
+                for picker in pickers:
+                    ui.button(picker.label, icon=picker.icon, on_click=lambda p=picker: self._pick(p)) \
+                        .props("outline no-caps")
+            self.current = ui.row().classes("w-full items-center gap-2 no-wrap").mark(f"{marker}-current")
+            self.error = ui.label("").classes("text-negative text-body2").mark(f"{marker}-error")
+        self._show()
+
+    async def _uploaded(self, e: events.UploadEventArguments) -> None:
+        try:
+            stored = await self.uploads.store_stream(e.file.name, e.file.iterate(), **self._limits)
+        except UploadError as exc:
+            self._fail(str(exc))
+            return
+        finally:
+            self.upload.reset()
+        self.set(stored)
+
+    def _rejected(self) -> None:
+        self._fail(f"That file is larger than {MAX_UPLOAD_BYTES // 2**20} MB; trim or compress it first.")
+
+    async def _pick(self, picker: Picker) -> None:
+        picked = await picker.pick()
+        if picked is not None:
+            self.set(picked)
+
+    def _fail(self, message: str) -> None:
+        self.error.set_text(message)
+        ui.notify(message, type="negative")
+
+    def set(self, stored: StoredAudio | None) -> None:
+        self.value = stored
+        self.error.set_text("")
+        self._show()
+        if self._on_change:
+            self._on_change(stored)
+
+    def _show(self) -> None:
+        self.current.clear()
+        if self.value is None:
+            return
+        with self.current:
+            ui.icon("audio_file", color="primary")
+            ui.label(f"{self.value.name} · {self.value.duration:.1f} s").classes("text-body2 ellipsis")
+            ui.audio(media_url(self.value)).classes("grow")
+            ui.button(icon="close", on_click=lambda: self.set(None)) \
+                .props('flat round aria-label="Remove this audio"').mark(f"{self._marker}-clear")

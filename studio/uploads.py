@@ -1,0 +1,201 @@
+"""Uploads: audio (or video with sound) a user gives the studio, checked on the server and kept.
+
+Each upload keeps its original file next to a normalised copy (mono 16-bit WAV at the original rate, at most
+48 kHz) that engines read; both live under STUDIO_HOME/uploads/<id>/ with a row in the database. Limits are
+enforced here, not only in the browser: size, type, decodability, duration.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import time
+import unicodedata
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.engine import Engine as SqlEngine
+from sqlmodel import Field, SQLModel
+
+from .audio.io import AudioReadError, read_audio, write_audio
+from .storage import Paths
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_NORMALISED_RATE = 48_000
+AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".avi", ".mkv")
+ACCEPTED_SUFFIXES = AUDIO_SUFFIXES + VIDEO_SUFFIXES
+ACCEPT_ATTRIBUTE = ",".join(("audio/*", "video/*", *ACCEPTED_SUFFIXES))
+
+
+class UploadError(ValueError):
+    """An upload the studio refuses; the message says why and what to do. `status` is the HTTP status."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Upload(SQLModel, table=True):
+    __tablename__ = "uploads"
+
+    id: str = Field(primary_key=True)
+    name: str  # the user's file name, made safe
+    original: str  # relative to STUDIO_HOME
+    normalised: str  # relative to STUDIO_HOME
+    duration: float
+    sample_rate: int  # of the normalised copy
+    channels: int  # of the original
+    size_bytes: int
+    created_at: float = Field(index=True)
+
+
+UPLOADS = Upload.__table__
+
+
+@dataclass(frozen=True)
+class StoredAudio:
+    """An accepted upload: where its files are and what they hold."""
+
+    id: str
+    name: str
+    original: Path
+    normalised: Path
+    duration: float
+    sample_rate: int
+    channels: int
+    size_bytes: int
+    created_at: float
+
+
+def safe_name(name: str) -> str:
+    """A display name with no path, no control characters and no surprises; keeps the suffix."""
+    name = unicodedata.normalize("NFC", str(name)).replace("\\", "/").split("/")[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = re.sub(r"\s+", " ", name).strip().lstrip(".")
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    stem = stem[:96] or "audio"
+    return f"{stem}.{suffix[:8]}" if suffix else stem
+
+
+class UploadService:
+    def __init__(self, db: SqlEngine, paths: Paths) -> None:
+        self._db = db
+        self._paths = paths
+
+    # -- storing -------------------------------------------------------------------------------------------
+
+    async def store_stream(self, name: str, chunks: AsyncIterator[bytes], *, min_seconds: float | None = None,
+                           max_seconds: float | None = None) -> StoredAudio:
+        """Stream an upload to disk (stopping at the size limit), then check and normalise it."""
+        suffix = self._check_name(name)
+        upload_id, folder = self._new_folder()
+        original = folder / f"original{suffix}"
+        size = 0
+        try:
+            with open(original, "wb") as out:
+                async for chunk in chunks:
+                    size += len(chunk)
+                    if size > MAX_UPLOAD_BYTES:
+                        raise UploadError(f"{safe_name(name)} is larger than {MAX_UPLOAD_BYTES // 2**20} MB; "
+                                          f"trim it or convert it to a compressed format first.", 413)
+                    out.write(chunk)
+            return self._finish(upload_id, name, original, size, min_seconds, max_seconds)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    def store_file(self, source: str | Path, name: str | None = None, *, min_seconds: float | None = None,
+                   max_seconds: float | None = None) -> StoredAudio:
+        """Copy a file that is already on disk (a generation, a recording, a test fixture) in as an upload."""
+        source = Path(source)
+        name = name or source.name
+        suffix = self._check_name(name)
+        size = source.stat().st_size
+        if size > MAX_UPLOAD_BYTES:
+            raise UploadError(f"{safe_name(name)} is larger than {MAX_UPLOAD_BYTES // 2**20} MB.", 413)
+        upload_id, folder = self._new_folder()
+        try:
+            original = folder / f"original{suffix}"
+            shutil.copyfile(source, original)
+            return self._finish(upload_id, name, original, size, min_seconds, max_seconds)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    def _check_name(self, name: str) -> str:
+        suffix = Path(safe_name(name)).suffix.lower()
+        if suffix not in ACCEPTED_SUFFIXES:
+            raise UploadError(f"{safe_name(name)}: the studio takes audio ({', '.join(AUDIO_SUFFIXES)}) or video "
+                              f"with sound ({', '.join(VIDEO_SUFFIXES)}).", 415)
+        return suffix
+
+    def _new_folder(self) -> tuple[str, Path]:
+        upload_id = uuid.uuid4().hex[:12]
+        folder = self._paths.uploads / upload_id
+        folder.mkdir(parents=True)
+        return upload_id, folder
+
+    def _finish(self, upload_id: str, name: str, original: Path, size: int, min_seconds: float | None,
+                max_seconds: float | None) -> StoredAudio:
+        display = safe_name(name)
+        if size == 0:
+            raise UploadError(f"{display} is empty (0 bytes).")
+        try:
+            audio, rate = read_audio(original, mono=False)
+        except AudioReadError as exc:
+            raise UploadError(f"{display}: {str(exc).split(': ', 1)[-1]}") from None
+        channels = 1 if audio.ndim == 1 else audio.shape[0]
+        duration = audio.shape[-1] / rate
+        if min_seconds is not None and duration < min_seconds:
+            raise UploadError(f"{display} is {duration:.1f} s long; at least {min_seconds:g} s is needed.")
+        if max_seconds is not None and duration > max_seconds:
+            raise UploadError(f"{display} is {duration:.0f} s long; at most {max_seconds:g} s is taken. "
+                              f"Cut it shorter first.")
+        mono = audio if audio.ndim == 1 else audio.mean(axis=0)
+        target_rate = min(rate, MAX_NORMALISED_RATE)
+        normalised = original.parent / "normalised.wav"
+        if target_rate != rate:
+            audio_mono, _ = read_audio(original, target_rate)
+            write_audio(normalised, audio_mono, target_rate)
+        else:
+            write_audio(normalised, mono, rate)
+        stored = StoredAudio(upload_id, display, original, normalised, duration, target_rate, channels, size,
+                             time.time())
+        with self._db.begin() as connection:
+            connection.execute(insert(UPLOADS).values(
+                id=upload_id, name=display, original=self._relative(original), normalised=self._relative(normalised),
+                duration=duration, sample_rate=target_rate, channels=channels, size_bytes=size,
+                created_at=stored.created_at))
+        return stored
+
+    # -- reading and deleting ------------------------------------------------------------------------------
+
+    def get(self, upload_id: str) -> StoredAudio | None:
+        with self._db.connect() as connection:
+            row = connection.execute(select(UPLOADS).where(UPLOADS.c.id == upload_id)).first()
+        return self._from_row(row) if row else None
+
+    def list(self, limit: int = 100) -> list[StoredAudio]:
+        with self._db.connect() as connection:
+            rows = connection.execute(select(UPLOADS).order_by(UPLOADS.c.created_at.desc()).limit(limit)).all()
+        return [self._from_row(r) for r in rows]
+
+    def delete(self, upload_ids: Iterable[str]) -> int:
+        ids = list(upload_ids)
+        with self._db.begin() as connection:
+            removed = connection.execute(delete(UPLOADS).where(UPLOADS.c.id.in_(ids))).rowcount
+        for upload_id in ids:
+            shutil.rmtree(self._paths.uploads / upload_id, ignore_errors=True)
+        return removed
+
+    def _relative(self, path: Path) -> str:
+        return str(path.relative_to(self._paths.home))
+
+    def _from_row(self, row) -> StoredAudio:  # type: ignore[no-untyped-def]
+        return StoredAudio(row.id, row.name, self._paths.home / row.original, self._paths.home / row.normalised,
+                           row.duration, row.sample_rate, row.channels, row.size_bytes, row.created_at)

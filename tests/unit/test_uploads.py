@@ -1,0 +1,149 @@
+"""Uploads: every accepted format is kept and normalised; every bad file gets a message, over HTTP too."""
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+from fastapi import FastAPI
+
+from studio.api import build_routers
+from studio.services import Services
+from studio.uploads import MAX_UPLOAD_BYTES, UploadError, UploadService, safe_name
+
+needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+
+
+def tone_file(path: Path, seconds: float = 2.0, sr: int = 24_000, channels: int = 1, hz: float = 440) -> Path:
+    t = np.arange(int(seconds * sr)) / sr
+    mono = (0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+    sf.write(str(path), np.stack([mono] * channels, axis=1) if channels > 1 else mono, sr)
+    return path
+
+
+async def chunks_of(data: bytes, size: int = 1 << 20) -> AsyncIterator[bytes]:
+    for i in range(0, len(data), size):
+        yield data[i:i + size]
+
+
+@pytest.fixture
+def uploads(services: Services) -> UploadService:
+    return services.uploads
+
+
+def test_a_stereo_48k_file_is_kept_and_normalised_to_mono(uploads: UploadService, tmp_path: Path) -> None:
+    stored = uploads.store_file(tone_file(tmp_path / "take one.flac", sr=48_000, channels=2))
+    assert stored.name == "take one.flac" and stored.channels == 2 and stored.duration == pytest.approx(2.0)
+    assert stored.original.read_bytes() == (tmp_path / "take one.flac").read_bytes()
+    info = sf.info(str(stored.normalised))
+    assert (info.channels, info.samplerate, info.format) == (1, 48_000, "WAV")
+    assert uploads.get(stored.id) == stored
+
+
+def test_very_high_rates_are_normalised_to_48k(uploads: UploadService, tmp_path: Path) -> None:
+    stored = uploads.store_file(tone_file(tmp_path / "hi.wav", sr=96_000))
+    assert stored.sample_rate == 48_000 and sf.info(str(stored.normalised)).samplerate == 48_000
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("suffix,args", [(".m4a", ["-c:a", "aac"]), (".mp3", []), (".ogg", ["-c:a", "libvorbis"])])
+def test_compressed_formats_are_decoded(uploads: UploadService, tmp_path: Path, suffix: str, args: list[str]) -> None:
+    source = tone_file(tmp_path / "a.wav", seconds=3.0)
+    target = tmp_path / f"a{suffix}"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(source), *args, str(target)], check=True)
+    stored = uploads.store_file(target)
+    assert stored.duration == pytest.approx(3.0, abs=0.1)
+
+
+@needs_ffmpeg
+def test_the_sound_of_a_video_is_extracted(uploads: UploadService, tmp_path: Path) -> None:
+    sound = tone_file(tmp_path / "s.wav", seconds=2.5, sr=44_100)
+    video = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=black:s=64x64:d=2.5", "-i", str(sound),
+                    "-shortest", "-c:v", "libx264", "-c:a", "aac", str(video)], check=True)
+    stored = uploads.store_file(video)
+    audio, sr = sf.read(str(stored.normalised))
+    assert sr == 44_100 and len(audio) / sr == pytest.approx(2.5, abs=0.1)
+    silent = tmp_path / "silent.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=black:s=64x64:d=1", "-c:v", "libx264",
+                    str(silent)], check=True)
+    with pytest.raises(UploadError, match="no audio stream"):
+        uploads.store_file(silent)
+
+
+def test_durations_outside_the_limits_are_refused(uploads: UploadService, tmp_path: Path) -> None:
+    with pytest.raises(UploadError, match="1.0 s long; at least 2 s is needed"):
+        uploads.store_file(tone_file(tmp_path / "short.wav", seconds=1.0), min_seconds=2)
+    with pytest.raises(UploadError, match="at most 5 s is taken"):
+        uploads.store_file(tone_file(tmp_path / "long.wav", seconds=6.0), max_seconds=5)
+    assert uploads.list() == [] and list((uploads._paths.uploads).iterdir()) == []  # nothing half-kept
+
+
+def test_empty_corrupt_and_wrong_type_files_are_refused(uploads: UploadService, tmp_path: Path) -> None:
+    (tmp_path / "empty.wav").write_bytes(b"")
+    with pytest.raises(UploadError, match="empty"):
+        uploads.store_file(tmp_path / "empty.wav")
+    (tmp_path / "noise.wav").write_bytes(b"RIFF\x00\x00not really a wave file" * 10)
+    with pytest.raises(UploadError, match="noise.wav"):
+        uploads.store_file(tmp_path / "noise.wav")
+    (tmp_path / "run.exe").write_bytes(b"MZ")
+    with pytest.raises(UploadError, match="takes audio") as refused:
+        uploads.store_file(tmp_path / "run.exe")
+    assert refused.value.status == 415
+
+
+async def test_an_oversized_stream_stops_at_the_limit(uploads: UploadService) -> None:
+    with pytest.raises(UploadError) as refused:
+        await uploads.store_stream("big.wav", chunks_of(b"\0" * (MAX_UPLOAD_BYTES + 1)))
+    assert refused.value.status == 413 and "50 MB" in str(refused.value)
+    assert uploads.list() == []
+
+
+@pytest.mark.parametrize("hostile,expected", [
+    ("../../etc/passwd.wav", "passwd.wav"),
+    ("C:\\Users\\me\\voice.mp3", "voice.mp3"),
+    ("bad\x00name\x07.wav", "badname.wav"),
+    ("....hidden.wav", "hidden.wav"),
+    ("x" * 300 + ".flac", "x" * 96 + ".flac"),
+    ("stimme_größe.wav", "stimme_größe.wav"),
+])
+def test_hostile_names_are_made_safe(hostile: str, expected: str) -> None:
+    assert safe_name(hostile) == expected
+
+
+def test_a_hostile_name_cannot_escape_the_upload_folder(uploads: UploadService, tmp_path: Path) -> None:
+    stored = uploads.store_file(tone_file(tmp_path / "x.wav"), name="../../../../tmp/evil.wav")
+    assert stored.name == "evil.wav" and uploads._paths.uploads in stored.original.parents
+
+
+def test_delete_removes_row_and_files(uploads: UploadService, tmp_path: Path) -> None:
+    stored = uploads.store_file(tone_file(tmp_path / "x.wav"))
+    assert uploads.delete([stored.id]) == 1
+    assert uploads.get(stored.id) is None and not stored.original.parent.exists()
+
+
+async def test_uploads_over_http(services: Services, tmp_path: Path) -> None:
+    app = FastAPI()
+    for router in build_routers(services):
+        app.include_router(router)
+    wav = tone_file(tmp_path / "rec.wav", seconds=2.0).read_bytes()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://studio") as client:
+        created = await client.post("/api/uploads", files={"file": ("rec.wav", wav, "audio/wav")})
+        assert created.status_code == 201
+        body = created.json()
+        assert body["duration"] == pytest.approx(2.0) and body["url"].endswith("/normalised.wav")
+        assert (await client.get(f"/api/uploads/{body['id']}")).json()["name"] == "rec.wav"
+        short = await client.post("/api/uploads", params={"min_seconds": 3}, files={"file": ("r.wav", wav)})
+        assert short.status_code == 400 and "at least 3 s" in short.json()["detail"]
+        text = await client.post("/api/uploads", files={"file": ("notes.txt", b"hello")})
+        assert text.status_code == 415
+        huge = await client.post("/api/uploads", files={"file": ("big.wav", io.BytesIO(b"\0" * (MAX_UPLOAD_BYTES + 2**20)))})
+        assert huge.status_code == 413
+        assert (await client.delete(f"/api/uploads/{body['id']}")).status_code == 204
+        assert (await client.get(f"/api/uploads/{body['id']}")).status_code == 404
