@@ -9,11 +9,12 @@ from typing import Any
 from nicegui import app, events, run, ui
 
 from components import theme
+from components.audio_input import AudioInputField
 from components.evaluation_results import EvaluationResults
 from components.job_progress import JobProgress
 from engines.contract import InvalidRequest
 from studio.evaluation import EvaluationRequest
-from studio.evaluation.inputs import AUDIO_SUFFIXES, accept_upload
+from studio.evaluation.inputs import accept_zip, audio_files
 from studio.jobs import JobInfo, JobState
 from studio.metrics import METRICS
 from studio.metrics.base import Options
@@ -23,14 +24,13 @@ from .shortcuts import Shortcuts
 
 TASK = "evaluation"
 MODES = {"clip": "One clip", "pair": "Pair", "set": "Sets"}
-AUDIO_ACCEPT = ",".join(sorted(AUDIO_SUFFIXES))
 SPEAKER_MODELS = ("metric.resemblyzer", "metric.wavlm_sv")
 
 
-class UploadSlot:
-    """One upload, checked on the server (type, readable audio, safe zip); `path` is the file or unzipped folder.
+class ZipSlot:
+    """A set as a zip of clips, unpacked and checked on the server; `path` is the set's folder.
 
-    (The shared audio-input component will replace this; everything upload-specific lives in this class.)
+    (Single clips use the shared AudioInputField; a zip of many is this page's own need.)
     """
 
     def __init__(self, services: Services, label: str, marker: str) -> None:
@@ -39,31 +39,26 @@ class UploadSlot:
         self.name = ""
         with ui.column().classes("gap-1 grow min-w-[16rem]") as self.box:
             ui.label(label).classes("text-subtitle2")
-            self.upload = ui.upload(label="Drop a file here, or pick one", on_upload=self._received, auto_upload=True,
-                                    max_files=1) \
-                .props(f'accept="{AUDIO_ACCEPT},.zip" flat bordered').classes("w-full").mark(f"{marker}-upload")
-            self.status = ui.label("Nothing chosen yet.").classes(theme.HINT).mark(f"{marker}-status")
+            self.upload = ui.upload(label="A .zip of audio files", on_upload=self._received, auto_upload=True,
+                                    max_files=1).props('accept=".zip" flat bordered').classes("w-full") \
+                .mark(f"{marker}-zip")
+            self.status = ui.label("No zip yet.").classes(theme.HINT).mark(f"{marker}-zip-status")
 
     async def _received(self, event: events.UploadEventArguments) -> None:
-        self.path, self.name = None, event.file.name
+        self.path, self.name = None, Path(event.file.name).stem
         try:
-            target = self.services.evaluation.upload_path(event.file.name)
+            target = self.services.evaluation.zip_path(event.file.name)
             await event.file.save(target)
-            self.path = await run.io_bound(accept_upload, target)
+            self.path = await run.io_bound(accept_zip, target)
         except InvalidRequest as exc:
             self.status.set_text(str(exc))
             self.status.classes(replace="text-negative text-body2")
             ui.notify(str(exc), type="negative")
         else:
-            kind = "a set (zip)" if self.path.is_dir() else "audio"
-            self.status.set_text(f"{event.file.name} · {kind}")
+            count = len(audio_files(self.path))
+            self.status.set_text(f"{event.file.name} · {count} clip{'s' if count != 1 else ''}")
             self.status.classes(replace="text-positive text-body2")
         self.upload.reset()
-
-    def clear(self) -> None:
-        self.path, self.name = None, ""
-        self.status.set_text("Nothing chosen yet.")
-        self.status.classes(replace=theme.HINT)
 
 
 class EvaluationPage:
@@ -80,9 +75,16 @@ class EvaluationPage:
                      "name. Metrics and units follow Amphion's, so numbers compare with papers.").classes(theme.HINT)
             self.mode = ui.toggle(MODES, value=self.prefs.get("mode", "pair"), on_change=self._mode_changed) \
                 .props("no-caps").mark("evaluation-mode")
-            with ui.row().classes("w-full gap-4"):
-                self.reference = UploadSlot(services, "Reference (audio, or a zip for sets)", "reference")
-                self.generated = UploadSlot(services, "Generated (audio, or a zip for sets)", "generated")
+            with ui.row().classes("w-full gap-4 no-wrap max-sm:flex-wrap") as self.clips:
+                with ui.column().classes("grow basis-0 min-w-[16rem]") as self.reference_box:
+                    self.reference = AudioInputField(services.uploads, "Reference", marker="reference",
+                                                     help="What the generated clip should match.")
+                with ui.column().classes("grow basis-0 min-w-[16rem]"):
+                    self.generated = AudioInputField(services.uploads, "Generated", marker="generated",
+                                                     help="The clip to score.")
+            with ui.row().classes("w-full gap-4") as self.sets:
+                self.reference_set = ZipSlot(services, "Reference set", "reference")
+                self.generated_set = ZipSlot(services, "Generated set", "generated")
             self.text = ui.textarea("What the generated clip should say (for WER / CER; optional)") \
                 .props("autogrow outlined").classes("w-full").mark("evaluation-text")
             self.set_hint = ui.label("Sets: a name.txt beside a clip in the zip gives its text for WER / CER; files "
@@ -135,7 +137,9 @@ class EvaluationPage:
     def _mode_changed(self) -> None:
         mode = self.mode.value
         self.prefs["mode"] = mode
-        self.reference.box.set_visibility(mode != "clip")
+        self.clips.set_visibility(mode != "set")
+        self.sets.set_visibility(mode == "set")
+        self.reference_box.set_visibility(mode == "pair")
         self.text.set_visibility(mode != "set")
         self.set_hint.set_visibility(mode == "set")
 
@@ -144,19 +148,8 @@ class EvaluationPage:
         self.message.set_visibility(bool(message))
 
     def evaluate(self) -> None:
-        mode = self.mode.value
-        if self.generated.path is None:
-            self._say("Upload the generated audio first.")
-            return
-        if mode != "clip" and self.reference.path is None:
-            self._say("Upload the reference as well (or pick “One clip” to score without one).")
-            return
-        request = EvaluationRequest(
-            mode, str(self.generated.path), str(self.reference.path) if mode != "clip" else None,
-            (self.text.value or None) if mode != "set" else None, metrics=tuple(self.metrics.value) or None,
-            options={name: element.value for name, element in self.options.items()})
         try:
-            job = self.services.evaluation.submit(request)
+            job = self.services.evaluation.submit(self._request())
         except InvalidRequest as exc:
             self._say(str(exc))
             ui.notify(str(exc), type="negative")
@@ -164,6 +157,28 @@ class EvaluationPage:
         self._say("")
         self.progress.refresh()
         ui.notify(f"Queued: {job.title}", type="info")
+
+    def _request(self) -> EvaluationRequest:
+        """What the form asks for; InvalidRequest when an input is missing."""
+        mode = self.mode.value
+        metrics = tuple(self.metrics.value) or None
+        options = {name: element.value for name, element in self.options.items()}
+        if mode == "set":
+            generated, reference = self.generated_set, self.reference_set
+            if generated.path is None or reference.path is None:
+                raise InvalidRequest("Upload both sets as zips first (the reference and the generated clips).")
+            return EvaluationRequest("set", str(generated.path), str(reference.path), metrics=metrics,
+                                     options=options, title=f"Set: {generated.name} vs {reference.name}")
+        clip, ref = self.generated.value, self.reference.value
+        if clip is None:
+            raise InvalidRequest("Upload the generated audio first.")
+        if mode == "pair" and ref is None:
+            raise InvalidRequest("Upload the reference as well (or pick “One clip” to score without one).")
+        name = Path(clip.name).stem
+        return EvaluationRequest(
+            mode, str(clip.original), str(ref.original) if mode == "pair" and ref else None, self.text.value or None,
+            metrics=metrics, options=options, name=name,
+            title=f"Pair: {Path(ref.name).stem} vs {name}" if mode == "pair" and ref else f"Clip: {name}")
 
     def _job_changed(self, job: JobInfo | None) -> None:
         if job is None or job.state != JobState.succeeded or job.id == self.shown:

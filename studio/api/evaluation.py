@@ -3,19 +3,22 @@ and the scores stored with a generation."""
 from __future__ import annotations
 
 import json
-import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from engines.contract import InvalidRequest
 
 from ..evaluation import EvaluationRequest
-from ..evaluation.inputs import accept_upload
+from ..evaluation.inputs import accept_zip
 from ..metrics import FAMILIES, METRICS
 from ..services import Services
+from ..uploads import UploadError
 from .core import job_json
 
 
@@ -57,27 +60,35 @@ def build_router(services: Services) -> APIRouter:
                                         body.options, body.title))
 
     @router.post("/evaluations/upload", status_code=202)
-    def evaluate_upload(generated: UploadFile = File(..., description="Audio file, or a zip of a set"),
-                        reference: UploadFile | None = File(None, description="Audio file, or a zip of a set"),
-                        text: str | None = Form(None), metrics: str | None = Form(None, description="comma-separated"),
-                        options: str | None = Form(None, description="JSON object")) -> dict[str, Any]:
+    async def evaluate_upload(generated: UploadFile = File(..., description="Audio file, or a zip of a set"),
+                              reference: UploadFile | None = File(None, description="Audio file, or a zip of a set"),
+                              text: str | None = Form(None),
+                              metrics: str | None = Form(None, description="comma-separated metric keys"),
+                              options: str | None = Form(None, description="JSON object")) -> dict[str, Any]:
         """Upload one clip, a pair, or two zips (a set, matched by file name) and queue their evaluation."""
         try:
-            paths = {role: _save(services, upload) for role, upload in (("generated", generated),
-                                                                        ("reference", reference)) if upload}
             parsed = json.loads(options) if options else {}
             if not isinstance(parsed, dict):
                 raise InvalidRequest("options must be a JSON object.")
+            uploads = {role: upload for role, upload in (("generated", generated), ("reference", reference)) if upload}
+            zipped = {role: (upload.filename or "").lower().endswith(".zip") for role, upload in uploads.items()}
+            if len(set(zipped.values())) > 1:
+                raise InvalidRequest("Upload two zips for a set, or two audio files for a pair, not one of each.")
+            paths = {role: await _store(services, upload, zipped[role]) for role, upload in uploads.items()}
         except json.JSONDecodeError:
             raise HTTPException(400, "options is not valid JSON.") from None
         except InvalidRequest as exc:
             raise HTTPException(400, str(exc)) from None
-        folders = [p.is_dir() for p in paths.values()]
-        mode = "set" if any(folders) else ("pair" if "reference" in paths else "clip")
+        except UploadError as exc:
+            raise HTTPException(exc.status, str(exc)) from None
+        mode = "set" if any(zipped.values()) else ("pair" if "reference" in paths else "clip")
         keys = tuple(k.strip() for k in metrics.split(",") if k.strip()) if metrics else None
-        return submit(EvaluationRequest(mode, str(paths["generated"]),
-                                        str(paths["reference"]) if "reference" in paths else None, text,
-                                        metrics=keys or None, options=parsed))
+        names = {role: Path(upload.filename or role).stem for role, upload in uploads.items()}
+        title = {"set": f"Set: {names['generated']}", "clip": f"Clip: {names['generated']}"}.get(
+            mode, f"Pair: {names.get('reference')} vs {names['generated']}")
+        return await run_in_threadpool(submit, EvaluationRequest(
+            mode, str(paths["generated"]), str(paths["reference"]) if "reference" in paths else None, text,
+            metrics=keys or None, options=parsed, title=title, name=names["generated"] if mode != "set" else ""))
 
     @router.get("/evaluations")
     def evaluations(limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
@@ -115,8 +126,18 @@ def build_router(services: Services) -> APIRouter:
     return router
 
 
-def _save(services: Services, upload: UploadFile) -> Any:
-    target = services.evaluation.upload_path(upload.filename or "upload")
+async def _store(services: Services, upload: UploadFile, zipped: bool) -> Path:
+    """A zip is saved and unpacked (its folder is the set); an audio file goes through the studio's uploads."""
+    name = upload.filename or "upload"
+    if not zipped:
+        return (await services.uploads.store_stream(name, _chunks(upload))).original
+    target = services.evaluation.zip_path(name)
     with open(target, "wb") as out:
-        shutil.copyfileobj(upload.file, out, 1024 * 1024)
-    return accept_upload(target)
+        async for chunk in _chunks(upload):
+            out.write(chunk)
+    return await run_in_threadpool(accept_zip, target)
+
+
+async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await upload.read(1024 * 1024):
+        yield chunk

@@ -5,7 +5,6 @@ sub-folders work too. Every file without a partner becomes an item of its own wi
 """
 from __future__ import annotations
 
-import re
 import shutil
 import zipfile
 from dataclasses import dataclass
@@ -13,11 +12,10 @@ from pathlib import Path, PurePosixPath
 
 from engines.contract import InvalidRequest
 
-from ..audio.io import AudioReadError, duration
+from ..uploads import safe_name
 
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".webm"})
 TEXT_SUFFIXES = (".txt", ".lab")  # a transcript beside a clip: a.wav + a.txt
-UPLOAD_SUFFIXES = AUDIO_SUFFIXES | {".zip"}
 MAX_ZIP_FILES = 20_000
 MAX_ZIP_BYTES = 8 * 1024**3  # uncompressed
 
@@ -128,33 +126,18 @@ def extract_zip(archive: Path, destination: Path) -> Path:
         folder = entries[0]
 
 
-def check_upload_name(filename: str) -> str:
-    """The suffix of an uploaded file, or InvalidRequest saying what the studio accepts."""
-    suffix = PurePosixPath(filename).suffix.lower()
-    if suffix not in UPLOAD_SUFFIXES:
-        raise InvalidRequest(f"{filename}: upload an audio file ({', '.join(sorted(AUDIO_SUFFIXES))}) or a .zip "
-                             "of them.")
-    return suffix
+def check_zip_name(filename: str) -> None:
+    """Sets arrive as zips; single clips go through the studio's uploads (studio/uploads.py)."""
+    if PurePosixPath(filename).suffix.lower() != ".zip":
+        raise InvalidRequest(f"{safe_name(filename)}: upload a .zip of audio files for a set.")
 
 
-def safe_filename(filename: str) -> str:
-    name = re.sub(r"[^\w.\- ]+", "_", PurePosixPath(filename.replace("\\", "/")).name).strip(" .")
-    return name or "upload"
-
-
-def accept_upload(saved: Path) -> Path:
-    """An uploaded file, checked on the server: a zip is unpacked beside it (its folder is returned); an audio file
-    must be readable. InvalidRequest says what is wrong; the saved file is removed then."""
+def accept_zip(saved: Path) -> Path:
+    """An uploaded zip, unpacked beside it; the folder of the set. InvalidRequest (and the file is removed) when it
+    is not a zip of audio."""
     try:
-        suffix = check_upload_name(saved.name)
-        if suffix == ".zip":
-            return extract_zip(saved, saved.with_suffix(""))  # uploads/evaluation/<id>/name.zip -> .../<id>/name/
-        if duration(saved) <= 0:
-            raise InvalidRequest(f"{saved.name} holds no audio samples.")
-        return saved
-    except AudioReadError as exc:
-        saved.unlink(missing_ok=True)
-        raise InvalidRequest(str(exc)) from None
+        check_zip_name(saved.name)
+        return extract_zip(saved, saved.with_suffix(""))  # uploads/evaluation/<id>/name.zip -> .../<id>/name/
     except InvalidRequest:
         saved.unlink(missing_ok=True)
         raise

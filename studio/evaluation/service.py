@@ -28,7 +28,8 @@ from ..metrics.spectral import frechet_distance
 from ..model_manager import ModelManager
 from ..storage import Paths
 from ..transcription import TranscriptionService
-from .inputs import Source, check_upload_name, pair_folders, read_transcripts, safe_filename, sidecar_text
+from ..uploads import safe_name
+from .inputs import Source, check_zip_name, pair_folders, read_transcripts, sidecar_text
 from .report import ItemResult, Report, summarise
 from .table import Evaluation, EvaluationItem
 
@@ -55,6 +56,7 @@ class EvaluationRequest:
     metrics: tuple[str, ...] | None = None  # None: every metric that applies
     options: dict[str, Any] = field(default_factory=dict)
     title: str = ""
+    name: str = ""  # the item's name (clip, pair); default: the generated file's name
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> EvaluationRequest:
@@ -67,7 +69,7 @@ class EvaluationRequest:
         return {"mode": self.mode, "generated": self.generated, "reference": self.reference, "text": self.text,
                 "transcripts": self.transcripts, "jobs": list(self.jobs),
                 "metrics": list(self.metrics) if self.metrics is not None else None, "options": dict(self.options),
-                "title": self.title}
+                "title": self.title, "name": self.name}
 
 
 @dataclass
@@ -118,12 +120,12 @@ class EvaluationService:
         return self.jobs.submit(EVALUATE, {**request.payload(), "title": title}, title=title, task="evaluation",
                                 priority=priority)
 
-    def upload_path(self, filename: str) -> Path:
-        """Where to save an uploaded file (a fresh folder under uploads/evaluation); checks its type first."""
-        check_upload_name(filename)
+    def zip_path(self, filename: str) -> Path:
+        """Where to save an uploaded zip of a set (a fresh folder under uploads/evaluation); checks the name first."""
+        check_zip_name(filename)
         folder = self.paths.uploads / "evaluation" / uuid.uuid4().hex[:12]
         folder.mkdir(parents=True)
-        return folder / safe_filename(filename)
+        return folder / safe_name(filename)
 
     def sources(self, request: EvaluationRequest) -> list[Source]:
         if request.mode == "jobs":
@@ -143,7 +145,7 @@ class EvaluationService:
                 raise InvalidRequest(f"The {role} input {path.name} is a folder: evaluate folders as a set.")
         if request.mode == "pair" and reference is None:
             raise InvalidRequest("A pair needs a reference clip as well as the generated one.")
-        return [Source(generated.stem, generated, reference, (request.text or "").strip() or sidecar_text(generated),
+        return [Source(request.name or generated.stem, generated, reference, (request.text or "").strip() or sidecar_text(generated),
                        source_job=self._generation_job(generated))]
 
     def _existing(self, path: str | None, role: str) -> Path:

@@ -15,7 +15,7 @@ RESULT_WAIT = 300  # retries of 0.1 s
 
 
 async def upload(user: User, marker: str, name: str, data: bytes) -> None:
-    (element,) = user.find(marker=f"{marker}-upload").elements
+    (element,) = user.find(marker=marker).elements
     await element.handle_uploads([ui.upload.SmallFileUpload(name, "application/octet-stream", data)])
 
 
@@ -27,10 +27,10 @@ def choose_metrics(user: User, keys: list[str]) -> None:
 async def test_a_pair_is_uploaded_scored_and_shown(user: User, speech, tmp_path: Path) -> None:
     await user.open("/evaluation")
     await user.should_see("Analyse")
-    await upload(user, "reference", "voice.wav", write(tmp_path / "r.wav", *speech["a"]).read_bytes())
-    await upload(user, "generated", "copy.wav", write(tmp_path / "g.wav", *speech["a"]).read_bytes())
-    await user.should_see("voice.wav · audio")
-    await user.should_see("copy.wav · audio")
+    await upload(user, "reference-upload", "voice.wav", write(tmp_path / "r.wav", *speech["a"]).read_bytes())
+    await upload(user, "generated-upload", "copy.wav", write(tmp_path / "g.wav", *speech["a"]).read_bytes())
+    await user.should_see("voice.wav · 5.4 s")
+    await user.should_see("copy.wav · 5.4 s")
     choose_metrics(user, ["mcd", "pesq_wb", "speaker_similarity"])
     user.find(marker="evaluate").click()
     await user.should_see(marker="evaluation-results", retries=RESULT_WAIT)
@@ -54,10 +54,10 @@ async def test_two_zips_are_a_set_with_an_item_table_charts_and_messages(user: U
         zips[role] = buffer.getvalue()
     await user.open("/evaluation")
     user.find(marker="evaluation-mode").elements.pop().set_value("set")
-    await upload(user, "reference", "refs.zip", zips["reference"])
-    await upload(user, "generated", "gens.zip", zips["generated"])
-    await user.should_see("refs.zip · a set (zip)")
-    await user.should_see("gens.zip · a set (zip)")
+    await upload(user, "reference-zip", "refs.zip", zips["reference"])
+    await upload(user, "generated-zip", "gens.zip", zips["generated"])
+    await user.should_see("refs.zip · 2 clips")
+    await user.should_see("gens.zip · 3 clips")
     choose_metrics(user, ["mcd", "loudness_lufs"])
     user.find(marker="evaluate").click()
     await user.should_see(marker="evaluation-items", retries=RESULT_WAIT)
@@ -73,13 +73,18 @@ async def test_uploads_and_requests_that_cannot_work_say_why(user: User, speech,
     await user.open("/evaluation")
     user.find(marker="evaluate").click()
     await user.should_see("Upload the generated audio first.")
-    await upload(user, "generated", "notes.txt", b"not audio")
-    await user.should_see("notes.txt: upload an audio file")
-    await upload(user, "generated", "clip.wav", write(tmp_path / "g.wav", *speech["a"]).read_bytes())
-    await user.should_see("clip.wav · audio")
+    await upload(user, "generated-upload", "notes.txt", b"not audio")
+    await user.should_see("notes.txt: the studio takes audio")
+    await upload(user, "generated-upload", "clip.wav", write(tmp_path / "g.wav", *speech["a"]).read_bytes())
+    await user.should_see("clip.wav · 5.4 s")
     user.find(marker="evaluate").click()
     await user.should_see("Upload the reference as well")
     user.find(marker="evaluation-mode").elements.pop().set_value("clip")
     choose_metrics(user, ["mcd"])
     user.find(marker="evaluate").click()
     await user.should_see("mcd cannot apply here")
+    user.find(marker="evaluation-mode").elements.pop().set_value("set")
+    await upload(user, "generated-zip", "clips.tar", b"not a zip")
+    await user.should_see("clips.tar: upload a .zip of audio files for a set.")
+    user.find(marker="evaluate").click()
+    await user.should_see("Upload both sets as zips first")

@@ -13,10 +13,10 @@ import pytest
 
 from engines.contract import InvalidRequest
 from studio.evaluation import EvaluationRequest
-from studio.evaluation.inputs import accept_upload, extract_zip
+from studio.evaluation.inputs import accept_zip, extract_zip
 from studio.jobs import JobState
 from studio.services import Services
-from tests.evaluation_fixtures import SENTENCE_A, SENTENCE_B, speech, tone, write  # noqa: F401
+from tests.evaluation_fixtures import SENTENCE_A, SENTENCE_B, speech, write  # noqa: F401
 
 FAST = {"periodicity_model": "tiny"}
 
@@ -129,7 +129,7 @@ def test_zipped_sets_are_unpacked_safely_and_matched_by_name(services: Services,
             zf.writestr(f"{top}sub/two.wav", clip)
             zf.writestr("../escape.wav", clip)
             zf.writestr(f"{top}notes.pdf", b"%PDF")
-    folders = [accept_upload(tmp_path / name) for name in ("reference.zip", "generated.zip")]
+    folders = [accept_zip(tmp_path / name) for name in ("reference.zip", "generated.zip")]
     assert folders[0].name == "refs" and not (tmp_path / "escape.wav").exists()
     assert sorted(p.name for p in folders[1].rglob("*")) == ["one.txt", "one.wav", "sub", "two.wav"]
     _, report = finish(services, EvaluationRequest("set", str(folders[1]), str(folders[0]), metrics=("wer", "mcd")))
@@ -140,13 +140,12 @@ def test_zipped_sets_are_unpacked_safely_and_matched_by_name(services: Services,
         " ".join(items["sub/two"].notes) and items["sub/two"].values["wer"] == 0.0
 
 
-def test_uploads_that_are_not_audio_are_refused_and_removed(tmp_path: Path) -> None:
-    for name, data, message in (("notes.txt", b"hi", "upload an audio file"), ("bad.zip", b"nope", "not a valid zip"),
-                                ("fake.wav", b"RIFF....", "fake.wav")):
+def test_set_uploads_that_are_not_zips_of_audio_are_refused_and_removed(tmp_path: Path) -> None:
+    for name, data, message in (("notes.txt", b"hi", "upload a .zip"), ("bad.zip", b"nope", "not a valid zip")):
         path = tmp_path / name
         path.write_bytes(data)
         with pytest.raises(InvalidRequest, match=message):
-            accept_upload(path)
+            accept_zip(path)
         assert not path.exists()
     empty = tmp_path / "empty.zip"
     with zipfile.ZipFile(empty, "w") as zf:

@@ -98,14 +98,18 @@ async def test_scores_of_a_generation_are_found_by_its_job(client: httpx.AsyncCl
     assert score["source_job"] == generated["id"] and score["text"] == SENTENCE_A
 
 
-@pytest.mark.parametrize(("files", "data", "message"), [
-    ({"generated": ("notes.txt", b"hello", "text/plain")}, {}, "upload an audio file"),
-    ({"generated": ("a.wav", b"RIFFjunk", "audio/wav")}, {}, "a.wav"),
+@pytest.mark.parametrize(("files", "data", "status", "message"), [
+    ({"generated": ("notes.txt", b"hello", "text/plain")}, {}, 415, "the studio takes audio"),
+    ({"generated": ("a.wav", b"RIFFjunk", "audio/wav")}, {}, 400, "a.wav"),
+    ({"generated": ("a.zip", b"PK", "application/zip"), "reference": ("r.wav", b"RIFF", "audio/wav")}, {}, 400,
+     "not one of each"),
+    ({"generated": ("a.zip", b"nope", "application/zip")}, {}, 400, "not a valid zip"),
+    ({"generated": ("a.wav", b"RIFF", "audio/wav")}, {"options": "[1]"}, 400, "options must be a JSON object"),
 ])
-async def test_bad_uploads_get_400_with_the_reason(client: httpx.AsyncClient, files: dict, data: dict,
+async def test_bad_uploads_get_4xx_with_the_reason(client: httpx.AsyncClient, files: dict, data: dict, status: int,
                                                    message: str) -> None:
     response = await client.post("/api/evaluations/upload", files=files, data=data)
-    assert response.status_code == 400 and message in response.json()["detail"]
+    assert response.status_code == status and message in response.json()["detail"]
 
 
 async def test_bad_json_requests_get_400_with_the_reason(client: httpx.AsyncClient, speech, tmp_path: Path) -> None:
