@@ -31,7 +31,7 @@ class EvaluationResults:
     def __init__(self, report: Report) -> None:
         self.report = report
         self.keys = [k for k in report.metrics if k in report.summary or k in report.set_values or k in report.set_errors]
-        single = len(report.items) == 1 and report.mode in ("clip", "pair")
+        single = len(report.items) == 1
         with ui.card().classes(theme.CARD).mark("evaluation-results"):
             with ui.row().classes("w-full items-center gap-2"):
                 ui.icon("analytics", color="primary", size="sm")

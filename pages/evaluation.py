@@ -23,7 +23,8 @@ from studio.services import Services
 from .shortcuts import Shortcuts
 
 TASK = "evaluation"
-MODES = {"clip": "One clip", "pair": "Pair", "set": "Sets"}
+MODES = {"clip": "One clip", "pair": "Pair", "set": "Sets", "jobs": "Generations"}
+RECENT_GENERATIONS = 200
 SPEAKER_MODELS = ("metric.resemblyzer", "metric.wavlm_sv")
 
 
@@ -85,6 +86,9 @@ class EvaluationPage:
             with ui.row().classes("w-full gap-4") as self.sets:
                 self.reference_set = ZipSlot(services, "Reference set", "reference")
                 self.generated_set = ZipSlot(services, "Generated set", "generated")
+            self.generations = ui.select({}, multiple=True, label="Generations to score (each against its own text "
+                                         "and reference clip)").props("use-chips outlined clearable") \
+                .classes("w-full").mark("evaluation-generations")
             self.text = ui.textarea("What the generated clip should say (for WER / CER; optional)") \
                 .props("autogrow outlined").classes("w-full").mark("evaluation-text")
             self.set_hint = ui.label("Sets: a name.txt beside a clip in the zip gives its text for WER / CER; files "
@@ -137,10 +141,16 @@ class EvaluationPage:
     def _mode_changed(self) -> None:
         mode = self.mode.value
         self.prefs["mode"] = mode
-        self.clips.set_visibility(mode != "set")
+        self.clips.set_visibility(mode in ("clip", "pair"))
         self.sets.set_visibility(mode == "set")
         self.reference_box.set_visibility(mode == "pair")
-        self.text.set_visibility(mode != "set")
+        self.generations.set_visibility(mode == "jobs")
+        self.text.set_visibility(mode in ("clip", "pair"))
+        if mode == "jobs":
+            done = self.services.jobs.list(limit=RECENT_GENERATIONS, kinds=("generate",), states=(JobState.succeeded,))
+            self.generations.set_options({j.id: f"{dt.datetime.fromtimestamp(j.created_at):%d %b %H:%M} · {j.title}"
+                                          for j in done}, value=[v for v in self.generations.value or []
+                                                                 if v in {j.id for j in done}])
         self.set_hint.set_visibility(mode == "set")
 
     def _say(self, message: str) -> None:
@@ -163,6 +173,10 @@ class EvaluationPage:
         mode = self.mode.value
         metrics = tuple(self.metrics.value) or None
         options = {name: element.value for name, element in self.options.items()}
+        if mode == "jobs":
+            if not self.generations.value:
+                raise InvalidRequest("Pick at least one generation to evaluate.")
+            return EvaluationRequest("jobs", jobs=tuple(self.generations.value), metrics=metrics, options=options)
         if mode == "set":
             generated, reference = self.generated_set, self.reference_set
             if generated.path is None or reference.path is None:

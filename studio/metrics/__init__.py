@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from engines.contract import AudioInput, Engine, EngineError, Progress
+from engines.contract import AudioInput, Cancelled, Engine, EngineError, Progress
 from engines.registry import Registry
 
 from . import energy, f0, intelligibility, quality, speaker, spectral
@@ -33,8 +33,6 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "Quality (no reference)": ("distillmos", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "dnsmos_p808",
                                "loudness_lufs", "snr_db"),
 }
-assert {k for keys in FAMILIES.values() for k in keys} == set(METRICS)
-
 __all__ = ["FAMILIES", "GROUPS", "METRICS", "Clip", "EngineScorers", "InvalidOptions", "Item", "ItemScores", "Metric",
            "MetricError", "Options", "Scorers", "applicable", "score_item", "select"]
 
@@ -77,9 +75,9 @@ def score_item(item: Item, keys: Iterable[str], options: Options, scorers: Score
             check_item(item, group)
             values = group.compute(item, options, scorers)
             scores.values.update({k: float(values[k]) for k in chosen})
-        except MetricError as exc:
-            scores.errors.update({k: str(exc) for k in chosen})
-        except EngineError as exc:  # a model that is not ready or refused the input: already worded for the user
+        except Cancelled:
+            raise
+        except (MetricError, EngineError) as exc:  # EngineError: a model refused the input, worded for the user
             scores.errors.update({k: str(exc) for k in chosen})
         except Exception as exc:  # a bug or a library failure must not end the set: say what failed, log the rest
             log.warning("metric group %s failed on %s", group.name, item.name, exc_info=True)

@@ -15,6 +15,7 @@ from ..audio.io import read_audio, resample
 Needs = Literal["pair", "clip", "text"]  # a reference clip / the generated clip alone / a transcript to compare with
 
 SILENCE_PEAK = 1e-4  # -80 dBFS: a clip whose peak stays below this holds nothing to measure
+NEEDS_REFERENCE = "needs a reference clip to compare with."
 
 
 class MetricError(Exception):
@@ -110,6 +111,7 @@ class Clip:
     audio: np.ndarray
     sample_rate: int
     path: Path | None = None
+    _resampled: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, path: str | Path) -> Clip:
@@ -125,7 +127,10 @@ class Clip:
         return not self.audio.size or float(np.max(np.abs(self.audio))) < SILENCE_PEAK
 
     def at(self, rate: int) -> np.ndarray:
-        return resample(self.audio, self.sample_rate, rate)
+        """The clip at `rate` (computed once per rate)."""
+        if rate not in self._resampled:
+            self._resampled[rate] = resample(self.audio, self.sample_rate, rate)
+        return self._resampled[rate]
 
 
 @dataclass
@@ -151,7 +156,7 @@ class Item:
 
     def pair(self) -> tuple[Clip, Clip]:
         if self.reference is None:
-            raise MetricError("needs a reference clip to compare with.")
+            raise MetricError(NEEDS_REFERENCE)
         return self.reference, self.generated
 
     def pair_at(self, rate: int) -> tuple[np.ndarray, np.ndarray]:
@@ -208,9 +213,7 @@ def check_item(item: Item, metric_group: Group) -> None:
     needs = {m.needs for m in metric_group.metrics}
     check_clip(item.generated, "generated", min_seconds)
     if "pair" in needs:
-        if item.reference is None:
-            raise MetricError("needs a reference clip to compare with.")
-        check_clip(item.reference, "reference", min_seconds)
+        check_clip(item.pair()[0], "reference", min_seconds)
     if "text" in needs and not (item.text or "").strip() and item.reference is None:
         raise MetricError("needs the text that was spoken, or a reference clip to transcribe.")
 

@@ -74,13 +74,17 @@ def main() -> None:
     services = build_services(Settings.load(home=work / "home"))
     scorers = EngineScorers(services.registry, services.models.use, services.transcription.transcribe)
     sources = pair_folders(work / "reference", work / "generated")
-    items = [Item(s.name, Clip.load(s.generated), Clip.load(s.reference), s.text) for s in sources]
+
+    def load_items() -> list[Item]:  # fresh clips: no resampled audio or alignment left over from another group
+        return [Item(s.name, Clip.load(s.generated), Clip.load(s.reference), s.text) for s in sources]
+
+    items = load_items()
     options = Options(periodicity_model="tiny")
 
     print(f"\n{'group':<12} {'metrics':<52} {'files/s':>8} {'cost/audio s':>13}")
     for group in GROUPS:
         score_item(items[0], group.keys, options, scorers)  # load the models, warm the caches
-        fresh = [Item(i.name, i.generated, i.reference, i.text) for i in items]  # no shared features
+        fresh = load_items()
         started = time.perf_counter()
         failures = sum(bool(score_item(item, group.keys, options, scorers).errors) for item in fresh)
         elapsed = time.perf_counter() - started
@@ -92,8 +96,8 @@ def main() -> None:
     full = Options(periodicity_model="full")
     score_item(few[0], ["f0_periodicity_rmse"], full, scorers)
     started = time.perf_counter()
-    for item in few:
-        score_item(Item(item.name, item.generated, item.reference), ["f0_periodicity_rmse"], full, scorers)
+    for item in load_items()[: args.full_crepe_pairs]:
+        score_item(item, ["f0_periodicity_rmse"], full, scorers)
     elapsed = time.perf_counter() - started
     few_seconds = sum(i.generated.duration for i in few)
     print(f"{'periodicity':<12} {'f0_periodicity_rmse with CREPE full (Amphion)':<52} {len(few) / elapsed:>8.2f} "

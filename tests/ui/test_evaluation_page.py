@@ -88,3 +88,20 @@ async def test_uploads_and_requests_that_cannot_work_say_why(user: User, speech,
     await user.should_see("clips.tar: upload a .zip of audio files for a set.")
     user.find(marker="evaluate").click()
     await user.should_see("Upload both sets as zips first")
+
+
+async def test_recent_generations_are_scored_against_their_own_text(user: User) -> None:
+    await user.open("/speech")
+    user.find(marker="speech-text").type("Generations can be scored later.")
+    user.find(marker="generate").click()
+    await user.should_see(marker="result-card", retries=RESULT_WAIT)
+    await user.open("/evaluation")
+    user.find(marker="evaluation-mode").elements.pop().set_value("jobs")
+    (picker,) = user.find(marker="evaluation-generations").elements
+    assert len(picker.options) == 1
+    picker.set_value(list(picker.options))
+    choose_metrics(user, ["wer", "distillmos"])
+    user.find(marker="evaluate").click()
+    await user.should_see(marker="evaluation-results", retries=RESULT_WAIT)
+    (summary,) = user.find(marker="evaluation-summary").elements
+    assert {row["key"]: row["value"] for row in summary.rows}["wer"] == "0.000"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 import zipfile
 from pathlib import Path
 
@@ -181,3 +182,18 @@ def test_a_deleted_evaluation_leaves_no_rows(services: Services, speech, tmp_pat
     assert [e.id for e in services.evaluation.list()] == [job.id]
     assert services.evaluation.delete(job.id) and services.evaluation.report(job.id) is None
     assert services.evaluation.list() == [] and not services.evaluation.delete(job.id)
+
+
+def test_cancelling_a_running_set_stops_it_and_stores_nothing(services: Services, speech, tmp_path: Path) -> None:
+    for n in range(8):
+        write(tmp_path / "reference" / f"{n}.wav", *speech["a"])
+        write(tmp_path / "generated" / f"{n}.wav", *speech["b"])
+    job = services.evaluation.submit(EvaluationRequest("set", str(tmp_path / "generated"), str(tmp_path / "reference"),
+                                                       metrics=("mcd", "energy_rmse")))
+    deadline = time.monotonic() + 30
+    while (current := services.jobs.get(job.id)).state == JobState.queued or current.progress == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert services.jobs.cancel(job.id)
+    job = services.jobs.wait(job.id, timeout=30)
+    assert job.state == JobState.cancelled and services.evaluation.report(job.id) is None

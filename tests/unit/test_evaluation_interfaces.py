@@ -156,3 +156,15 @@ def test_cli_refuses_what_cannot_be_evaluated(speech, tmp_path: Path, capsys: py
     assert "Unknown metric nope" in capsys.readouterr().err
     assert main(["evaluate", str(clip), "-o", "f0_method=crepe"]) == 2
     assert "f0_method: 'crepe' is not one of" in capsys.readouterr().err
+
+
+def test_the_evaluation_page_imports_no_model_code() -> None:
+    import subprocess
+    import sys
+
+    code = ("import pages.evaluation, components.evaluation_results, studio.api.evaluation, sys; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'torchcrepe', 'transformers', "
+            "'resemblyzer', 'distillmos', 'pesq', 'pystoi', 'pysptk', 'librosa'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "[]"

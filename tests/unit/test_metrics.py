@@ -216,6 +216,13 @@ def test_different_sample_rates_are_resampled_and_said_so(tmp_path: Path, speech
     assert scores.values["pesq_wb"] > 4.4 and scores.values["f0_rmse_cents"] < 10 and scores.values["mcd"] < 0.5
 
 
+def test_every_metric_has_one_family_and_a_unique_key() -> None:
+    from studio.metrics import FAMILIES, METRICS
+
+    listed = [k for keys in FAMILIES.values() for k in keys]
+    assert sorted(listed) == sorted(METRICS) and len(listed) == len(set(listed))
+
+
 def test_options_are_checked_with_clear_messages() -> None:
     from studio.metrics import InvalidOptions
 
