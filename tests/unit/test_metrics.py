@@ -24,18 +24,26 @@ def run(item: Item, keys: list[str], scorers, options: Options = FAST):  # type:
 
 def test_identical_speech_scores_perfectly_on_every_pair_metric(tmp_path: Path, speech, scorers) -> None:
     item = pair(tmp_path, speech["a"], speech["a"])
-    keys = ["mcd", "f0_rmse_hz", "f0_rmse_cents", "fpc", "v_uv_f1", "f0_periodicity_rmse", "energy_rmse", "energy_pc",
-            "mstft", "pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "si_snr", "speaker_similarity"]
+    keys = ["mcd", "f0_rmse_hz", "f0_rmse_cents", "fpc", "v_uv_f1", "energy_rmse", "energy_pc", "mstft", "pesq_wb",
+            "pesq_nb", "stoi", "estoi", "si_sdr", "si_snr", "speaker_similarity"]
     scores = run(item, keys, scorers)
     assert scores.errors == {}
     v = scores.values
     assert v["mcd"] == 0.0 and v["f0_rmse_hz"] == 0.0 and v["f0_rmse_cents"] == 0.0 and v["energy_rmse"] == 0.0
-    assert v["mstft"] == 0.0 and v["f0_periodicity_rmse"] == 0.0
+    assert v["mstft"] == 0.0
     assert v["fpc"] == pytest.approx(1.0) and v["v_uv_f1"] == 1.0 and v["energy_pc"] == pytest.approx(1.0)
     assert v["pesq_wb"] == pytest.approx(4.64, abs=0.01) and v["pesq_nb"] == pytest.approx(4.55, abs=0.01)
     assert v["stoi"] == pytest.approx(1.0) and v["estoi"] == pytest.approx(1.0)
     assert v["si_sdr"] > 100 and v["si_snr"] > 100
     assert v["speaker_similarity"] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_periodicity_is_zero_for_a_copy_and_large_for_noise_against_a_tone(tmp_path: Path, scorers) -> None:
+    same = run(pair(tmp_path, (tone(220.0, 1.0), 16_000), (tone(220.0, 1.0), 16_000)), ["f0_periodicity_rmse"], scorers)
+    noise = run(pair(tmp_path, (tone(220.0, 1.0), 16_000), (white_noise(16_000), 16_000), name="noise"),
+                ["f0_periodicity_rmse"], scorers)
+    assert same.values["f0_periodicity_rmse"] == 0.0
+    assert noise.values["f0_periodicity_rmse"] > 0.5  # a tone is periodic (~1), noise is not (~0)
 
 
 @pytest.mark.parametrize("method", ["parselmouth", "pyworld"])
