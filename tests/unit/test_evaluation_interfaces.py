@@ -4,38 +4,15 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import zipfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from studio.api import build_routers
 from studio.cli import main
-from studio.services import Services
 from tests.evaluation_fixtures import SENTENCE_A, speech, write  # noqa: F401
-
-
-@pytest.fixture
-async def client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    for router in build_routers(services):
-        app.include_router(router)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://studio") as client:
-        yield client
-
-
-async def finished(client: httpx.AsyncClient, job_id: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = (await client.get(f"/api/jobs/{job_id}")).json()
-        if job["state"] not in ("queued", "running"):
-            return job
-        time.sleep(0.05)
-    raise TimeoutError(job_id)
+from tests.unit.test_api import client, finished  # noqa: F401
 
 
 async def test_metrics_are_listed_with_units_and_amphion_names(client: httpx.AsyncClient) -> None:
@@ -86,7 +63,7 @@ async def test_uploaded_zips_are_a_set(client: httpx.AsyncClient, speech, tmp_pa
     assert "No generated clip named" in items["b"]["error"]
 
 
-async def test_scores_of_a_generation_are_found_by_its_job(client: httpx.AsyncClient, services: Services) -> None:
+async def test_scores_of_a_generation_are_found_by_its_job(client: httpx.AsyncClient) -> None:
     generated = (await client.post("/api/generate", json={"text": SENTENCE_A})).json()
     generated = await finished(client, generated["id"])
     response = await client.post("/api/evaluations", json={"mode": "jobs", "jobs": [generated["id"]],
