@@ -17,7 +17,7 @@ from sqlalchemy import delete
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlmodel import Session, col, select
 
-from engines.contract import InvalidRequest, Progress
+from engines.contract import Cancelled, InvalidRequest, Progress
 from engines.registry import Registry
 
 from ..audio.io import AudioReadError
@@ -175,8 +175,9 @@ class EvaluationService:
         audio_inputs = {k: v["path"] for k, v in inputs.items() if isinstance(v, dict) and v.get("path")}
         slot = next((s for s in REFERENCE_SLOTS if s in audio_inputs), next(iter(audio_inputs), None))
         text = inputs.get("text") if isinstance(inputs.get("text"), str) else None
-        return Source(job.title[:60] or job.id, self.paths.home / job.result["audio"],
-                      Path(audio_inputs[slot]) if slot else None, text, source_job=job.id)
+        reference = self.paths.home / audio_inputs[slot] if slot else None  # an absolute path stays as it is
+        return Source(job.title[:60] or job.id, self.paths.home / job.result["audio"], reference, text,
+                      source_job=job.id)
 
     @staticmethod
     def _title(request: EvaluationRequest, sources: list[Source]) -> str:
@@ -194,8 +195,9 @@ class EvaluationService:
     def _run_job(self, ctx: JobContext) -> dict[str, Any]:
         report = self.run(EvaluationRequest.from_payload(ctx.payload), ctx.progress, ctx.job.id)
         self.save(report)
+        data = report.to_dict()
         return {"evaluation_id": report.id, "items": len(report.items), "failed_items": report.failed_items,
-                "summary": report.to_dict()["summary"], "set_values": report.to_dict()["set_values"]}
+                "summary": data["summary"], "set_values": data["set_values"]}
 
     def run(self, request: EvaluationRequest, progress: Progress, evaluation_id: str) -> Report:
         """Score every item now, on this thread (inside a job); a bad item never stops the others."""
@@ -251,6 +253,8 @@ class EvaluationService:
                 paths = [getattr(s, role) for s in sources if getattr(s, role) is not None]
                 sets.append(np.stack([scorers.score(FAD_ENGINE, Clip.load(p))["embedding"] for p in paths]))
             report.set_values["fad"] = frechet_distance(*sets)
+        except Cancelled:
+            raise
         except Exception as exc:  # noqa: BLE001  (the per-item results stand; FAD gets its message)
             if not isinstance(exc, (MetricError, AudioReadError, InvalidRequest)):
                 log.warning("FAD failed", exc_info=True)
@@ -272,13 +276,13 @@ class EvaluationService:
 
     def save(self, report: Report) -> None:
         """The evaluation row and its item rows, in one transaction."""
+        data = report.to_dict()  # JSON-safe: NaN and infinities become None
         with Session(self.db) as session:
             session.add(Evaluation(id=report.id, created_at=report.created_at, mode=report.mode, title=report.title,
-                                   metrics=report.metrics, options=report.options,
-                                   summary=report.to_dict()["summary"], set_values=report.to_dict()["set_values"],
-                                   set_errors=report.set_errors, item_count=len(report.items),
-                                   failed_items=report.failed_items))
-            for position, item in enumerate(report.to_dict()["items"]):
+                                   metrics=report.metrics, options=report.options, summary=data["summary"],
+                                   set_values=data["set_values"], set_errors=report.set_errors,
+                                   item_count=len(report.items), failed_items=report.failed_items))
+            for position, item in enumerate(data["items"]):
                 session.add(EvaluationItem(evaluation_id=report.id, position=position, **item))
             session.commit()
 

@@ -197,3 +197,17 @@ def test_cancelling_a_running_set_stops_it_and_stores_nothing(services: Services
     assert services.jobs.cancel(job.id)
     job = services.jobs.wait(job.id, timeout=30)
     assert job.state == JobState.cancelled and services.evaluation.report(job.id) is None
+
+
+def test_a_generation_with_a_reference_input_is_compared_with_that_clip(services: Services, speech,
+                                                                        tmp_path: Path) -> None:
+    reference = write(tmp_path / "prompt.wav", *speech["other_voice"])
+    payload = {"engine_id": "builtin.hibari", "params": {"seed": 2},
+               "inputs": {"text": SENTENCE_A, "reference": {"path": str(reference), "transcript": None}}}
+    generation = services.jobs.wait(services.jobs.submit("generate", payload, title="cloned").id, timeout=60)
+    assert generation.state == JobState.succeeded, generation.error
+    _, report = finish(services, EvaluationRequest("jobs", jobs=(generation.id,),
+                                                   metrics=("speaker_similarity", "wer")))
+    (item,) = report.items
+    assert item.reference == str(reference) and item.text == SENTENCE_A
+    assert item.values["wer"] == 0.0 and item.values["speaker_similarity"] < 0.8  # Hibari did not clone eSpeak
