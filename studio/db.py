@@ -13,6 +13,7 @@ from sqlmodel import SQLModel, create_engine
 TABLE_MODULES: tuple[str, ...] = (
     "studio.jobs.table",
     "studio.uploads",
+    "studio.history.table",
 )
 
 

@@ -13,6 +13,8 @@ from engines.registry import Registry
 from . import memory
 from .db import open_database
 from .generation import GenerationService
+from .history import HistoryService
+from .history.compare import Comparisons
 from .jobs import JobContext, JobInfo, JobQueue
 from .logs import configure_logging
 from .model_manager import ModelManager
@@ -38,6 +40,8 @@ class Services:
     generation: GenerationService
     transcription: TranscriptionService
     uploads: UploadService
+    history: HistoryService
+    comparisons: Comparisons
 
     def __post_init__(self) -> None:
         self._stopping = threading.Event()
@@ -45,6 +49,7 @@ class Services:
     def start(self) -> None:
         """Start the job worker and the memory sampler; find the device in the background (it imports torch)."""
         self._stopping.clear()
+        self.history.reconcile()  # before the worker starts, so no job finishes meanwhile
         self.jobs.start()
         threading.Thread(target=self._sample_memory, name="studio-memory", daemon=True).start()
 
@@ -82,6 +87,9 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     generation = GenerationService(registry, models, jobs, paths)
     transcription = TranscriptionService(registry, models, jobs)
     uploads = UploadService(db, paths)
-    services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads)
+    history = HistoryService(db, paths, registry, jobs, generation)
+    comparisons = Comparisons(db, registry, history, uploads)
+    services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads, history,
+                        comparisons)
     jobs.register(LOAD_MODEL, services._run_load_model)
     return services
