@@ -9,7 +9,7 @@ from nicegui import app, ui
 from components.status import JobIndicator, MemoryGauge
 from studio.services import Services
 
-from . import jobs, models, speech
+from . import compare, history, jobs, models, speech
 from .shortcuts import Shortcuts
 
 
@@ -24,6 +24,10 @@ class NavItem:
 NAVIGATION: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
     ("Create", (
         NavItem("/speech", "Speech", "record_voice_over", speech.speech_page),
+    )),
+    ("Library", (
+        NavItem("/history", "History", "history", history.history_page),
+        NavItem("/compare", "Compare", "compare_arrows", compare.compare_page),
     )),
     ("System", (
         NavItem("/jobs", "Jobs", "work_history", jobs.jobs_page),
