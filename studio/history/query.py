@@ -103,15 +103,14 @@ def conditions(query: HistoryQuery, text_index: bool) -> list[ColumnElement[bool
     return where
 
 
-def order_by(sort: str, table: Any = GENERATIONS, newest: Any = None) -> list[Any]:
-    """ORDER BY for `sort` on `table`'s columns; `newest` replaces created_at (a group's latest take)."""
-    created = newest if newest is not None else table.c.created_at
+def order_by(sort: str, grouped: bool = False) -> list[Any]:
+    """ORDER BY for `sort`; grouped, "newest" means the group with the newest take first."""
     return {
-        "newest": [created.desc()],
-        "oldest": [created.asc()],
-        "longest": [table.c.duration.desc(), created.desc()],
-        "shortest": [table.c.duration.asc(), created.desc()],
-        "rating": [table.c.rating.desc(), created.desc()],
+        "newest": [(G.last_take_at if grouped else G.created_at).desc()],
+        "oldest": [G.created_at.asc()],
+        "longest": [G.duration.desc(), G.created_at.desc()],
+        "shortest": [G.duration.asc(), G.created_at.desc()],
+        "rating": [G.rating.desc(), G.created_at.desc()],
     }[sort]
 
 

@@ -144,15 +144,18 @@ class HistoryService:
             original = self._group_of(connection, payload.get("take_of") or job.retry_of)
             take = 1 if original is None else 1 + connection.execute(
                 select(func.max(G.take)).where((G.id == original) | (G.original_id == original))).scalar_one()
-            connection.execute(insert(GENERATIONS).prefix_with("OR IGNORE").values(
+            made = job.finished_at or job.created_at
+            added = connection.execute(insert(GENERATIONS).prefix_with("OR IGNORE").values(
                 id=job.id, task=job.task or self._engine_task(engine_id), engine_id=engine_id, title=job.title,
                 text=inputs["text"] if isinstance(inputs.get("text"), str) else None,
                 profile_id=profile_of(inputs), inputs=inputs, params=params, seed=self._seed(engine_id, params),
                 audio=result["audio"], duration=float(result.get("duration") or 0.0),
                 sample_rate=int(result.get("sample_rate") or 0), channels=int(result.get("channels") or 1),
                 rtf=result.get("rtf"), engine_seconds=result.get("engine_seconds"),
-                extras=result.get("extras") or {}, created_at=job.finished_at or job.created_at,
-                original_id=original, take=take, tags=[], notes=""))
+                extras=result.get("extras") or {}, created_at=made, original_id=original, take=take,
+                last_take_at=made, tags=[], notes="")).rowcount
+            if added and original is not None:
+                self._touch_groups(connection, [original])
             self.revision += 1
         return self.get(job.id)
 
@@ -205,20 +208,14 @@ class HistoryService:
 
     def list(self, query: HistoryQuery | None = None) -> HistoryPage:
         query = (query or HistoryQuery()).checked()
-        where = all_of(conditions(query, self.text_index))
-        if not query.grouped:
-            statement = select(*self._columns()).where(where).order_by(*order_by(query.sort)) \
-                .limit(query.limit).offset(query.offset)
-            total = select(func.count()).select_from(GENERATIONS).where(where)
-        else:
-            root = func.coalesce(G.original_id, G.id)
-            groups = select(root.label("root"), func.max(G.created_at).label("latest")).where(where) \
-                .group_by(root).subquery()
-            statement = select(*self._columns()).join(groups, groups.c.root == G.id) \
-                .order_by(*order_by(query.sort, newest=groups.c.latest)).limit(query.limit).offset(query.offset)
-            total = select(func.count()).select_from(groups)
+        where = conditions(query, self.text_index)
+        if query.grouped:  # originals whose group has a match (the filters apply to every take)
+            groups = select(func.coalesce(G.original_id, G.id)).where(all_of(where)).correlate(None)
+            where = [G.id.in_(groups)] if where else [G.original_id.is_(None)]
+        statement = select(*self._columns()).where(all_of(where)).order_by(*order_by(query.sort, query.grouped)) \
+            .limit(query.limit).offset(query.offset)
         with self.db.connect() as connection:
-            count = connection.execute(total).scalar_one()
+            count = connection.execute(select(func.count()).select_from(GENERATIONS).where(all_of(where))).scalar_one()
         return HistoryPage(self._items(statement), count, query)
 
     def takes(self, generation_id: str) -> list[HistoryItem]:
@@ -312,10 +309,10 @@ class HistoryService:
         with self._write_lock:
             try:
                 with self.db.begin() as connection:
-                    rows = connection.execute(select(G.id, G.audio).where(G.id.in_(ids))).all()
+                    rows = connection.execute(select(G.id, G.audio, G.original_id).where(G.id.in_(ids))).all()
                     found = [i for i in ids if i in {row.id for row in rows}]
                     connection.execute(delete(GENERATIONS).where(G.id.in_(found)))
-                    self._regroup(connection, found)
+                    self._regroup(connection, [(row.id, row.original_id) for row in rows])
                     moved = self._move_aside([self.paths.home / row.audio for row in rows])
             except BaseException:
                 for original, aside in reversed(moved):
@@ -330,14 +327,26 @@ class HistoryService:
                 (self.paths.exports / f"{generation_id}.{fmt}").unlink(missing_ok=True)
         return found
 
-    def _regroup(self, connection: Connection, deleted: list[str]) -> None:
-        for original in deleted:
-            heir = connection.execute(select(G.id).where(G.original_id == original)
-                                      .order_by(G.take, G.created_at).limit(1)).scalar()
-            if heir is None:
+    def _regroup(self, connection: Connection, deleted: list[tuple[str, str | None]]) -> None:
+        """After deleting (id, original_id) rows: the earliest remaining take heads an orphaned group, and each
+        touched group's newest-take time is right again."""
+        groups = {original for _, original in deleted if original} - {i for i, _ in deleted}
+        for generation_id, original in deleted:
+            if original is not None:
                 continue
-            connection.execute(update(GENERATIONS).where(G.id == heir).values(original_id=None))
-            connection.execute(update(GENERATIONS).where(G.original_id == original).values(original_id=heir))
+            heir = connection.execute(select(G.id).where(G.original_id == generation_id)
+                                      .order_by(G.take, G.created_at).limit(1)).scalar()
+            if heir is not None:
+                connection.execute(update(GENERATIONS).where(G.id == heir).values(original_id=None))
+                connection.execute(update(GENERATIONS).where(G.original_id == generation_id).values(original_id=heir))
+                groups.add(heir)
+        self._touch_groups(connection, groups)
+
+    @staticmethod
+    def _touch_groups(connection: Connection, originals: Iterable[str]) -> None:
+        for original in originals:
+            newest = select(func.max(G.created_at)).where((G.id == original) | (G.original_id == original))
+            connection.execute(update(GENERATIONS).where(G.id == original).values(last_take_at=newest.scalar_subquery()))
 
     def _move_aside(self, paths: list[Path]) -> list[tuple[Path, Path]]:
         """Move the files into the trash folder (undone by the caller if the transaction fails)."""

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 
 class Generation(SQLModel, table=True):
     __tablename__ = "generations"
+    __table_args__ = (  # the History page lists originals (original_id IS NULL) in these orders
+        Index("generations_originals_by_last_take", "original_id", "last_take_at"),
+        Index("generations_originals_by_duration", "original_id", "duration"),
+        Index("generations_originals_by_rating", "original_id", "rating", "created_at"),
+    )
 
     seq: int | None = Field(default=None, primary_key=True)  # stable integer key for the text index
     id: str = Field(unique=True)  # the id of the job that made it, which also names its audio file
@@ -34,6 +39,7 @@ class Generation(SQLModel, table=True):
     created_at: float = Field(index=True)
     original_id: str | None = Field(default=None, index=True)  # the group's first take; None for an original
     take: int = 1
+    last_take_at: float  # when the group's newest take was made (kept up to date on originals)
     favourite: bool = Field(default=False, index=True)
     rating: int = 0  # 0 = not rated, else 1 to 5 stars
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
