@@ -121,7 +121,8 @@ class HistoryService:
 
     def _job_finished(self, job: JobInfo) -> None:
         try:
-            self.record(job)
+            if self.record(job) is None and job.kind == GENERATE and job.state == JobState.succeeded:
+                self._record_failures[job.id] = "its audio file is missing"
         except Exception as exc:
             self._record_failures[job.id] = str(exc)
             raise  # the queue logs it; `reconcile` records the job at the next start
