@@ -243,3 +243,44 @@ def test_statistics_count_and_sum_by_engine_profile_and_day(services: Services, 
     services.history.update(tones[0].id, favourite=True)
     only_tones = services.history.stats(HistoryQuery(engine_id="test.tone"))
     assert (only_tones.count, only_tones.duration, only_tones.favourites) == (2, 3.0, 1)
+
+
+def test_search_means_the_same_without_fts5(services: Services) -> None:
+    fox, cafe = made(services, "The quick brown fox."), made(services, "Meet me at the café.")
+    services.history.update(fox.id, notes="favourite take")
+    with_index = [listed(services, search=s) for s in ("brown", "QUICK fox", "favourite", "zebra")]
+    services.history.text_index = False  # as on a SQLite built without FTS5
+    assert [listed(services, search=s) for s in ("brown", "QUICK fox", "favourite", "zebra")] == with_index == \
+        [[fox.id], [fox.id], [fox.id], []]
+    assert listed(services, search="café") == [cafe.id]
+
+
+def test_votes_are_tallied_per_engine_and_per_profile(services: Services, tmp_path: Path) -> None:
+    from studio.history.compare import differences
+
+    anna = echo(services, tone_file(tmp_path / "anna.wav", seconds=1.0), "p-anna")
+    bob = echo(services, tone_file(tmp_path / "bob.wav", seconds=1.2), "p-bob")
+    hibari = made(services, "No profile at all.")
+    upload = services.uploads.store_file(tone_file(tmp_path / "mine.wav", seconds=2.0))
+    keys = [f"generation:{anna.id}", f"generation:{bob.id}", f"generation:{hibari.id}", f"upload:{upload.id}"]
+    comparisons = services.comparisons
+    comparisons.vote(keys[:2], keys[0])
+    comparisons.vote(keys[:2], keys[0])
+    comparisons.vote([keys[1], keys[2], keys[3]], keys[3])
+    comparisons.vote(keys[:2], None)
+    tally = comparisons.tally()
+    assert (tally.rounds, tally.no_preference) == (4, 1)
+    assert {(r.key, r.wins, r.appearances) for r in tally.by_profile} == \
+        {("p-anna", 2, 3), ("p-bob", 0, 4), (None, 1, 2)}
+    assert {(r.key, r.wins, r.appearances) for r in tally.by_engine} == \
+        {("test.echo", 2, 7), ("builtin.hibari", 0, 1), (None, 1, 1)}  # None: uploads
+
+    clips = comparisons.clips(keys)
+    rows = {d.name: d for d in differences(clips)}
+    assert rows["engine"].values == ["Echo", "Echo", "Hibari", ""] and rows["engine"].differs
+    assert rows["source"].values[3] == "upload: mine.wav" and rows["gain"].values[:2] == ["1", "1"]
+    services.history.delete([anna.id])
+    with pytest.raises(HistoryError, match=f"no generation {anna.id}") as gone:
+        comparisons.clip(keys[0])
+    assert gone.value.status == 404
+    assert comparisons.tally() == tally  # votes outlive the clips they were about
