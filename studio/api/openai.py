@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -23,7 +24,7 @@ from pydantic import BaseModel, Field
 from engines.contract import Engine, InvalidRequest
 from engines.registry import Registry
 
-from ..audio.io import EXPORT_FORMATS, FFMPEG_FORMATS, export, pcm16, read_audio
+from ..audio.io import FFMPEG_FORMATS, export, pcm16, read_audio
 from ..generation import EngineNotReady
 from ..history import HistoryError
 from ..jobs import JobState
@@ -185,13 +186,13 @@ def speech_request(services: Services, body: SpeechBody) -> tuple[Engine, dict[s
     return engine, inputs, params, ignored
 
 
-def encoded(services: Services, generation_id: str, source: Any, fmt: str) -> bytes:
+def encoded(services: Services, generation_id: str, source: Path, fmt: str) -> bytes:
+    """The kept WAV as OpenAI's `response_format` (re-encodings are cached in exports/ like downloads)."""
     if fmt == "pcm":
         audio, _ = read_audio(source, PCM_RATE)
         return pcm16(audio)
     if fmt == "wav":
         return source.read_bytes()
-    assert fmt in EXPORT_FORMATS or fmt in FFMPEG_FORMATS
     return export(source, fmt, services.paths.exports / f"{generation_id}.{fmt}").read_bytes()
 
 

@@ -22,10 +22,10 @@ EXPORT_FORMATS: dict[str, dict[str, str]] = {
     "mp3": {"format": "MP3", "subtype": "MPEG_LAYER_III", "mime": "audio/mpeg"},
 }
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
-FFMPEG_FORMATS: dict[str, dict[str, object]] = {
-    # formats libsndfile cannot write: ffmpeg encoder arguments, and the MIME type
-    "opus": {"args": ("-c:a", "libopus", "-b:a", "64k", "-f", "ogg"), "mime": "audio/ogg"},
-    "aac": {"args": ("-c:a", "aac", "-b:a", "128k", "-f", "adts"), "mime": "audio/aac"},
+FFMPEG_FORMATS: dict[str, tuple[str, ...]] = {
+    # formats libsndfile cannot write -> ffmpeg's encoder arguments
+    "opus": ("-c:a", "libopus", "-b:a", "64k", "-f", "ogg"),  # Ogg Opus
+    "aac": ("-c:a", "aac", "-b:a", "128k", "-f", "adts"),  # raw AAC in ADTS frames
 }
 
 
@@ -117,10 +117,9 @@ def export(source: str | Path, fmt: str, destination: str | Path) -> Path:
 
 def _encode_with_ffmpeg(source: Path, fmt: str, destination: Path) -> None:
     if shutil.which("ffmpeg") is None:
-        raise AudioReadError(f"Writing {fmt} needs ffmpeg, which is not installed (sudo apt install ffmpeg).")
-    args = FFMPEG_FORMATS[fmt]["args"]
-    done = subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(source), "-vn", *args, str(destination)],  # type: ignore[misc]
-                          capture_output=True)
+        raise RuntimeError(f"Writing {fmt} needs ffmpeg, which is not installed (sudo apt install ffmpeg).")
+    done = subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(source), "-vn", *FFMPEG_FORMATS[fmt],
+                           str(destination)], capture_output=True)
     if done.returncode != 0:
         raise RuntimeError(f"ffmpeg could not write {fmt}: {done.stderr.decode(errors='replace')[:300]}")
 

@@ -22,7 +22,6 @@ from sqlalchemy.exc import OperationalError
 
 from engines.registry import Registry
 
-from ..audio.io import EXPORT_FORMATS
 from ..generation import GENERATE, GenerationService, export_as
 from ..jobs import JobInfo, JobQueue, JobState
 from ..jobs.table import Job
@@ -262,6 +261,8 @@ class HistoryService:
     def export(self, generation_id: str, fmt: str) -> tuple[Path, str]:
         """The generation's audio as `fmt` (wav, mp3, flac, ogg) and the file name to download it as."""
         item = self.require(generation_id)
+        if not self.audio_path(item).is_file():
+            raise FileNotFoundError(f"generation {item.id} has lost its audio file")
         return export_as(self.audio_path(item), fmt, self.paths.exports, item.title, item.id)
 
     def _columns(self) -> list[Any]:
@@ -324,8 +325,8 @@ class HistoryService:
         for _, aside in moved:
             aside.unlink(missing_ok=True)
         for generation_id in found:
-            for fmt in EXPORT_FORMATS:
-                (self.paths.exports / f"{generation_id}.{fmt}").unlink(missing_ok=True)
+            for exported in self.paths.exports.glob(f"{generation_id}.*"):  # downloads in other formats
+                exported.unlink(missing_ok=True)
         return found
 
     def _regroup(self, connection: Connection, deleted: list[tuple[str, str | None]]) -> None:
