@@ -14,8 +14,7 @@ from studio.history.compare import GENERATION, clip_key
 
 from . import theme
 from .compare_tray import compare_button
-
-MEDIA_ROUTE = "/media"
+from .result_card import MEDIA_ROUTE
 
 
 def media_url(item: HistoryItem) -> str:
