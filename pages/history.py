@@ -12,6 +12,7 @@ from components.compare_tray import add_to_comparison
 from components.history_dialogs import confirm_delete, edit_tags_and_notes, variation_params
 from components.history_row import HistoryRow, RowActions
 from components.history_stats import stats_figure, summary
+from components.job_progress import JobProgress
 from engines.contract import InvalidRequest
 from studio.generation import EngineNotReady
 from studio.history import SORTS, HistoryError, HistoryItem, HistoryPage, HistoryQuery
@@ -69,6 +70,8 @@ class HistoryListPage:
                 ui.button("Delete", icon="delete", color="negative", on_click=self._delete_selected) \
                     .props("outline no-caps").mark("delete-selected")
                 ui.button("Clear", icon="deselect", on_click=self._clear_selection).props("flat no-caps")
+            self.queued: str | None = None  # the last re-run or variation queued here: its progress shows
+            self.progress = JobProgress(services.jobs, lambda: services.jobs.get(self.queued) if self.queued else None)
             self.fresh = ui.button("New generations: show them", icon="refresh", on_click=lambda: self.refresh()) \
                 .props("outline no-caps color=primary").mark("show-new")
             self.list = ui.column().classes("w-full gap-3").mark("history-list")
@@ -275,10 +278,11 @@ class HistoryListPage:
 
     def _queue_take(self, item: HistoryItem, submit: Any, what: str) -> None:
         try:
-            submit()
+            self.queued = submit().id
         except (HistoryError, InvalidRequest, EngineNotReady) as exc:
             ui.notify(str(exc), type="negative", multi_line=True)
             return
+        self.progress.refresh()
         self.expanded.add(item.group_id)
         ui.notify(f"Queued {what}: it appears here as a new take when it is done.", type="info")
 

@@ -119,7 +119,9 @@ async def test_rerun_and_variation_appear_as_takes_of_the_original(kept: list[Hi
     original = kept[0]
     await user.open("/history")
     user.find(marker=f"rerun-{original.id}").click()
+    await user.should_see(marker="job-progress")  # the queued take's progress, then its state
     await user.should_see("1 more take", retries=JOB_WAIT)
+    await user.should_see("succeeded")
     user.find(marker=f"vary-{original.id}").click()
     await user.should_see(marker="variation-dialog")
     with user.scope(marker="param-speed"):
