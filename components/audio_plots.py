@@ -63,7 +63,7 @@ def comparison_figure(clips: Sequence[tuple[str, str | Path]], view: str = "wave
     rows = len(clips) if stacked else 1
     data: list[dict[str, Any]] = []
     layout: dict[str, Any] = {}
-    longest, contours = 0.0, []
+    longest, contours, annotations = 0.0, [], []
     gap = 0.04 if rows > 1 else 0.0
     for i, (label, path) in enumerate(clips):
         color = theme.CLIP_COLORS[i % len(theme.CLIP_COLORS)]
@@ -78,20 +78,24 @@ def comparison_figure(clips: Sequence[tuple[str, str | Path]], view: str = "wave
         else:
             contours.append(feature)
             data.append(_f0_trace(feature, color, label, axis, legend=not stacked))
-        if row == i:  # a new row: its own y axis, titled with the clip's label when stacked
+        if row == i:  # a new row: its own y axis, and the clip's label in its corner when stacked
             top = 1 - row / rows
+            upper = top - gap / 2 if row else top
             layout["yaxis" if row == 0 else f"yaxis{row + 1}"] = {
-                **AXIS, "domain": [max(top - 1 / rows + gap / 2, 0), top - gap / 2 if row else top],
-                "title": {"text": label if stacked else _VIEW_UNITS[view]},
+                **AXIS, "domain": [max(top - 1 / rows + gap / 2, 0), upper], "title": {"text": _VIEW_UNITS[view]},
                 **({"range": [-1, 1]} if view == "waveform" else {}),
                 **(_mel_ticks(feature.frequencies) if view == "spectrogram" else {}),
             }
+            if stacked:
+                annotations.append({"text": label, "xref": "paper", "yref": "paper", "x": 0.005, "y": upper,
+                                    "xanchor": "left", "yanchor": "top", "showarrow": False,
+                                    "bgcolor": "rgba(128,128,128,0.35)", "font": {"color": "#ffffff"}})
     if view == "f0":
         for name in [k for k in layout if k.startswith("yaxis")]:
             layout[name]["range"] = _f0_range(contours)
-    height = 110 + 150 * rows if stacked else 340
+    height = 60 + 150 * rows if stacked else 340
     figure_layout = {**_base_layout(longest, height, "y" if rows == 1 else f"y{rows}"), **layout,
-                     "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+                     "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0}, "annotations": annotations,
                      "uirevision": f"{view}:{arrangement}:" + ",".join(str(p) for _, p in clips)}
     return {"data": data, "layout": figure_layout, "config": theme.PLOT_CONFIG}
 

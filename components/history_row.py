@@ -61,13 +61,14 @@ class HistoryRow:
                         for fact in facts(item, engine_name):
                             ui.badge(fact).props("outline color=grey-7")
                         self.tags = ui.row().classes("items-center gap-1")
-                self.star = ui.button(on_click=lambda: actions.favourite(self.item, not self.item.favourite)) \
-                    .props('flat round color=amber aria-label="Favourite"').mark(f"favourite-{key}")
+                with ui.column().classes("items-end gap-0 shrink-0"):
+                    self.star = ui.button(on_click=lambda: actions.favourite(self.item, not self.item.favourite)) \
+                        .props('flat round color=amber aria-label="Favourite"').mark(f"favourite-{key}")
+                    ui.rating(value=item.rating, max=5, size="sm", color="amber",
+                              on_change=lambda e: actions.rate(self.item, int(e.value or 0))) \
+                        .props('aria-label="Rating"').style("flex-wrap: nowrap").mark(f"rating-{key}")
             ui.audio(media_url(item)).props("preload=none").classes("w-full").mark(f"player-{key}")
             with ui.row().classes("w-full items-center gap-2"):
-                ui.rating(value=item.rating, max=5, size="md", color="amber",
-                          on_change=lambda e: actions.rate(self.item, int(e.value or 0))).mark(f"rating-{key}")
-                ui.space()
                 with ui.dropdown_button("Download", icon="download", auto_close=True).props("outline no-caps") \
                         .mark(f"download-{key}"):
                     for fmt in EXPORT_FORMATS:
@@ -80,6 +81,7 @@ class HistoryRow:
                     .props("outline no-caps").mark(f"vary-{key}")
                 ui.button("Tags & notes", icon="edit_note", on_click=lambda: actions.edit(self.item)) \
                     .props("outline no-caps").mark(f"edit-{key}")
+                ui.space()
                 ui.button("Delete", icon="delete", color="negative", on_click=lambda: actions.delete(self.item)) \
                     .props("outline no-caps").mark(f"delete-{key}")
             self.notes = ui.label("").classes(theme.HINT + " whitespace-pre-line")

@@ -1,4 +1,4 @@
-"""The history's statistics as numbers and a chart: how many and how long, by engine and by profile."""
+"""The history's statistics as numbers and charts: how many and how long, by engine and by profile."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -9,6 +9,8 @@ from studio.history import Bucket, HistoryStats
 from . import theme
 from .audio_plots import AXIS
 
+BAR_HEIGHT = 32
+
 
 def summary(stats: HistoryStats) -> str:
     minutes, seconds = divmod(round(stats.duration), 60)
@@ -18,31 +20,24 @@ def summary(stats: HistoryStats) -> str:
             f"{stats.favourites:,} favourite{'s' if stats.favourites != 1 else ''}")
 
 
-def stats_figure(stats: HistoryStats, engine_name: Callable[[str], str]) -> dict[str, Any]:
-    """Horizontal bars of generations by engine (top) and by profile (bottom); hover shows the audio's length."""
-    groups = [("By engine", [(engine_name(b.key or ""), b) for b in stats.by_engine]),
-              ("By profile", [(b.key or "no profile (built-in voices)", b) for b in stats.by_profile])]
-    rows = sum(len(bars) for _, bars in groups) or 1
-    data: list[dict[str, Any]] = []
-    layout: dict[str, Any] = {"height": 90 + 30 * rows + 40 * len(groups), "margin": {"l": 12, "r": 12, "t": 24, "b": 24},
-                              "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
-                              "font": {"color": theme.PLOT_INK}, "showlegend": False, "annotations": []}
-    top = 1.0
-    for i, (title, bars) in enumerate(groups, start=1):
-        share = max(len(bars), 1) / rows * (1 - 0.12 * len(groups))
-        domain = [max(top - share, 0.0), top]
-        suffix = "" if i == 1 else str(i)
-        data.append({"type": "bar", "orientation": "h", "x": [b.count for _, b in bars], "y": [name for name, _ in bars],
-                     "customdata": [_minutes(b) for _, b in bars], "marker": {"color": theme.CLIP_COLORS[i - 1]},
-                     "xaxis": f"x{suffix}", "yaxis": f"y{suffix}", "text": [name for name, _ in bars],
-                     "textposition": "auto", "hovertemplate": "%{y}: %{x} · %{customdata}<extra></extra>"})
-        layout[f"xaxis{suffix}"] = {**AXIS, "anchor": f"y{suffix}", "rangemode": "tozero"}
-        layout[f"yaxis{suffix}"] = {**AXIS, "domain": domain, "autorange": "reversed", "showticklabels": False}
-        layout["annotations"].append({"text": title, "xref": "paper", "yref": "paper", "x": 0, "y": top,
-                                      "yanchor": "bottom", "showarrow": False, "font": {"size": 13}})
-        top = domain[0] - 0.12
+def stats_figures(stats: HistoryStats, engine_name: Callable[[str], str]) -> list[dict[str, Any]]:
+    """Horizontal bars of generations by engine, then by profile; hovering a bar shows the audio's length."""
+    groups = (("By engine", [(engine_name(b.key or ""), b) for b in stats.by_engine]),
+              ("By profile", [(b.key or "no profile (built-in voices)", b) for b in stats.by_profile]))
+    return [_bars(title, bars, theme.CLIP_COLORS[i]) for i, (title, bars) in enumerate(groups) if bars]
+
+
+def _bars(title: str, bars: list[tuple[str, Bucket]], color: str) -> dict[str, Any]:
+    data = [{"type": "bar", "orientation": "h", "x": [b.count for _, b in bars], "y": [name for name, _ in bars],
+             "text": [f"{name} · {b.count} · {_length(b)}" for name, b in bars], "textposition": "auto",
+             "marker": {"color": color}, "hovertemplate": "%{text}<extra></extra>"}]
+    layout = {"height": 70 + BAR_HEIGHT * len(bars), "margin": {"l": 8, "r": 8, "t": 28, "b": 24},
+              "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 14}},
+              "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)", "font": {"color": theme.PLOT_INK},
+              "xaxis": {**AXIS, "rangemode": "tozero"}, "yaxis": {**AXIS, "autorange": "reversed",
+                                                                  "showticklabels": False}}
     return {"data": data, "layout": layout, "config": {**theme.PLOT_CONFIG, "displayModeBar": False}}
 
 
-def _minutes(bucket: Bucket) -> str:
+def _length(bucket: Bucket) -> str:
     return f"{bucket.duration / 60:.1f} min" if bucket.duration >= 60 else f"{bucket.duration:.1f} s"

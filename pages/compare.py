@@ -40,8 +40,10 @@ class ComparePage:
                     .props("outline no-caps").mark("add-from-history")
                 ui.button("Remove all", icon="clear_all", on_click=lambda: self._set([])).props("flat no-caps") \
                     .mark("remove-all")
-            self.upload = AudioInputField(services.uploads, "Add an upload", on_change=self._uploaded,
-                                          marker="compare-upload")
+            with ui.expansion("Add an upload (a recording, another tool's output)", icon="upload_file") \
+                    .classes("w-full").mark("upload-panel"):
+                self.upload = AudioInputField(services.uploads, "Audio or video with sound", on_change=self._uploaded,
+                                              marker="compare-upload")
             with ui.row().classes("w-full items-center gap-4"):
                 self.blind_switch = ui.switch("Blind test", on_change=lambda e: self._set_blind(e.value)) \
                     .mark("blind-mode")

@@ -11,7 +11,7 @@ from components import theme
 from components.compare_tray import add_to_comparison
 from components.history_dialogs import confirm_delete, edit_tags_and_notes, variation_params
 from components.history_row import HistoryRow, RowActions
-from components.history_stats import stats_figure, summary
+from components.history_stats import stats_figures, summary
 from components.job_progress import JobProgress
 from engines.contract import InvalidRequest
 from studio.generation import EngineNotReady
@@ -61,6 +61,10 @@ class HistoryListPage:
                 ui.button("Compare", icon="compare_arrows", on_click=lambda: ui.navigate.to("/compare")) \
                     .props("outline no-caps").mark("open-compare")
             self._filters()
+            with ui.expansion("Statistics of what is shown", icon="bar_chart").classes("w-full") \
+                    .mark("history-stats") as self.stats:
+                self.stats_area = ui.column().classes("w-full")
+            self.stats.on_value_change(lambda e: self._show_stats() if e.value else None)
             self.message = ui.label("").classes("text-negative text-body2").mark("history-message")
             with ui.row().classes("w-full items-center gap-2").mark("selection-bar") as self.bulk:
                 self.bulk_label = ui.label("").classes("text-body1")
@@ -80,9 +84,6 @@ class HistoryListPage:
                     .props("max-pages=7 boundary-links").mark("history-pages")
                 ui.select({n: f"{n} per page" for n in PAGE_SIZES}, value=self.prefs.get("page_size", 20),
                           on_change=self._page_size_changed).props("dense outlined").mark("page-size")
-            with ui.expansion("Statistics", icon="bar_chart").classes("w-full").mark("history-stats") as self.stats:
-                self.stats_area = ui.column().classes("w-full")
-            self.stats.on_value_change(lambda e: self._show_stats() if e.value else None)
         self.bulk.set_visibility(False)
         self.fresh.set_visibility(False)
         self._update_facets()
@@ -348,8 +349,8 @@ class HistoryListPage:
         self.stats_area.clear()
         with self.stats_area:
             ui.label(summary(stats)).classes("text-body1").mark("stats-summary")
-            if stats.count:
-                ui.plotly(stats_figure(stats, self._engine_name)).classes("w-full").mark("stats-chart")
+            for figure in stats_figures(stats, self._engine_name):
+                ui.plotly(figure).classes("w-full").mark("stats-chart")
 
 
 def history_page(services: Services, shortcuts: Shortcuts) -> None:

@@ -70,7 +70,8 @@ async def test_clips_from_the_history_side_by_side_with_what_differs(two_speeds:
     user.find(marker="plot-view").elements.pop().set_value("f0")  # the User fixture cannot click a toggle's option
     user.find(marker="plot-arrangement").elements.pop().set_value("stacked")
     figure = await figure_where(user, lambda f: [t["yaxis"] for t in f["data"]] == ["y", "y2"])  # F0, one row each
-    assert figure["layout"]["yaxis2"]["title"]["text"].startswith("B · ") and figure["data"][1]["type"] == "scatter"
+    assert [a["text"][:4] for a in figure["layout"]["annotations"]] == ["A · ", "B · "]  # each row says whose it is
+    assert figure["data"][1]["type"] == "scatter" and figure["layout"]["yaxis2"]["title"]["text"] == "F0 Hz"
     assert figure["layout"]["xaxis"]["range"][1] == pytest.approx(slow.duration, abs=0.01)  # the longer one
     user.find(marker="remove-A").click()
     await user.should_see("Add at least two clips")
