@@ -80,8 +80,9 @@ def build_router(services: Services) -> APIRouter:
               tag: str | None, min_rating: int | None, date_from: dt.date | None, date_to: dt.date | None,
               sort: str = "newest", grouped: bool = False, limit: int = 50, offset: int = 0) -> HistoryQuery:
         try:
-            return HistoryQuery(search, task, engine, profile, date_from, date_to, favourite, tag, min_rating, sort,
-                                grouped, limit, offset).checked()
+            return HistoryQuery(search=search, task=task, engine_id=engine, profile_id=profile, date_from=date_from,
+                                date_to=date_to, favourite=favourite, tag=tag, min_rating=min_rating, sort=sort,
+                                grouped=grouped, limit=limit, offset=offset).checked()
         except HistoryError as exc:
             raise refused(exc) from None
 

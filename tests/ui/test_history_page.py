@@ -1,6 +1,7 @@
 """The History page with NiceGUI's User fixture, on generations the real default engine made."""
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,15 @@ async def test_the_list_streams_players_and_search_and_filters_narrow_it(kept: l
     await user.should_see("1 generation")
     await user.should_see(marker=f"history-{kept[2].id}")
     user.find(marker="favourites-only").click()
+    (dates,) = user.find(marker="history-dates").elements
+    dates.set_value("2020/01/01 - 2020/01/31")  # as the date picker writes a range
+    await user.should_see("Nothing matches these filters.")
+    today = dt.date.today()
+    dates.set_value(f"{today:%Y/%m/%d}")
+    await user.should_see("3 generations")
+    dates.set_value("last week")
+    await user.should_see("Dates: 'last week' is not a date or a range like 2026/01/05 - 2026/01/09.")
+    dates.set_value("")
     user.find(marker="history-sort").click()
     user.find("Oldest first").click()
     await user.should_see("3 generations")
