@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engines.contract import AudioInput, InvalidRequest, Progress
+from engines.contract import AudioInput, Engine, InvalidRequest, Progress, Request
 from engines.registry import Registry
 
 from .jobs import INTERACTIVE, JobContext, JobInfo, JobQueue
@@ -55,13 +55,18 @@ class TranscriptionService:
     def engines(self) -> list[str]:
         return [e.id for e in self.registry.for_task("asr")]
 
-    def transcribe(self, path: str | Path, engine_id: str = DEFAULT_ASR, params: dict[str, Any] | None = None,
-                   progress: Progress | None = None) -> Transcript:
-        """Transcribe now, on this thread (call it from a job). `params` are the ASR engine's own."""
+    def check(self, path: str | Path, engine_id: str = DEFAULT_ASR,
+              params: dict[str, Any] | None = None) -> tuple[Engine, Request]:
+        """The engine and the checked request; InvalidRequest says what to fix."""
         if engine_id not in self.registry or self.registry.get(engine_id).task != "asr":
             raise InvalidRequest(f"{engine_id!r} is not a transcription engine; use one of {', '.join(self.engines())}.")
         engine = self.registry.get(engine_id)
-        request = engine.validate({"audio": AudioInput(str(path))}, params or {})
+        return engine, engine.validate({"audio": AudioInput(str(path))}, params or {})
+
+    def transcribe(self, path: str | Path, engine_id: str = DEFAULT_ASR, params: dict[str, Any] | None = None,
+                   progress: Progress | None = None) -> Transcript:
+        """Transcribe now, on this thread (call it from a job). `params` are the ASR engine's own."""
+        engine, request = self.check(path, engine_id, params)
         progress = progress or Progress()
         with self.models.use(engine, request.params, progress.span(0, 0.2)) as model:
             result = engine.run(model, request, progress.span(0.2, 1.0))
@@ -69,10 +74,7 @@ class TranscriptionService:
 
     def submit(self, path: str | Path, engine_id: str = DEFAULT_ASR, params: dict[str, Any] | None = None,
                priority: int = INTERACTIVE, title: str | None = None) -> JobInfo:
-        if engine_id not in self.registry:
-            raise InvalidRequest(f"There is no engine {engine_id!r}.")
-        engine = self.registry.get(engine_id)
-        engine.validate({"audio": AudioInput(str(path))}, params or {})  # refuse bad params before queueing
+        self.check(path, engine_id, params)  # refuse bad params before queueing
         return self.jobs.submit(TRANSCRIBE, {"engine_id": engine_id, "path": str(path), "params": params or {}},
                                 title=title or f"Transcribe {Path(path).name}", task="asr", engine_id=engine_id,
                                 priority=priority)
