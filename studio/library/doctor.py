@@ -29,7 +29,7 @@ SNR_NOISY = 15.0
 SNR_SOME_NOISE = 25.0
 LOUDNESS_RANGE = (-30.0, -14.0)
 LOW_RATE = 16_000
-TARGET_LUFS = -20.0
+TARGET_LUFS = -23.0  # EBU R128: leaves headroom for the peaks of expressive speech
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,10 @@ def normalise(audio: np.ndarray, sr: int, words: Words | None, target_lufs: floa
     before = quality.loudness_lufs(audio, sr)
     if not np.isfinite(before):
         raise InvalidRequest("The clip is silent (or under 0.4 s), so its loudness cannot be set.")
-    return Fixed(quality.normalise_loudness(audio, sr, target_lufs), words, None,
-                 f"loudness {before:.1f} → {target_lufs:g} LUFS")
+    louder = quality.normalise_loudness(audio, sr, target_lufs)
+    after = quality.loudness_lufs(louder, sr)
+    held = "" if after >= target_lufs - 0.5 else " (held lower so the peaks do not clip)"
+    return Fixed(louder, words, None, f"loudness {before:.1f} → {after:.1f} LUFS{held}")
 
 
 def denoise(audio: np.ndarray, sr: int, words: Words | None, progress: Callable[[float], None] | None = None,
