@@ -36,6 +36,38 @@ class Transcript:
     segments: tuple[dict[str, Any], ...] = field(default=())
     language_probability: float = 1.0
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "language": self.language, "duration": self.duration,
+                "language_probability": self.language_probability, "segments": list(self.segments),
+                "words": [w.__dict__ for w in self.words]}
+
+    def cues(self, max_chars: int = 84, max_seconds: float = 6.0) -> list[tuple[float, float, str]]:
+        """Subtitle cues: words grouped up to a sentence end, `max_chars` or `max_seconds` (segments without words)."""
+        if not self.words:
+            return [(s["start"], s["end"], s["text"]) for s in self.segments if s.get("text")]
+        cues: list[tuple[float, float, str]] = []
+        group: list[Word] = []
+        for word in self.words:
+            if group and (len(" ".join(w.word for w in group)) + len(word.word) >= max_chars
+                          or word.end - group[0].start > max_seconds):
+                cues.append((group[0].start, group[-1].end, " ".join(w.word for w in group)))
+                group = []
+            group.append(word)
+            if word.word.rstrip().endswith((".", "?", "!")):
+                cues.append((group[0].start, group[-1].end, " ".join(w.word for w in group)))
+                group = []
+        if group:
+            cues.append((group[0].start, group[-1].end, " ".join(w.word for w in group)))
+        return cues
+
+    def to_srt(self) -> str:
+        def stamp(seconds: float) -> str:
+            ms = int(round(max(seconds, 0.0) * 1000))
+            return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+        return "".join(f"{i}\n{stamp(start)} --> {stamp(end)}\n{text.strip()}\n\n"
+                       for i, (start, end, text) in enumerate(self.cues(), 1))
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Transcript:
         return cls(data["text"], data.get("language", ""), data.get("duration", 0.0),
@@ -81,7 +113,4 @@ class TranscriptionService:
 
     def _run_job(self, ctx: JobContext) -> dict[str, Any]:
         p = ctx.payload
-        transcript = self.transcribe(p["path"], p["engine_id"], p["params"], ctx.progress)
-        return {"text": transcript.text, "language": transcript.language, "duration": transcript.duration,
-                "language_probability": transcript.language_probability, "segments": list(transcript.segments),
-                "words": [w.__dict__ for w in transcript.words]}
+        return self.transcribe(p["path"], p["engine_id"], p["params"], ctx.progress).to_dict()

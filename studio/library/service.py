@@ -384,13 +384,15 @@ class LibraryService:
 
     def report(self, sample_id: str) -> doctor.Report:
         """The doctor's report (measures are kept with the sample; the verdict is made now)."""
-        sample = self.sample(sample_id)
+        return self.diagnose(self.sample(sample_id))
+
+    def diagnose(self, sample: SampleInfo) -> doctor.Report:
         measures = sample.measures
         if measures is None:
             audio, rate = read_audio(sample.normalised)
             measures = doctor.measure(audio, rate)
-            self._update(sample_id, measures=measures)
-        return doctor.diagnose(measures, [e for e in self.registry if e.task != "test"])
+            self._update(sample.id, measures=measures)
+        return doctor.diagnose(measures, list(self.registry))
 
     # -- transcription -------------------------------------------------------------------------------------
 
