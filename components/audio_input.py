@@ -44,6 +44,7 @@ class AudioInputField:
                  marker: str = "audio-input", record: bool = True) -> None:
         self.uploads = uploads
         self.value: StoredAudio | None = None
+        self.origin = ""  # where the current value came from: upload, recording or a picker's label
         self._on_change = on_change
         self._limits = {"min_seconds": min_seconds, "max_seconds": max_seconds}
         self._marker = marker
@@ -98,7 +99,7 @@ class AudioInputField:
             if stored is None:
                 self._fail("The recording did not reach the studio; record it again.")
             else:
-                self.set(stored)
+                self.set(stored, origin="recording")
         elif state == "error":
             insecure = detail.get("reason") == "insecure"
             self._fail(INSECURE_MESSAGE if insecure else str(detail.get("message") or "Recording failed."))
@@ -109,20 +110,25 @@ class AudioInputField:
     async def _pick(self, picker: Picker) -> None:
         picked = await picker.pick()
         if picked is not None:
-            self.set(picked)
+            self.set(picked, origin=picker.label)
 
     def _fail(self, message: str) -> None:
         self.error.set_text(message)
         ui.notify(message, type="negative")
 
-    def set(self, stored: StoredAudio | None) -> None:
+    def set(self, stored: StoredAudio | None, origin: str = "upload") -> None:
         self.value = stored
+        self.origin = origin if stored is not None else ""
         self.error.set_text("")
         self._show()
         if self._on_change:
             result = self._on_change(stored)
             if inspect.isawaitable(result):
-                background_tasks.create(result, name="audio input changed")
+                background_tasks.create(self._in_slot(result), name="audio input changed")
+
+    async def _in_slot(self, awaitable: Awaitable[None]) -> None:
+        with self.root:  # so the handler can notify and build UI from its own task
+            await awaitable
 
     def _show(self) -> None:
         self.current.clear()

@@ -126,7 +126,8 @@ class LibraryPage:
         if stored is None or self.selected is None:
             return
         try:
-            sample = await run.io_bound(self.library.add_upload, self.selected, stored.id)
+            source = "recording" if self.sample_input.origin == "recording" else "upload"
+            sample = await run.io_bound(self.library.add_upload, self.selected, stored.id, source=source)
         except LibraryError as exc:
             ui.notify(str(exc), type="negative")
             return

@@ -117,7 +117,8 @@ async def test_a_browser_recording_arrives_as_a_sample_and_plain_http_is_explain
     await user.should_see("Stop")
     record.trigger("recorder", {"state": "done", "upload_id": recorded.id})
     await user.should_see("Added recording-2026.wav", retries=50)
-    assert seed.library.samples(voice.id)[0].duration == pytest.approx(recorded.duration)
+    (sample,) = seed.library.samples(voice.id)
+    assert sample.source == "recording" and sample.duration == pytest.approx(recorded.duration)
     user.find(marker="sample-input-record").trigger("recorder", {"state": "error", "reason": "insecure"})
     await user.should_see("only allows the microphone on a secure page")
 
