@@ -62,3 +62,18 @@ def test_without_a_microphone_api_the_page_says_why(studio: str, browser) -> Non
     page.goto(studio + "/library")
     page.get_by_role("button", name="Record").first.click()
     page.get_by_text("only allows the microphone on a secure page", exact=False).first.wait_for(timeout=10_000)
+
+
+def test_the_library_fits_a_tablet_in_portrait(studio: str, browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    voice = api(studio + "/api/profiles", {"name": "Tablet", "description": "A long description " * 8})
+    generated = api(studio + "/api/generate", {"text": "A sample for the tablet layout.", "params": {"seed": 1}})
+    deadline = time.monotonic() + 30
+    while api(f"{studio}/api/jobs/{generated['id']}")["state"] != "succeeded":  # type: ignore[index]
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    api(f"{studio}/api/profiles/{voice['id']}/samples/from-generation", {"job_id": generated["id"]})  # type: ignore[index]
+    page = browser.new_page(viewport={"width": 768, "height": 1024}, has_touch=True, is_mobile=True)
+    page.goto(studio + "/library")
+    page.get_by_text("Tablet", exact=True).first.tap()
+    page.get_by_role("button", name="Cut the best window").wait_for()
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 768, "nothing overflows sideways"
