@@ -1,6 +1,7 @@
 """Speech from the default engine, shaped into the reference clips the library tests need."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -35,3 +36,9 @@ def noisy(audio: np.ndarray, level: float = 0.02, seed: int = 0) -> np.ndarray:
 
 def clipped(audio: np.ndarray, gain: float = 8.0) -> np.ndarray:
     return np.clip(audio * gain, -1, 1).astype(np.float32)
+
+
+def wav_bytes(audio: np.ndarray, sr: int = SR) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, audio.astype(np.float32), sr, format="WAV")
+    return buffer.getvalue()

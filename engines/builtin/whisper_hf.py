@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..contract import Engine, EngineError, InputSlot, Param, Progress, Request, Result, Weights
+from ..contract import Engine, EngineError, Param, Progress, Request, Result, Weights
 from ..requirements import READY, PythonModule, Readiness, Requirements
-from .whisper_asr import LANGUAGES
+from .whisper_asr import AUDIO_SLOT, BEAM_SIZE, LANGUAGES, WORD_TIMESTAMPS
 
 DEFAULT = "large-v3-turbo"
 # size -> (label, hub repository, download size in bytes of the safetensors weights and the small files)
@@ -36,14 +36,13 @@ class WhisperTransformers(Engine):
     sample_rate = 16_000
     license = "MIT"
     memory_mb = 1700
-    inputs = (InputSlot("audio", "audio", "Audio", help="Speech to transcribe (any length)."),)
+    inputs = (AUDIO_SLOT,)
     params = (
         Param("model", "choice", DEFAULT, help="Bigger is more accurate and slower; each size downloads once.",
               choices=tuple((size, label) for size, (label, _, _) in MODELS.items()), affects_load=True),
         Param("language", "choice", "auto", help="The spoken language, or detect it.", choices=LANGUAGES),
-        Param("word_timestamps", "bool", True, help="Time every word (needed to cut a clip and its transcript)."),
-        Param("beam_size", "int", 1, min=1, max=10, step=1, advanced=True,
-              help="Beam search width: 5 is a little more accurate, 1 is fastest."),
+        WORD_TIMESTAMPS,
+        BEAM_SIZE,
     )
     weights = tuple(Weights("hub", repo, FILES, size_bytes, "MIT") for _, repo, size_bytes in MODELS.values())
     requirements = Requirements(python=(PythonModule("transformers", "transformers"), PythonModule("torch", "torch")))

@@ -1,29 +1,25 @@
 """The voice library page and the transcribe page with NiceGUI's User fixture, on real speech and real Whisper."""
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 from nicegui import ui
 from nicegui.testing import User
 
 from studio.services import Services, build_services
 from studio.settings import Settings
 from tests.conftest import SENTENCE
-from tests.library_fixtures import SR, hibari_speech, padded
+from tests.library_fixtures import SR, hibari_speech, padded, wav_bytes
 
 JOB_WAIT = 300  # retries of 0.1 s
 
 
 @pytest.fixture(scope="module")
 def speech_wav() -> bytes:
-    buffer = io.BytesIO()
-    sf.write(buffer, padded(hibari_speech(SENTENCE), 1.5, 1.5), SR, format="WAV")
-    return buffer.getvalue()
+    return wav_bytes(padded(hibari_speech(SENTENCE), 1.5, 1.5))
 
 
 @pytest.fixture
@@ -97,10 +93,8 @@ async def test_a_sample_is_added_transcribed_doctored_fixed_and_deleted(seed: Se
 
 async def test_a_short_upload_is_refused_on_the_page(seed: Services, user: User) -> None:
     seed.library.create_profile("Short")
-    buffer = io.BytesIO()
-    sf.write(buffer, np.zeros(SR, np.float32), SR, format="WAV")
     await user.open("/library")
-    await upload(user, "sample-input", "blip.wav", buffer.getvalue())
+    await upload(user, "sample-input", "blip.wav", wav_bytes(np.zeros(SR, np.float32)))
     await user.should_see("blip.wav is 1.0 s long; at least 2 s is needed.")
 
 

@@ -2,46 +2,21 @@
 from __future__ import annotations
 
 import io
-import time
-from collections.abc import AsyncIterator
 
 import httpx
 import numpy as np
 import pytest
 import soundfile as sf
-from fastapi import FastAPI
 
-from studio.api import build_routers
-from studio.services import Services
 from studio.uploads import MAX_UPLOAD_BYTES
 from tests.conftest import SENTENCE, word_error_rate
-from tests.library_fixtures import SR, hibari_speech, padded
+from tests.library_fixtures import SR, hibari_speech, padded, wav_bytes
+from tests.unit.test_api import client, finished  # noqa: F401  (the API on the test's services)
 
 
 @pytest.fixture(scope="module")
 def wav() -> bytes:
-    buffer = io.BytesIO()
-    sf.write(buffer, padded(hibari_speech(SENTENCE), 1.5, 1.5), SR, format="WAV")
-    return buffer.getvalue()
-
-
-@pytest.fixture
-async def client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    for router in build_routers(services):
-        app.include_router(router)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://studio", timeout=120) as client:
-        yield client
-
-
-async def finished(client: httpx.AsyncClient, job_id: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = (await client.get(f"/api/jobs/{job_id}")).json()
-        if job["state"] not in ("queued", "running"):
-            return job
-        time.sleep(0.05)
-    raise TimeoutError(job_id)
+    return wav_bytes(padded(hibari_speech(SENTENCE), 1.5, 1.5))
 
 
 async def test_profiles_crud_and_name_clashes(client: httpx.AsyncClient) -> None:
@@ -93,10 +68,8 @@ async def test_samples_add_list_doctor_fix_and_delete(client: httpx.AsyncClient,
 async def test_sample_refusals_say_what_to_fix(client: httpx.AsyncClient, wav: bytes) -> None:
     voice = (await client.post("/api/profiles", json={"name": "R"})).json()
     url = f"/api/profiles/{voice['id']}/samples"
-    short = io.BytesIO()
-    sf.write(short, np.zeros(SR, np.float32), SR, format="WAV")
     cases = [
-        ({"files": {"file": ("short.wav", short.getvalue())}}, 400, "at least 2 s"),
+        ({"files": {"file": ("short.wav", wav_bytes(np.zeros(SR, np.float32)))}}, 400, "at least 2 s"),
         ({"files": {"file": ("empty.wav", b"")}}, 400, "empty"),
         ({"files": {"file": ("bad.wav", b"RIFF" + b"\x00" * 400)}}, 400, "bad.wav"),
         ({"files": {"file": ("notes.txt", b"hello")}}, 415, "takes audio"),
