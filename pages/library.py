@@ -42,6 +42,7 @@ class LibraryPage:
         self.library = services.library
         self.prefs: dict[str, Any] = app.storage.user.setdefault("library", {"profile": None})
         self.pending: dict[str, str] = {}  # job id -> what it does, in words
+        self.working: ui.column | None = None
         with ui.column().classes(theme.PAGE):
             with ui.row().classes("w-full items-center gap-2"):
                 ui.label("Voice library").classes("text-h5 grow")
@@ -163,7 +164,7 @@ class LibraryPage:
         self.refresh()
 
     def _show_working(self) -> None:
-        if not hasattr(self, "working") or self.working.is_deleted:
+        if self.working is None or self.working.is_deleted:
             return
         self.working.clear()
         with self.working:

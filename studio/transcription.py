@@ -42,22 +42,25 @@ class Transcript:
                 "words": [w.__dict__ for w in self.words]}
 
     def cues(self, max_chars: int = 84, max_seconds: float = 6.0) -> list[tuple[float, float, str]]:
-        """Subtitle cues: words grouped up to a sentence end, `max_chars` or `max_seconds` (segments without words)."""
+        """Subtitle cues: words grouped up to a sentence end, `max_chars` or `max_seconds` (else the segments)."""
         if not self.words:
             return [(s["start"], s["end"], s["text"]) for s in self.segments if s.get("text")]
         cues: list[tuple[float, float, str]] = []
         group: list[Word] = []
+
+        def flush() -> None:
+            if group:
+                cues.append((group[0].start, group[-1].end, " ".join(w.word for w in group)))
+                group.clear()
+
         for word in self.words:
             if group and (len(" ".join(w.word for w in group)) + len(word.word) >= max_chars
                           or word.end - group[0].start > max_seconds):
-                cues.append((group[0].start, group[-1].end, " ".join(w.word for w in group)))
-                group = []
+                flush()
             group.append(word)
             if word.word.rstrip().endswith((".", "?", "!")):
-                cues.append((group[0].start, group[-1].end, " ".join(w.word for w in group)))
-                group = []
-        if group:
-            cues.append((group[0].start, group[-1].end, " ".join(w.word for w in group)))
+                flush()
+        flush()
         return cues
 
     def to_srt(self) -> str:

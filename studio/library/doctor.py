@@ -159,8 +159,9 @@ def diagnose(measures: dict[str, Any], engines: list[Engine] = ()) -> Report:  #
                                         f"the best window.", "best_window"))
     loudness = m.get("loudness_lufs")
     clipped = m["clipping_ratio"] > CLIPPING_AUDIBLE  # louder or softer, a clipped clip stays distorted
-    if loudness is not None and m["speech_ratio"] > 0 and not clipped and not (LOUDNESS_RANGE[0] <= loudness <= LOUDNESS_RANGE[1]):
-        word = "Quiet" if loudness < LOUDNESS_RANGE[0] else "Loud"
+    in_range = loudness is None or LOUDNESS_RANGE[0] <= loudness <= LOUDNESS_RANGE[1]
+    if m["speech_ratio"] > 0 and not clipped and not in_range:
+        word = "Quiet" if loudness < LOUDNESS_RANGE[0] else "Loud"  # type: ignore[operator]
         findings.append(Finding("warn", f"{word} ({loudness:.0f} LUFS); normalise it to {TARGET_LUFS:g} LUFS.",
                                 "normalise"))
     if m["sample_rate"] < LOW_RATE:

@@ -14,6 +14,7 @@ import shutil
 import time
 import unicodedata
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,7 +185,8 @@ class LibraryService:
 
     def profile_by_name(self, name: str) -> ProfileInfo | None:
         with self._db.connect() as connection:
-            row = connection.execute(select(PROFILES.c.id).where(PROFILES.c.name_key == name.strip().casefold())).first()
+            row = connection.execute(select(PROFILES.c.id)
+                                     .where(PROFILES.c.name_key == name.strip().casefold())).first()
         return self.profile(row.id) if row else None
 
     def profiles(self, ids: list[str] | None = None) -> list[ProfileInfo]:
@@ -266,40 +268,46 @@ class LibraryService:
 
     def _adopt(self, profile_id: str, stored: StoredAudio, transcript: str | None, source: str, source_ref: str,
                name: str | None, transcribe: bool) -> SampleInfo:
+        def fill(folder: Path) -> None:
+            _link_or_copy(stored.original, folder / f"original{stored.original.suffix}")
+            _link_or_copy(stored.normalised, folder / "normalised.wav")
+
+        text = clean_text(transcript, MAX_TRANSCRIPT, "The transcript")
+        sample = self._new_sample(fill, profile_id=profile_id, name=safe_name(name) if name else stored.name,
+                                  duration=stored.duration, sample_rate=stored.sample_rate, channels=stored.channels,
+                                  transcript=text, transcript_source="user" if text else "", source=source,
+                                  source_ref=source_ref)
+        if transcribe and not text:
+            self.transcribe(sample.id)
+        return sample
+
+    def _new_sample(self, fill: Callable[[Path], None], **fields: Any) -> SampleInfo:
+        """A sample whose files `fill(folder)` puts in place (original.* and normalised.wav): files first, in a
+        staging folder renamed into place, then measured, then the row."""
         sample_id = uuid.uuid4().hex[:12]
         folder = self._paths.library / sample_id
         staging = self._paths.library / f".incoming-{sample_id}"
         staging.mkdir(parents=True)
         try:
-            original = staging / f"original{stored.original.suffix}"
-            _link_or_copy(stored.original, original)
-            _link_or_copy(stored.normalised, staging / "normalised.wav")
+            fill(staging)
+            original = next(staging.glob("original.*"))
             audio, rate = read_audio(staging / "normalised.wav")
             measures = doctor.measure(audio, rate)
             os.replace(staging, folder)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        text = clean_text(transcript, MAX_TRANSCRIPT, "The transcript")
-        row = dict(id=sample_id, profile_id=profile_id, name=safe_name(name) if name else stored.name,
-                   original=self._relative(folder / original.name), normalised=self._relative(folder / "normalised.wav"),
-                   duration=stored.duration, sample_rate=stored.sample_rate, channels=stored.channels,
-                   audio_hash=file_hash(folder / "normalised.wav"), transcript=text,
-                   transcript_source="user" if text else "", words=None, language="", source=source,
-                   source_ref=source_ref, root_id=sample_id, parent_id=None, fix="", measures=measures,
-                   created_at=time.time())
-        self._insert(row, folder)
-        if transcribe and not text:
-            self.transcribe(sample_id)
-        return self.sample(sample_id)
-
-    def _insert(self, row: dict[str, Any], folder: Path) -> None:
+        row = {"words": None, "language": "", "parent_id": None, "fix": "", "root_id": sample_id, **fields,
+               "id": sample_id, "original": self._relative(folder / original.name),
+               "normalised": self._relative(folder / "normalised.wav"),
+               "audio_hash": file_hash(folder / "normalised.wav"), "measures": measures, "created_at": time.time()}
         try:
             with self._db.begin() as connection:
                 connection.execute(insert(SAMPLES).values(**row))
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
+        return self.sample(sample_id)
 
     # -- reading, editing, deleting samples ----------------------------------------------------------------
 
@@ -467,29 +475,17 @@ class LibraryService:
         return self._add_version(sample, fixed, rate, label)
 
     def _add_version(self, parent: SampleInfo, fixed: Any, rate: int, label: str) -> SampleInfo:
-        sample_id = uuid.uuid4().hex[:12]
-        folder = self._paths.library / sample_id
-        staging = self._paths.library / f".incoming-{sample_id}"
-        staging.mkdir(parents=True)
-        try:
-            write_audio(staging / "normalised.wav", fixed.audio, rate)
-            _link_or_copy(staging / "normalised.wav", staging / "original.wav")
-            measures = doctor.measure(fixed.audio, rate)
-            os.replace(staging, folder)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        transcript = parent.transcript if fixed.transcript is None else fixed.transcript
-        row = dict(id=sample_id, profile_id=parent.profile_id, name=parent.name,
-                   original=self._relative(folder / "original.wav"), normalised=self._relative(folder / "normalised.wav"),
-                   duration=len(fixed.audio) / rate, sample_rate=rate, channels=1,
-                   audio_hash=file_hash(folder / "normalised.wav"), transcript=transcript,
-                   transcript_source=parent.transcript_source if fixed.transcript is None else "cut",
-                   words=fixed.words, language=parent.language, source="fix", source_ref=parent.id,
-                   root_id=parent.root_id, parent_id=parent.id, fix=f"{label}: {fixed.description}",
-                   measures=measures, created_at=time.time())
-        self._insert(row, folder)
-        return self.sample(sample_id)
+        def fill(folder: Path) -> None:
+            write_audio(folder / "normalised.wav", fixed.audio, rate)
+            _link_or_copy(folder / "normalised.wav", folder / "original.wav")
+
+        cut = fixed.transcript is not None
+        return self._new_sample(
+            fill, profile_id=parent.profile_id, name=parent.name, duration=len(fixed.audio) / rate, sample_rate=rate,
+            channels=1, transcript=fixed.transcript if cut else parent.transcript,
+            transcript_source="cut" if cut else parent.transcript_source, words=fixed.words, language=parent.language,
+            source="fix", source_ref=parent.id, root_id=parent.root_id, parent_id=parent.id,
+            fix=f"{label}: {fixed.description}")
 
     def _run_fix(self, ctx: JobContext) -> dict[str, Any]:
         p = ctx.payload

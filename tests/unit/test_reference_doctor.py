@@ -102,8 +102,8 @@ def test_denoise_raises_the_snr(library: LibraryService, speech: np.ndarray, tmp
     assert "denoise" in library.report(hissy.id).fixes and "denoise" not in library.report(cleaned.id).fixes
 
 
-def test_best_window_cuts_audio_and_transcript_together(services: Services, library: LibraryService,
-                                                        speech: np.ndarray, tmp_path: Path, whisper) -> None:  # type: ignore[no-untyped-def]
+def test_best_window_cuts_audio_and_transcript_together(services: Services, library: LibraryService,  # type: ignore[no-untyped-def]
+                                                        speech: np.ndarray, tmp_path: Path, whisper) -> None:
     long = add(library, speech, tmp_path / "long.wav", LONG_TEXT)
     job = services.jobs.wait(library.fix(long.id, "best_window", {"seconds": 6}).id, 90)  # transcribes first
     assert job.state == JobState.succeeded, job.error
