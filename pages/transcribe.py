@@ -11,6 +11,7 @@ from components import theme
 from components.audio_input import AudioInputField
 from components.engine_picker import EnginePicker
 from components.job_progress import JobProgress
+from components.library_picker import library_picker
 from components.param_form import ParamForm
 from engines.contract import Engine, InvalidRequest
 from studio.jobs import JobInfo, JobState
@@ -33,6 +34,7 @@ class TranscribePage:
         with ui.column().classes(theme.PAGE):
             ui.label("Transcribe").classes("text-h5")
             self.audio = AudioInputField(services.uploads, "Audio", marker="transcribe-audio",
+                                         pickers=[library_picker(services.library, services.uploads)],
                                          help="Speech in any language Whisper knows; up to 50 MB.")
             self.picker = EnginePicker(services.registry.for_task("asr"), self.prefs.get("engine"), self._engine_changed)
             self.form_area = ui.column().classes("w-full")

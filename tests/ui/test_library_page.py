@@ -132,3 +132,22 @@ async def test_transcribe_page_shows_the_words_and_downloads_srt(user: User, spe
     user.find(marker="download-srt").click()
     srt = (await user.download.next()).content
     assert srt.startswith(b"1\n00:00:0") and b"-->" in srt and b"fox" in srt.lower()
+
+
+async def test_transcribe_a_sample_picked_from_the_library(seed: Services, user: User, tmp_path: Path) -> None:
+    voice = seed.library.create_profile("Picked")
+    (tmp_path / "hum.wav").write_bytes(wav_bytes(np.full(3 * SR, 0.1, np.float32)))
+    (tmp_path / "fox.wav").write_bytes(wav_bytes(hibari_speech(SENTENCE)))
+    seed.library.add_file(voice.id, tmp_path / "hum.wav", transcript="x", transcribe=False)
+    fox = seed.library.add_file(voice.id, tmp_path / "fox.wav", transcript="x", transcribe=False)
+    await user.open("/transcribe")
+    user.find("From the library").click()
+    await user.should_see(marker="library-pick")
+    user.find(marker="library-pick").click()
+    user.find(f"Picked · fox.wav · {fox.duration:.1f} s").click()
+    user.find(marker="library-use").click()
+    await user.should_see(marker="transcribe-audio-clear", retries=30)  # the picked clip is in the input
+    user.find(marker="transcribe").click()
+    await user.should_see(marker="transcript-card", retries=JOB_WAIT)
+    (text,) = user.find(marker="transcript-text").elements
+    assert "quick brown fox" in text.value.lower()
