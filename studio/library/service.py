@@ -278,7 +278,7 @@ class LibraryService:
                                   transcript=text, transcript_source="user" if text else "", source=source,
                                   source_ref=source_ref)
         if transcribe and not text:
-            self.transcribe(sample.id)
+            self.transcribe(sample.id, replace=False)  # what the user types meanwhile wins
         return sample
 
     def _new_sample(self, fill: Callable[[Path], None], **fields: Any) -> SampleInfo:
@@ -405,12 +405,14 @@ class LibraryService:
     # -- transcription -------------------------------------------------------------------------------------
 
     def transcribe(self, sample_id: str, engine_id: str = DEFAULT_ASR, params: dict[str, Any] | None = None,
-                   priority: int = INTERACTIVE) -> JobInfo:
-        """Queue a transcription of the sample; the transcript and its timed words are saved with it."""
+                   priority: int = INTERACTIVE, replace: bool = True) -> JobInfo:
+        """Queue a transcription of the sample; its timed words are saved with it, and the transcript too unless
+        `replace` is False and the user typed one meanwhile (the automatic transcription of a new sample)."""
         sample = self.sample(sample_id)
         params = dict(params) if params is not None else self._language_hint(sample, engine_id)
         self.transcription.check(sample.normalised, engine_id, params)  # refuse bad params before queueing
-        return self.jobs.submit(TRANSCRIBE_SAMPLE, {"sample_id": sample_id, "engine_id": engine_id, "params": params},
+        return self.jobs.submit(TRANSCRIBE_SAMPLE, {"sample_id": sample_id, "engine_id": engine_id, "params": params,
+                                                    "replace": replace},
                                 title=f"Transcribe sample {sample.name}", task="asr", engine_id=engine_id,
                                 priority=priority)
 
@@ -431,7 +433,7 @@ class LibraryService:
         words = [w.__dict__ for w in transcript.words]
         current = self.sample(sample.id)
         changes: dict[str, Any] = {"words": words or None, "language": transcript.language}
-        if current.transcript_source != "user" or not current.transcript:  # never overwrite what the user typed
+        if p.get("replace", True) or current.transcript_source != "user" or not current.transcript:
             changes.update(transcript=transcript.text, transcript_source=p["engine_id"])
         self._update(sample.id, **changes)
         if changes.get("transcript", current.transcript) != current.transcript:

@@ -148,9 +148,11 @@ def test_a_sample_without_transcript_is_transcribed_and_typing_wins(library: Lib
     assert typed.transcript_source == "user" and typed.words == heard.words
     retyped = library.set_transcript(sample.id, "Something else entirely.")
     assert retyped.words is None
-    again = library.jobs.wait(library.transcribe(sample.id).id, 60)
-    assert again.result["saved"] is False
+    automatic = library.jobs.wait(library.transcribe(sample.id, replace=False).id, 60)
+    assert automatic.result["saved"] is False
     assert library.sample(sample.id).transcript == "Something else entirely."  # the user's words are kept
+    asked = library.jobs.wait(library.transcribe(sample.id).id, 60)  # the Transcribe button: asked for, replaces
+    assert asked.result["saved"] is True and library.sample(sample.id).transcript == heard.transcript
     with pytest.raises(LibraryError, match="under 5,000"):
         library.set_transcript(sample.id, "x" * 5001)
 
