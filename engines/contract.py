@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Literal
+from typing import Any, Callable, ClassVar, Literal, Protocol, Sequence, TypeVar
 
 import numpy as np
 
@@ -150,12 +150,34 @@ class Weights:
     note: str = ""  # e.g. "extra pretrained model: speech features"
 
 
+T = TypeVar("T")
+
+
+class PromptStore(Protocol):
+    """Where an engine keeps what it computes from reference audio (speaker embedding, semantic tokens, codes).
+
+    `request.prompts.get_or_compute([reference], lambda: encode(model, reference))` returns the cached value
+    when the same engine already encoded the same audio (by content) with the same transcript, else computes
+    and keeps it. Key parts may be AudioInput, paths (hashed by content) and plain values.
+    """
+
+    def get_or_compute(self, key_parts: Sequence[Any], compute: Callable[[], T]) -> T: ...
+
+
+class NoPromptCache:
+    """The store a request has outside the studio (tests, scripts): always computes."""
+
+    def get_or_compute(self, key_parts: Sequence[Any], compute: Callable[[], T]) -> T:
+        return compute()
+
+
 @dataclass
 class Request:
-    """What a job asks of an engine: filled input slots and validated params."""
+    """What a job asks of an engine: filled input slots, validated params, and the store for voice prompts."""
 
     inputs: dict[str, Any]
     params: dict[str, Any]
+    prompts: PromptStore = field(default_factory=NoPromptCache, repr=False)
 
 
 @dataclass
@@ -234,6 +256,7 @@ class Engine:
     params: ClassVar[tuple[Param, ...]] = ()
     weights: ClassVar[tuple[Weights, ...]] = ()
     requirements: ClassVar[Requirements] = Requirements()
+    prompt_version: ClassVar[str] = "1"  # bump when what the engine caches in request.prompts changes
 
     def __init__(self, context: Any = None) -> None:
         self.context = context
@@ -279,7 +302,7 @@ class Engine:
         for p in self.params:
             if p.kind == "seed" and params.get(p.name, -1) < 0:
                 params[p.name] = int(np.random.default_rng().integers(0, 2**31 - 1))
-        return Request(request.inputs, params)
+        return Request(request.inputs, params, request.prompts)
 
     def load_key(self, params: dict[str, Any]) -> str:
         """Identifies the loaded model: the engine id plus the params that select weights."""

@@ -9,7 +9,7 @@ from nicegui import app, ui
 from components.status import JobIndicator, MemoryGauge
 from studio.services import Services
 
-from . import jobs, models, speech
+from . import jobs, library, models, speech, transcribe
 from .shortcuts import Shortcuts
 
 
@@ -24,6 +24,10 @@ class NavItem:
 NAVIGATION: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
     ("Create", (
         NavItem("/speech", "Speech", "record_voice_over", speech.speech_page),
+    )),
+    ("Library", (
+        NavItem("/library", "Voices", "library_music", library.library_page),
+        NavItem("/transcribe", "Transcribe", "subtitles", transcribe.transcribe_page),
     )),
     ("System", (
         NavItem("/jobs", "Jobs", "work_history", jobs.jobs_page),
@@ -50,7 +54,7 @@ def routes() -> dict[str, Callable[..., None]]:
 def root(services: Services) -> Callable[[], None]:
     def build() -> None:
         ui.add_head_html('<link rel="stylesheet" href="/assets/css/studio.css">'
-                         '<script src="/assets/js/studio.js"></script>')
+                         '<script src="/assets/js/studio.js"></script><script src="/assets/js/recorder.js"></script>')
         app.storage.user.setdefault("dark", None)  # None follows the system until the user picks
         dark = ui.dark_mode().bind_value(app.storage.user, "dark")
         shortcuts = Shortcuts()

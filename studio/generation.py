@@ -8,11 +8,12 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engines.contract import AudioInput, Engine, EngineError, InvalidRequest, Request
+from engines.contract import AudioInput, Engine, EngineError, InputSlot, InvalidRequest, Request
 from engines.registry import Registry
 from engines.requirements import Readiness
 
@@ -20,11 +21,16 @@ from .audio.io import EXPORT_FORMATS, export, write_audio
 from .jobs import INTERACTIVE, JobContext, JobInfo, JobQueue
 from .jobs.errors import is_out_of_memory
 from .model_manager import ModelManager
+from .prompt_cache import PromptCache
 from .storage import Paths
 
 log = logging.getLogger(__name__)
 
 GENERATE = "generate"
+
+# Turns what a request names for an audio slot ({'profile': ...}, {'sample': ...}) into the payload entry
+# {'path', 'transcript', ...}; None when it does not handle that kind of value. The library registers one.
+AudioResolver = Callable[[Engine, InputSlot, dict[str, Any]], "dict[str, Any] | None"]
 
 
 class EngineNotReady(EngineError):
@@ -40,9 +46,31 @@ class GenerationService:
     models: ModelManager
     jobs: JobQueue
     paths: Paths
+    prompt_cache: PromptCache | None = None
+    audio_resolvers: list[AudioResolver] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.jobs.register(GENERATE, self._run_job)
+
+    def add_audio_resolver(self, resolver: AudioResolver) -> None:
+        self.audio_resolvers.append(resolver)
+
+    def _resolve_audio(self, engine: Engine, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Audio slots naming a profile or sample, replaced by the file and transcript they stand for."""
+        resolved = dict(inputs)
+        for slot in engine.inputs:
+            value = inputs.get(slot.name)
+            if slot.kind != "audio" or not isinstance(value, dict) or "path" in value:
+                continue
+            for resolver in self.audio_resolvers:
+                entry = resolver(engine, slot, value)
+                if entry is not None:
+                    resolved[slot.name] = entry
+                    break
+            else:
+                raise InvalidRequest(f"{slot.label}: give a file path, a voice profile ({{'profile': id}}) or a "
+                                     f"sample ({{'sample': id}}).")
+        return resolved
 
     def prepare(self, engine_id: str, inputs: dict[str, Any], params: dict[str, Any]) -> tuple[Engine, Request]:
         """The engine and the checked request; InvalidRequest or EngineNotReady say what to fix."""
@@ -61,7 +89,8 @@ class GenerationService:
         request = engine.with_seeds_drawn(request)
         text = request.inputs.get("text")
         title = f"{engine.name}: {text[:80]}" if isinstance(text, str) else engine.name
-        payload = {"engine_id": engine.id, "inputs": request.inputs, "params": request.params}
+        payload = {"engine_id": engine.id, "inputs": self._resolve_audio(engine, request.inputs),
+                   "params": request.params}
         return self.jobs.submit(GENERATE, payload, title=title, task=engine.task, engine_id=engine.id,
                                 priority=priority)
 
@@ -87,7 +116,9 @@ class GenerationService:
     def _run_job(self, ctx: JobContext) -> dict[str, Any]:
         payload = ctx.payload
         engine, request = self.prepare(payload["engine_id"], payload["inputs"], payload["params"])
-        request = Request(_audio_inputs(engine, request.inputs), request.params)
+        prompts = self.prompt_cache.for_engine(engine, request.params) if self.prompt_cache else None
+        request = Request(_audio_inputs(engine, request.inputs), request.params,
+                          **({"prompts": prompts} if prompts else {}))
         key = engine.load_key(request.params)
         loading = not self.models.is_loaded(key)
         load_progress, run_progress = (ctx.progress.span(0, 0.3), ctx.progress.span(0.3, 1)) if loading \
@@ -110,6 +141,9 @@ class GenerationService:
             "engine_seconds": seconds,
             "rtf": seconds / result.duration if result.duration else None,
             "extras": _json_safe(result.extras),
+            **_references(engine, payload["inputs"]),
+            **({"prompt_cache": {"hits": prompts.stats.hits, "misses": prompts.stats.misses}}
+               if prompts and (prompts.stats.hits or prompts.stats.misses) else {}),
         }
 
     def _run_once(self, engine, request, load_progress, run_progress):  # type: ignore[no-untyped-def]
@@ -127,6 +161,14 @@ def _audio_inputs(engine: Engine, inputs: dict[str, Any]) -> dict[str, Any]:
         if slot.kind == "audio" and isinstance(value, dict):
             converted[slot.name] = AudioInput(value["path"], value.get("transcript"))
     return converted
+
+
+def _references(engine: Engine, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Which library profile and sample each audio slot used, for the result (and the history)."""
+    used = {slot.name: {k: v for k, v in inputs[slot.name].items() if k != "path"}
+            for slot in engine.inputs if slot.kind == "audio" and isinstance(inputs.get(slot.name), dict)
+            and "sample" in inputs[slot.name]}
+    return {"references": used} if used else {}
 
 
 def _json_safe(extras: dict[str, Any]) -> dict[str, Any]:

@@ -14,8 +14,10 @@ from . import memory
 from .db import open_database
 from .generation import GenerationService
 from .jobs import JobContext, JobInfo, JobQueue
+from .library import LibraryService
 from .logs import configure_logging
 from .model_manager import ModelManager
+from .prompt_cache import PromptCache
 from .settings import Settings
 from .storage import Paths
 from .transcription import TranscriptionService
@@ -38,6 +40,8 @@ class Services:
     generation: GenerationService
     transcription: TranscriptionService
     uploads: UploadService
+    prompt_cache: PromptCache
+    library: LibraryService
 
     def __post_init__(self) -> None:
         self._stopping = threading.Event()
@@ -79,9 +83,13 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     registry = registry or Registry(context=settings, extra_packages=settings.engine_packages)
     models = ModelManager(registry, settings.device, settings.memory_budget_gb)
     jobs = JobQueue(db, log_path=str(paths.logs / "studio.log"))
-    generation = GenerationService(registry, models, jobs, paths)
+    prompt_cache = PromptCache(db, paths.prompt_cache)
+    generation = GenerationService(registry, models, jobs, paths, prompt_cache)
     transcription = TranscriptionService(registry, models, jobs)
     uploads = UploadService(db, paths)
-    services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads)
+    library = LibraryService(db, paths, uploads, jobs, transcription, registry, prompt_cache)
+    generation.add_audio_resolver(library.resolve_reference)
+    services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads,
+                        prompt_cache, library)
     jobs.register(LOAD_MODEL, services._run_load_model)
     return services
