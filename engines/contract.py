@@ -114,6 +114,7 @@ class InputSlot:
     required: bool = True
     help: str = ""
     max_chars: int | None = None  # text
+    chunk_chars: int | None = None  # text: longer text is spoken in chunks of about this size, cross-faded
     min_seconds: float | None = None  # audio
     max_seconds: float | None = None  # audio
     sweet_spot: tuple[float, float] | None = None  # audio: the duration range the model likes best
@@ -222,9 +223,11 @@ class Progress:
         mapped = None if fraction is None else self._start + (self._end - self._start) * min(max(fraction, 0.0), 1.0)
         self._report(mapped, stage)
 
-    def span(self, start: float, end: float) -> Progress:
+    def span(self, start: float, end: float, label: str = "") -> Progress:
+        """A child covering `start`..`end` of this one; its stages are prefixed with `label` when given."""
         width = self._end - self._start
-        return Progress(self._report, self._is_cancelled, self._start + width * start, self._start + width * end)
+        report = self._report if not label else (lambda f, s: self._report(f, f"{label} · {s}" if s else label))
+        return Progress(report, self._is_cancelled, self._start + width * start, self._start + width * end)
 
 
 Task = Literal["tts", "vc", "svc", "tta", "codec", "vocoder", "asr", "enhance", "test"]

@@ -13,20 +13,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engines.contract import AudioInput, Engine, EngineError, InputSlot, InvalidRequest, Request
+from engines.contract import AudioInput, Engine, EngineError, InputSlot, InvalidRequest, Progress, Request, Result
 from engines.registry import Registry
 from engines.requirements import Readiness
 
-from .audio.io import EXPORT_FORMATS, export, write_audio
+from .audio.io import EXPORT_FORMATS, crossfade_join, export, to_mono, write_audio
 from .jobs import INTERACTIVE, JobContext, JobInfo, JobQueue
 from .jobs.errors import is_out_of_memory
 from .model_manager import ModelManager
 from .prompt_cache import PromptCache
 from .storage import Paths
+from .text_chunks import split_text
 
 log = logging.getLogger(__name__)
 
 GENERATE = "generate"
+CROSSFADE_SECONDS = 0.05
 
 # Turns what a request names for an audio slot ({'profile': ...}, {'sample': ...}) into the payload entry
 # {'path', 'transcript', ...}; None when it does not handle that kind of value. The library registers one.
@@ -149,8 +151,27 @@ class GenerationService:
     def _run_once(self, engine, request, load_progress, run_progress):  # type: ignore[no-untyped-def]
         with self.models.use(engine, request.params, load_progress) as model:
             started = time.perf_counter()
-            result = engine.run(model, request, run_progress)
+            result = run_in_chunks(engine, model, request, run_progress)
             return result, time.perf_counter() - started
+
+
+def run_in_chunks(engine: Engine, model: Any, request: Request, progress: Progress) -> Result:
+    """engine.run, or, when the engine asks for text in chunks and the text is longer, one run per chunk
+    (same parameters and seed) joined with a cross-fade; progress and cancellation per chunk."""
+    slot = next((s for s in engine.inputs if s.kind == "text" and s.chunk_chars), None)
+    text = request.inputs.get(slot.name) if slot else None
+    chunks = split_text(text, slot.chunk_chars) if slot and isinstance(text, str) else []  # type: ignore[arg-type]
+    if len(chunks) <= 1:
+        return engine.run(model, request, progress)
+    parts, results = [], []
+    for i, chunk in enumerate(chunks):
+        part = Request({**request.inputs, slot.name: chunk}, request.params, request.prompts)  # type: ignore[union-attr]
+        result = engine.run(model, part, progress.span(i / len(chunks), (i + 1) / len(chunks),
+                                                       f"Chunk {i + 1} of {len(chunks)}"))
+        parts.append(to_mono(result.audio))  # type: ignore[arg-type]
+        results.append(result)
+    audio = crossfade_join(parts, results[0].sample_rate, CROSSFADE_SECONDS)
+    return Result(audio, results[0].sample_rate, {**results[0].extras, "chunks": len(chunks)})
 
 
 def _audio_inputs(engine: Engine, inputs: dict[str, Any]) -> dict[str, Any]:

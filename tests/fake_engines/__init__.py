@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from engines.contract import Engine, EngineError, InputSlot, Param, Progress, Request, Result
+from engines.builtin.hibari_tts import HibariTTS
 from engines.requirements import PythonModule, Requirements
 
 
@@ -155,3 +156,12 @@ class PromptedEngine(Engine):
 
         audio, _ = read_audio(path, 16_000)
         return np.array(model.encode(pad_or_trim(model.feature_extractor(audio))))
+
+
+class ChunkedHibari(HibariTTS):
+    """The real default voice, declared as wanting text in chunks of ~120 characters, as large zero-shot
+    models do: exercises the studio's long-text splitting and cross-fading on real speech."""
+
+    id = "test.chunked_hibari"
+    name = "Hibari in chunks"
+    inputs = (InputSlot("text", "text", "Text", max_chars=20_000, chunk_chars=120),)
