@@ -9,7 +9,7 @@ from nicegui import app, ui
 from components.status import JobIndicator, MemoryGauge
 from studio.services import Services
 
-from . import compare, history, jobs, models, speech
+from . import compare, history, jobs, library, models, speech, transcribe
 from .shortcuts import Shortcuts
 
 
@@ -26,6 +26,8 @@ NAVIGATION: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
         NavItem("/speech", "Speech", "record_voice_over", speech.speech_page),
     )),
     ("Library", (
+        NavItem("/library", "Voices", "library_music", library.library_page),
+        NavItem("/transcribe", "Transcribe", "subtitles", transcribe.transcribe_page),
         NavItem("/history", "History", "history", history.history_page),
         NavItem("/compare", "Compare", "compare_arrows", compare.compare_page),
     )),
@@ -54,7 +56,7 @@ def routes() -> dict[str, Callable[..., None]]:
 def root(services: Services) -> Callable[[], None]:
     def build() -> None:
         ui.add_head_html('<link rel="stylesheet" href="/assets/css/studio.css">'
-                         '<script src="/assets/js/studio.js"></script>')
+                         '<script src="/assets/js/studio.js"></script><script src="/assets/js/recorder.js"></script>')
         app.storage.user.setdefault("dark", None)  # None follows the system until the user picks
         dark = ui.dark_mode().bind_value(app.storage.user, "dark")
         shortcuts = Shortcuts()

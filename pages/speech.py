@@ -10,6 +10,7 @@ from components.engine_picker import EnginePicker
 from components.job_progress import JobProgress
 from components.param_form import ParamForm
 from components.result_card import ResultCard
+from components.voice_slot import VoiceSlotField
 from engines.contract import Engine, InvalidRequest
 from studio.generation import EngineNotReady
 from studio.jobs import JobInfo, JobState
@@ -34,6 +35,7 @@ class SpeechPage:
                                     on_change=self._text_changed).props('autogrow outlined input-style="min-height: 6rem"').classes("w-full") \
                 .mark("speech-text")
             self.counter = ui.label("").classes(theme.HINT + " self-end -mt-3").mark("char-count")
+            self.slots_area = ui.column().classes("w-full gap-4")
             self.form_area = ui.column().classes("w-full")
             with ui.row().classes("items-center gap-3"):
                 ui.button("Generate", icon="play_arrow", on_click=self.generate).props("size=lg no-caps") \
@@ -58,6 +60,10 @@ class SpeechPage:
         self._count()
 
     def _build_form(self, engine: Engine) -> None:
+        self.slots_area.clear()
+        with self.slots_area:
+            self.voice_slots = [VoiceSlotField(self.services, engine, slot) for slot in engine.inputs
+                                if slot.kind == "audio"]
         self.form_area.clear()
         saved = self.prefs.setdefault("params", {}).get(engine.id, {})
         with self.form_area:
@@ -83,7 +89,8 @@ class SpeechPage:
 
     def generate(self) -> None:
         try:
-            job = self.services.generation.submit(self.engine.id, {"text": self.text.value}, self.form.values)
+            inputs = {"text": self.text.value, **{field.slot.name: field.value() for field in self.voice_slots}}
+            job = self.services.generation.submit(self.engine.id, inputs, self.form.values)
         except (InvalidRequest, EngineNotReady) as exc:
             self._say(str(exc))
             ui.notify(str(exc), type="negative")

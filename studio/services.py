@@ -16,8 +16,10 @@ from .generation import GenerationService
 from .history import HistoryService
 from .history.compare import Comparisons
 from .jobs import JobContext, JobInfo, JobQueue
+from .library import LibraryService
 from .logs import configure_logging
 from .model_manager import ModelManager
+from .prompt_cache import PromptCache
 from .settings import Settings
 from .storage import Paths
 from .transcription import TranscriptionService
@@ -40,6 +42,8 @@ class Services:
     generation: GenerationService
     transcription: TranscriptionService
     uploads: UploadService
+    prompt_cache: PromptCache
+    library: LibraryService
     history: HistoryService
     comparisons: Comparisons
 
@@ -84,12 +88,15 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     registry = registry or Registry(context=settings, extra_packages=settings.engine_packages)
     models = ModelManager(registry, settings.device, settings.memory_budget_gb)
     jobs = JobQueue(db, log_path=str(paths.logs / "studio.log"))
-    generation = GenerationService(registry, models, jobs, paths)
+    prompt_cache = PromptCache(db, paths.prompt_cache)
+    generation = GenerationService(registry, models, jobs, paths, prompt_cache)
     transcription = TranscriptionService(registry, models, jobs)
     uploads = UploadService(db, paths)
+    library = LibraryService(db, paths, uploads, jobs, transcription, registry, prompt_cache)
+    generation.add_audio_resolver(library.resolve_reference)
     history = HistoryService(db, paths, registry, jobs, generation)
     comparisons = Comparisons(db, registry, history, uploads)
-    services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads, history,
-                        comparisons)
+    services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads,
+                        prompt_cache, library, history, comparisons)
     jobs.register(LOAD_MODEL, services._run_load_model)
     return services

@@ -2,8 +2,8 @@
 
 POST /v1/audio/speech takes `model` (an engine id, or OpenAI's tts-1, tts-1-hd, gpt-4o-mini-tts for the
 default engine), `voice` (a voice of the engine, OpenAI's voice names mapped to the default engine's voices,
-or a voice-library profile name), `input`, `response_format`, `speed` and `instructions`, and answers with the
-audio bytes. The generation goes through the job queue like any other and is kept in the history.
+or a voice-library profile's name for engines that take a reference voice), `input`, `response_format`,
+`speed` and `instructions`, and answers with the audio bytes. The generation goes through the job queue like any other and is kept in the history.
 
 Errors carry FastAPI's `detail` and OpenAI's `error` object (the official client reads `error.message`),
 plus `x-should-retry: false`: retrying would queue the same work again without changing the outcome.
@@ -133,13 +133,17 @@ def engine_voices(engine: Engine) -> list[str]:
 
 
 def profile_voice(services: Services, engine: Engine, name: str) -> dict[str, Any] | None:
-    """The inputs that make `engine` speak as the voice-library profile called `name`, or None.
-
-    HOOK for the voice library, which is not merged yet: look the profile up by name (ignoring case) and
-    return the engine's reference slot filled with {'profile': profile_id}. Until then no profile name
-    resolves, so such a voice gets 404 "No voice ...".
-    """
-    return None
+    """The inputs that make `engine` speak as the voice-library profile called `name` (any case), or None when no
+    profile is called that. The library turns {'profile': id} into the sample that suits the engine best."""
+    profile = services.library.profile_by_name(name)
+    if profile is None:
+        return None
+    slot = next((s for s in engine.inputs if s.kind == "audio"), None)
+    if slot is None:
+        raise OpenAIError(400, f"{engine.name} cannot speak with a voice profile such as “{profile.name}”: use it with "
+                               "an engine that takes a reference voice (model = its id), or pick one of "
+                               f"{engine.name}'s own voices.", "voice")
+    return {slot.name: {"profile": profile.id}}
 
 
 def resolve_voice(services: Services, engine: Engine, voice: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -130,6 +130,23 @@ def pcm16(audio: np.ndarray) -> bytes:
     return np.rint(np.clip(frames, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
 
 
+def crossfade_join(parts: list[np.ndarray], sample_rate: int, fade_seconds: float = 0.05) -> np.ndarray:
+    """Mono parts joined end to start, each seam overlapped by an equal-power cross-fade of `fade_seconds`."""
+    parts = [p for p in parts if p.size]
+    if not parts:
+        return np.zeros(0, np.float32)
+    out = parts[0].astype(np.float32)
+    for part in parts[1:]:
+        n = min(int(fade_seconds * sample_rate), len(out), len(part))
+        if n == 0:
+            out = np.concatenate([out, part])
+            continue
+        t = np.linspace(0.0, np.pi / 2, n, dtype=np.float32)
+        seam = out[-n:] * np.cos(t) + part[:n] * np.sin(t)
+        out = np.concatenate([out[:-n], seam, part[n:]]).astype(np.float32)
+    return out
+
+
 def to_mono(audio: np.ndarray) -> np.ndarray:
     return audio if audio.ndim == 1 else audio.mean(axis=0)
 

@@ -109,3 +109,21 @@ def test_models_and_voices_are_listed(client: openai.OpenAI) -> None:
     voices = client.get("/audio/voices", cast_to=object)
     assert voices["voices"][:5] == ["heart", "emma", "fenrir", "fable", "kore"]  # type: ignore[index]
     assert voices["aliases"]["alloy"] == "heart"  # type: ignore[index]
+
+
+def test_a_voice_profile_by_name(client: openai.OpenAI, live_studio: str) -> None:
+    from tests.library_fixtures import hibari_speech, wav_bytes
+
+    name = f"Narrator {uuid.uuid4().hex[:6]}"
+    profile = httpx.post(f"{live_studio}/api/profiles", json={"name": name}).json()
+    added = httpx.post(f"{live_studio}/api/profiles/{profile['id']}/samples", timeout=60,
+                       files={"file": ("take.wav", wav_bytes(hibari_speech(SENTENCE)), "audio/wav")},
+                       data={"transcript": SENTENCE})
+    assert added.status_code == 201, added.text
+    raw = client.audio.speech.with_raw_response.create(model="test.prompted", voice=name.upper(),
+                                                       input="Spoken with a library voice.", response_format="wav")
+    kept = httpx.get(f"{live_studio}/api/history/{raw.headers['x-studio-generation']}").json()
+    assert kept["profile_id"] == profile["id"] and kept["inputs"]["reference"]["sample"] == added.json()["id"]
+    assert kept["inputs"]["reference"]["transcript"] == SENTENCE  # the engine heard the sample's transcript
+    with pytest.raises(openai.BadRequestError, match=f"Hibari cannot speak with a voice profile such as “{name}”"):
+        speech(client, "Hello.", voice=name)
