@@ -38,17 +38,19 @@ class RowActions:
     delete: Callable[[HistoryItem], Any]
 
 
-def facts(item: HistoryItem, engine_name: str) -> list[str]:
+def facts(item: HistoryItem, engine_name: str, profile_name: str | None = None) -> list[str]:
     when = dt.datetime.fromtimestamp(item.created_at).strftime("%d %b %Y %H:%M")
     voice = item.params.get("voice")
     return [text for text in (
-        engine_name, f"voice {voice}" if voice else None, f"profile {item.profile_id}" if item.profile_id else None,
+        engine_name, f"voice {voice}" if voice else None, f"profile {profile_name or item.profile_id}"
+        if item.profile_id else None,
         f"{item.duration:.1f} s", f"seed {item.seed}" if item.seed is not None else None,
         f"take {item.take}" if item.take > 1 else None, when) if text]
 
 
 class HistoryRow:
-    def __init__(self, item: HistoryItem, engine_name: str, actions: RowActions, selected: bool = False) -> None:
+    def __init__(self, item: HistoryItem, engine_name: str, actions: RowActions, selected: bool = False,
+                 profile_name: str | None = None) -> None:
         self.item = item
         key = item.id
         with ui.card().classes("w-full gap-2").mark(f"history-{key}") as self.card:
@@ -58,7 +60,7 @@ class HistoryRow:
                 with ui.column().classes("grow min-w-0 gap-1"):
                     ui.label(item.text or item.title).classes("text-body1 line-clamp-2 break-words w-full")
                     with ui.row().classes("items-center gap-1"):
-                        for fact in facts(item, engine_name):
+                        for fact in facts(item, engine_name, profile_name):
                             ui.badge(fact).props("outline color=grey-7")
                         self.tags = ui.row().classes("items-center gap-1")
                 with ui.column().classes("items-end gap-0 shrink-0"):

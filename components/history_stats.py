@@ -20,10 +20,12 @@ def summary(stats: HistoryStats) -> str:
             f"{stats.favourites:,} favourite{'s' if stats.favourites != 1 else ''}")
 
 
-def stats_figures(stats: HistoryStats, engine_name: Callable[[str], str]) -> list[dict[str, Any]]:
+def stats_figures(stats: HistoryStats, engine_name: Callable[[str], str],
+                  profile_name: Callable[[str], str]) -> list[dict[str, Any]]:
     """Horizontal bars of generations by engine, then by profile; hovering a bar shows the audio's length."""
     groups = (("By engine", [(engine_name(b.key or ""), b) for b in stats.by_engine]),
-              ("By profile", [(b.key or "no profile (built-in voices)", b) for b in stats.by_profile]))
+              ("By profile", [(profile_name(b.key) if b.key else "no profile (built-in voices)", b)
+                              for b in stats.by_profile]))
     return [_bars(title, bars, theme.CLIP_COLORS[i]) for i, (title, bars) in enumerate(groups) if bars]
 
 

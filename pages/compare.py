@@ -11,6 +11,7 @@ from components.audio_input import AudioInputField
 from components.audio_plots import ARRANGEMENTS, VIEWS, comparison_figure
 from components.compare_tray import compared, set_compared
 from components.generation_picker import pick_generations
+from components.names import engine_name, profile_names
 from studio.history import HistoryError
 from studio.history.compare import GENERATION, LABELS, MAX_CLIPS, UPLOAD, Clip, Tally, clip_key, differences
 from studio.services import Services
@@ -226,17 +227,19 @@ class ComparePage:
         self.tally_area.clear()
         if not tally.rounds:
             return
-        registry = self.services.registry
+        profiles = profile_names(self.services, [r.key for r in tally.by_profile])
         with self.tally_area:
             ui.label(f"Blind votes: {tally.rounds} round{'s' if tally.rounds != 1 else ''}"
                      + (f", {tally.no_preference} without a preference" if tally.no_preference else "")) \
                 .classes(theme.SECTION_TITLE)
             columns = [{"name": n, "label": label, "field": n, "align": "left"}
                        for n, label in (("key", ""), ("wins", "Wins"), ("appearances", "Heard"), ("rate", "Win rate"))]
-            for title, rows, none in (("By engine", tally.by_engine, "uploads"), ("By profile", tally.by_profile, "none")):
+            groups = (("By engine", tally.by_engine, lambda k: engine_name(self.services, k) or "uploads"),
+                      ("By profile", tally.by_profile, lambda k: profiles.get(k or "", "none")))
+            for title, rows, name in groups:
                 ui.label(title).classes("text-subtitle2")
                 ui.table(columns=columns, rows=[
-                    {"key": (registry.get(r.key).name if r.key in registry else r.key) if r.key else none,
+                    {"key": name(r.key),
                      "wins": r.wins, "appearances": r.appearances, "rate": f"{r.win_rate:.0%}"} for r in rows],
                     row_key="key").props("dense flat").classes("w-full").mark(f"tally-{title.split()[-1]}")
 

@@ -13,6 +13,7 @@ from components.history_dialogs import confirm_delete, edit_tags_and_notes, vari
 from components.history_row import HistoryRow, RowActions
 from components.history_stats import stats_figures, summary
 from components.job_progress import JobProgress
+from components.names import engine_name, profile_names
 from engines.contract import InvalidRequest
 from studio.generation import EngineNotReady
 from studio.history import SORTS, HistoryError, HistoryItem, HistoryPage, HistoryQuery
@@ -52,6 +53,7 @@ class HistoryListPage:
         self.page_number = 1
         self.shown: tuple = ()
         self.revision = self.history.revision
+        self.profile_names: dict[str, str] = {}
         # dialogs open in the page's own column: a row (and the button that opened one) may be re-rendered meanwhile
         with ui.column().classes(theme.PAGE) as self.root:
             with ui.row().classes("w-full items-center gap-2"):
@@ -117,16 +119,19 @@ class HistoryListPage:
 
     def _update_facets(self) -> None:
         facets = self.history.facets()
+        self.profile_names = profile_names(self.services, [key for key, _ in facets["profile"]])
         for select, name, describe in ((self.task, "task", str), (self.engine, "engine", self._engine_name),
-                                       (self.profile, "profile", str), (self.tag, "tag", str)):
+                                       (self.profile, "profile", self._profile_name), (self.tag, "tag", str)):
             options = {ALL: "Any", **{key: f"{describe(key)} ({n})" for key, n in facets[name]}}
             if select.value not in options:  # keep a chosen value even when nothing has it any more
                 options[select.value] = f"{describe(select.value)} (0)"
             select.set_options(options, value=select.value)
 
-    def _engine_name(self, engine_id: str) -> str:
-        registry = self.services.registry
-        return registry.get(engine_id).name if engine_id in registry else engine_id
+    def _engine_name(self, engine_id: str | None) -> str:
+        return engine_name(self.services, engine_id)
+
+    def _profile_name(self, profile_id: str | None) -> str:
+        return self.profile_names.get(profile_id or "", profile_id or "")
 
     def _query(self) -> HistoryQuery:
         date_from, date_to = parse_dates(self.dates.value)
@@ -206,7 +211,8 @@ class HistoryListPage:
     def _row(self, item: HistoryItem) -> None:
         actions = RowActions(self._select_item, self._favourite, self._rate, self._edit, self._rerun, self._vary,
                              self._delete)
-        self.rows[item.id] = HistoryRow(item, self._engine_name(item.engine_id), actions, item.id in self.selected)
+        self.rows[item.id] = HistoryRow(item, self._engine_name(item.engine_id), actions, item.id in self.selected,
+                                        self._profile_name(item.profile_id) or None)
 
     def _takes(self, item: HistoryItem) -> None:
         others = item.group_size - 1
@@ -349,7 +355,7 @@ class HistoryListPage:
         self.stats_area.clear()
         with self.stats_area:
             ui.label(summary(stats)).classes("text-body1").mark("stats-summary")
-            for figure in stats_figures(stats, self._engine_name):
+            for figure in stats_figures(stats, self._engine_name, self._profile_name):
                 ui.plotly(figure).classes("w-full").mark("stats-chart")
 
 

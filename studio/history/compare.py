@@ -20,7 +20,7 @@ from engines.registry import Registry
 
 from ..uploads import UploadService
 from .query import HistoryError
-from .service import HistoryService
+from .service import HistoryService, profile_name_of
 from .table import ComparisonVote
 
 VOTES = ComparisonVote.__table__
@@ -114,7 +114,7 @@ class Comparisons:
     def _generation_details(self, item: Any) -> dict[str, str]:
         engine = self._registry.get(item.engine_id) if item.engine_id in self._registry else None
         details = {"source": "generation", "engine": engine.name if engine else item.engine_id,
-                   "text": item.text or "", "profile": item.profile_id or "none"}
+                   "text": item.text or "", "profile": profile_name_of(item.inputs) or item.profile_id or "none"}
         for name, value in item.params.items():
             try:
                 param = engine.param(name) if engine else None

@@ -450,6 +450,14 @@ def profile_of(inputs: dict[str, Any]) -> str | None:
     return None
 
 
+def profile_name_of(inputs: dict[str, Any]) -> str | None:
+    """The profile's name as it was when the generation was made (the library records it with the reference)."""
+    for value in inputs.values():
+        if isinstance(value, dict) and value.get("profile_name"):
+            return str(value["profile_name"])
+    return None
+
+
 def clean_tags(tags: Iterable[str]) -> list[str]:
     """Tags trimmed, spaces collapsed, duplicates (ignoring case) dropped; HistoryError when one is unusable."""
     if isinstance(tags, str):

@@ -169,3 +169,28 @@ async def test_paging(studio_home: Path, user: User) -> None:
     user.find(marker="history-pages").elements.pop().set_value(2)
     await user.should_see("Number 1.")
     await user.should_not_see("Number 11.")
+
+
+async def test_a_library_voice_shows_by_name_and_filters(studio_home: Path, tmp_path: Path, user: User) -> None:
+    from tests.conftest import SENTENCE
+    from tests.library_fixtures import hibari_speech, write
+
+    services = build_services(Settings.load())
+    services.start()
+    try:
+        anna = services.library.create_profile("Anna")
+        services.library.add_file(anna.id, write(tmp_path / "anna.wav", hibari_speech(SENTENCE)), transcript=SENTENCE)
+        job = services.generation.submit("test.prompted", {"text": "In Anna's voice.", "reference": {"profile": "anna"}})
+        with_anna = services.history.wait(job.id, 60)
+        services.history.wait(services.generation.submit("builtin.hibari", {"text": "No profile here."}).id, 30)
+    finally:
+        services.stop()
+    assert with_anna.profile_id == anna.id
+    await user.open("/history")
+    await user.should_see("2 generations")
+    with user.scope(marker=f"history-{with_anna.id}"):
+        await user.should_see("profile Anna")
+    user.find(marker="history-profile").click()
+    user.find("Anna (1)").click()
+    await user.should_see("1 generation")
+    await user.should_see(marker=f"history-{with_anna.id}")
