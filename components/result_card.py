@@ -1,4 +1,5 @@
-"""The result card: a player streaming the file from disk, the clip's plots, downloads in four formats, metadata."""
+"""The result card: a player streaming the file from disk, the clip's plots, downloads in four formats, metadata,
+and a button that sets the result aside for the A/B comparison."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,10 +11,12 @@ from nicegui import background_tasks, run, ui
 from studio.audio.analysis import F0_METHODS
 from studio.audio.io import EXPORT_FORMATS
 from studio.generation import GenerationService
+from studio.history.compare import GENERATION, clip_key
 from studio.jobs import JobInfo
 
 from . import theme
 from .audio_plots import clip_figure
+from .compare_tray import compare_button
 
 MEDIA_ROUTE = "/media"  # STUDIO_HOME/generations is served at /media/generations, with range requests
 
@@ -48,6 +51,7 @@ class ResultCard:
                 for fmt in EXPORT_FORMATS:
                     ui.button(fmt.upper(), icon="download").props(
                         f'outline no-caps type=a href="{download_url(job, fmt)}" download').mark(f"download-{fmt}")
+                compare_button(clip_key(GENERATION, job.id))
                 ui.space()
                 self.f0_method = ui.toggle({m: "F0: WORLD" if m == "pyworld" else "F0: Praat" for m in F0_METHODS},
                                            value="pyworld", on_change=lambda: self._plot()).props("dense no-caps")

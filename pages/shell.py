@@ -9,7 +9,7 @@ from nicegui import app, ui
 from components.status import JobIndicator, MemoryGauge
 from studio.services import Services
 
-from . import jobs, library, models, speech, transcribe
+from . import compare, history, jobs, library, models, speech, transcribe
 from .shortcuts import Shortcuts
 
 
@@ -28,6 +28,8 @@ NAVIGATION: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
     ("Library", (
         NavItem("/library", "Voices", "library_music", library.library_page),
         NavItem("/transcribe", "Transcribe", "subtitles", transcribe.transcribe_page),
+        NavItem("/history", "History", "history", history.history_page),
+        NavItem("/compare", "Compare", "compare_arrows", compare.compare_page),
     )),
     ("System", (
         NavItem("/jobs", "Jobs", "work_history", jobs.jobs_page),

@@ -15,6 +15,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "studio.uploads",
     "studio.library.tables",
     "studio.prompt_cache",
+    "studio.history.table",
 )
 
 

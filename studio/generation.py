@@ -86,13 +86,16 @@ class GenerationService:
         return engine, engine.validate(inputs, params)
 
     def submit(self, engine_id: str, inputs: dict[str, Any], params: dict[str, Any] | None = None,
-               priority: int = INTERACTIVE) -> JobInfo:
+               priority: int = INTERACTIVE, take_of: str | None = None) -> JobInfo:
+        """Queue a generation; `take_of` names the generation this one is a new take of (a re-run, a variation)."""
         engine, request = self.prepare(engine_id, inputs, params or {})
         request = engine.with_seeds_drawn(request)
         text = request.inputs.get("text")
         title = f"{engine.name}: {text[:80]}" if isinstance(text, str) else engine.name
-        payload = {"engine_id": engine.id, "inputs": self._resolve_audio(engine, request.inputs),
-                   "params": request.params}
+        payload: dict[str, Any] = {"engine_id": engine.id, "inputs": self._resolve_audio(engine, request.inputs),
+                                   "params": request.params}
+        if take_of:
+            payload["take_of"] = take_of
         return self.jobs.submit(GENERATE, payload, title=title, task=engine.task, engine_id=engine.id,
                                 priority=priority)
 
@@ -107,11 +110,7 @@ class GenerationService:
         source = self.audio_path(job)
         if source is None or not source.exists():
             raise FileNotFoundError(f"job {job.id} has no audio")
-        if fmt not in EXPORT_FORMATS:
-            raise InvalidRequest(f"Unknown format {fmt!r}: use {', '.join(EXPORT_FORMATS)}.")
-        path = source if fmt == "wav" else export(source, fmt, self.paths.exports / f"{job.id}.{fmt}")
-        slug = re.sub(r"[^a-z0-9]+", "-", job.title.lower()).strip("-")[:48].rstrip("-") or "generation"
-        return path, f"{slug}-{job.id}.{fmt}"
+        return export_as(source, fmt, self.paths.exports, job.title, job.id)
 
     # -- on the worker thread ------------------------------------------------------------------------------
 
@@ -172,6 +171,20 @@ def run_in_chunks(engine: Engine, model: Any, request: Request, progress: Progre
         results.append(result)
     audio = crossfade_join(parts, results[0].sample_rate, CROSSFADE_SECONDS)
     return Result(audio, results[0].sample_rate, {**results[0].extras, "chunks": len(chunks)})
+
+
+def export_as(source: Path, fmt: str, exports: Path, title: str, generation_id: str) -> tuple[Path, str]:
+    """`source` as `fmt` (re-encoded once into `exports`) and the file name to download it as."""
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidRequest(f"Unknown format {fmt!r}: use {', '.join(EXPORT_FORMATS)}.")
+    path = source if fmt == "wav" else export(source, fmt, exports / f"{generation_id}.{fmt}")
+    return path, download_name(title, generation_id, fmt)
+
+
+def download_name(title: str, generation_id: str, fmt: str) -> str:
+    """A file name a browser can save: a slug of the title, the id, the format's suffix."""
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:48].rstrip("-") or "generation"
+    return f"{slug}-{generation_id}.{fmt}"
 
 
 def _audio_inputs(engine: Engine, inputs: dict[str, Any]) -> dict[str, Any]:

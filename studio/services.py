@@ -13,6 +13,8 @@ from engines.registry import Registry
 from . import memory
 from .db import open_database
 from .generation import GenerationService
+from .history import HistoryService
+from .history.compare import Comparisons
 from .jobs import JobContext, JobInfo, JobQueue
 from .library import LibraryService
 from .logs import configure_logging
@@ -42,6 +44,8 @@ class Services:
     uploads: UploadService
     prompt_cache: PromptCache
     library: LibraryService
+    history: HistoryService
+    comparisons: Comparisons
 
     def __post_init__(self) -> None:
         self._stopping = threading.Event()
@@ -49,6 +53,7 @@ class Services:
     def start(self) -> None:
         """Start the job worker and the memory sampler; find the device in the background (it imports torch)."""
         self._stopping.clear()
+        self.history.reconcile()  # before the worker starts, so no job finishes meanwhile
         self.jobs.start()
         threading.Thread(target=self._sample_memory, name="studio-memory", daemon=True).start()
 
@@ -89,7 +94,9 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     uploads = UploadService(db, paths)
     library = LibraryService(db, paths, uploads, jobs, transcription, registry, prompt_cache)
     generation.add_audio_resolver(library.resolve_reference)
+    history = HistoryService(db, paths, registry, jobs, generation)
+    comparisons = Comparisons(db, registry, history, uploads)
     services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads,
-                        prompt_cache, library)
+                        prompt_cache, library, history, comparisons)
     jobs.register(LOAD_MODEL, services._run_load_model)
     return services

@@ -14,6 +14,8 @@ ROUTER_MODULES: tuple[str, ...] = (
     "studio.api.core",
     "studio.api.uploads",
     "studio.api.library",
+    "studio.api.history",
+    "studio.api.openai",
 )
 
 

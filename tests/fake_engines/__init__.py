@@ -165,3 +165,25 @@ class ChunkedHibari(HibariTTS):
     id = "test.chunked_hibari"
     name = "Hibari in chunks"
     inputs = (InputSlot("text", "text", "Text", max_chars=20_000, chunk_chars=120),)
+
+
+class EchoEngine(Engine):
+    """Gives back its source clip: a voice 'conversion' that changes nothing, for what is kept about audio inputs."""
+
+    id = "test.echo"
+    name = "Echo"
+    task = "vc"
+    summary = "Returns the source clip unchanged."
+    sample_rate = 16_000
+    memory_mb = 1
+    inputs = (InputSlot("source", "audio", "Source"),)
+    params = (Param("gain", "float", 1.0, min=0.0, max=1.0, step=0.1),)
+
+    def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
+        return {}
+
+    def run(self, model: Any, request: Request, progress: Progress) -> Result:
+        from studio.audio.io import read_audio
+
+        audio, rate = read_audio(request.inputs["source"].path)
+        return Result(audio * request.params["gain"], rate)
