@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from engines.registry import Registry
 from engines.requirements import Readiness
 
 from .audio.io import EXPORT_FORMATS, export, write_audio
+from .audio_refs import AudioRefs
 from .jobs import INTERACTIVE, JobContext, JobInfo, JobQueue
 from .jobs.errors import is_out_of_memory
 from .model_manager import ModelManager
@@ -40,6 +41,7 @@ class GenerationService:
     models: ModelManager
     jobs: JobQueue
     paths: Paths
+    audio_refs: AudioRefs = field(default_factory=AudioRefs)  # resolves {"upload": id} and other audio references
 
     def __post_init__(self) -> None:
         self.jobs.register(GENERATE, self._run_job)
@@ -53,14 +55,14 @@ class GenerationService:
         readiness = engine.check()
         if not readiness.ready:
             raise EngineNotReady(engine, readiness)
-        return engine, engine.validate(inputs, params)
+        return engine, engine.validate(self.audio_refs.resolve(engine, inputs), params)
 
     def submit(self, engine_id: str, inputs: dict[str, Any], params: dict[str, Any] | None = None,
-               priority: int = INTERACTIVE) -> JobInfo:
+               priority: int = INTERACTIVE, title: str | None = None) -> JobInfo:
         engine, request = self.prepare(engine_id, inputs, params or {})
         request = engine.with_seeds_drawn(request)
         text = request.inputs.get("text")
-        title = f"{engine.name}: {text[:80]}" if isinstance(text, str) else engine.name
+        title = title or (f"{engine.name}: {text[:80]}" if isinstance(text, str) else engine.name)
         payload = {"engine_id": engine.id, "inputs": request.inputs, "params": request.params}
         return self.jobs.submit(GENERATE, payload, title=title, task=engine.task, engine_id=engine.id,
                                 priority=priority)

@@ -11,6 +11,8 @@ from sqlalchemy.engine import Engine as SqlEngine
 from engines.registry import Registry
 
 from . import memory
+from .audio_refs import upload_resolver
+from .conversion import ConversionService
 from .db import open_database
 from .generation import GenerationService
 from .jobs import JobContext, JobInfo, JobQueue
@@ -38,6 +40,7 @@ class Services:
     generation: GenerationService
     transcription: TranscriptionService
     uploads: UploadService
+    conversion: ConversionService
 
     def __post_init__(self) -> None:
         self._stopping = threading.Event()
@@ -82,6 +85,8 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     generation = GenerationService(registry, models, jobs, paths)
     transcription = TranscriptionService(registry, models, jobs)
     uploads = UploadService(db, paths)
-    services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads)
+    generation.audio_refs.register("upload", upload_resolver(uploads))
+    conversion = ConversionService(registry, generation)
+    services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads, conversion)
     jobs.register(LOAD_MODEL, services._run_load_model)
     return services

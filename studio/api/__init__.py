@@ -13,6 +13,7 @@ from ..services import Services
 ROUTER_MODULES: tuple[str, ...] = (
     "studio.api.core",
     "studio.api.uploads",
+    "studio.api.conversion",
 )
 
 
