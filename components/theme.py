@@ -31,6 +31,7 @@ PLOT_INK = "rgba(128,128,128,0.95)"
 PLOT_GRID = "rgba(128,128,128,0.25)"
 WAVE_COLOR = BRAND
 F0_COLOR = "#ff7043"
+SOURCE_COLOR = "rgba(128,128,128,0.9)"  # the source's contour beside a conversion's result
 PLOT_CONFIG = {"displaylogo": False, "responsive": True,
                "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
 # Magma (plotly.js has no named magma): dark for silence, light for the loudest cells.

@@ -9,7 +9,7 @@ from nicegui import app, ui
 from components.status import JobIndicator, MemoryGauge
 from studio.services import Services
 
-from . import jobs, models, speech
+from . import conversion, jobs, models, singing, speech
 from .shortcuts import Shortcuts
 
 
@@ -24,6 +24,8 @@ class NavItem:
 NAVIGATION: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
     ("Create", (
         NavItem("/speech", "Speech", "record_voice_over", speech.speech_page),
+        NavItem("/conversion", "Voice conversion", "swap_horiz", conversion.conversion_page),
+        NavItem("/singing", "Singing conversion", "music_note", singing.singing_page),
     )),
     ("System", (
         NavItem("/jobs", "Jobs", "work_history", jobs.jobs_page),
