@@ -184,7 +184,8 @@ class _Voice:
             f0 = f0[:frames] if len(f0) >= frames else np.pad(f0, (0, frames - len(f0)))
         levels = dsp.frame_levels_db(audio, dsp.ANALYSIS_RATE, len(f0))
         voicing = dsp.reliable_voicing(f0, levels)
-        return cls(audio, f0, levels, voicing, dsp.pitch_stats(f0, voicing))
+        stats = dsp.pitch_stats(f0, voicing) if dsp.has_voice(voicing, levels) else None
+        return cls(audio, f0, levels, voicing, stats)
 
     def envelope(self) -> np.ndarray:
         return dsp.mean_log_envelope(self.audio, dsp.ANALYSIS_RATE, self.f0, self.voicing)

@@ -26,6 +26,7 @@ FORMANT_BAND_HZ = (250.0, 5000.0)  # where the vocal tract's resonances sit
 FORMANT_SEARCH = (0.75, 1.33)  # ratios tried when matching formants to a target voice
 MIN_VOICED_FRAMES = 20  # 0.1 s of pitched sound: fewer and the statistics mean nothing
 RELIABLE_RANGE_DB = 30.0
+MIN_VOICED_SHARE = 0.25  # of the active frames; noise and whispers stay below it, speech and song far above
 
 Report = Callable[[float, str], None]
 
@@ -98,6 +99,15 @@ def reliable_voicing(f0: np.ndarray, levels_db: np.ndarray) -> np.ndarray:
     return (f0 > 0) & (levels_db > loud - RELIABLE_RANGE_DB)
 
 
+def has_voice(voicing: np.ndarray, levels_db: np.ndarray) -> bool:
+    """Whether enough of the clip's sound is reliably voiced to call it a voice: trackers find a few
+    'voiced' frames in any noise, so a share of the active frames is required, not just a count."""
+    loud = np.percentile(levels_db, 99) if levels_db.size else 0.0
+    active = int((levels_db > loud - RELIABLE_RANGE_DB).sum())
+    voiced = int(voicing.sum())
+    return voiced >= MIN_VOICED_FRAMES and voiced >= MIN_VOICED_SHARE * active
+
+
 def pitch_stats(f0: np.ndarray, mask: np.ndarray | None = None) -> PitchStats | None:
     """None when there are too few voiced frames to say where the voice sits (whisper, noise, silence)."""
     voiced = f0[(f0 > 0) if mask is None else mask]
@@ -143,14 +153,6 @@ def voiced_runs(f0: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
 
 
-def modulation_depth_cents(f0: np.ndarray) -> float:
-    """RMS of the 3.5-9 Hz F0 modulation over voiced runs, in cents: how much vibrato there is."""
-    from scipy.signal import butter, sosfiltfilt
-
-    sos = butter(2, VIBRATO_BAND_HZ, btype="bandpass", fs=FRAME_RATE, output="sos")
-    bands = [sosfiltfilt(sos, 1200 * np.log2(f0[s:e])) for s, e in voiced_runs(f0)
-             if (e - s) / FRAME_RATE >= MIN_VIBRATO_RUN_SECONDS]
-    return float(np.sqrt(np.mean(np.concatenate(bands) ** 2))) if bands else 0.0
 
 
 def warp_envelope(envelope: np.ndarray, ratio: float) -> np.ndarray:
