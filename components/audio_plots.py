@@ -121,7 +121,7 @@ def _pitch_axis(semitones: np.ndarray, note_names: bool) -> dict[str, Any]:
         hz = [f for f in (50, 70, 100, 150, 200, 300, 400, 600, 800, 1200) if low <= 12 * np.log2(f / 440) <= high]
         marks = [float(12 * np.log2(f / 440)) for f in hz]
         text = [f"{f} Hz" for f in hz]
-        title = "pitch (semitones)"
+        title = "pitch (log scale)"
     return {"range": [low, high], "tickvals": marks, "ticktext": text, "title": {"text": title}}
 
 

@@ -27,7 +27,7 @@ SOURCE = InputSlot("source", "audio", "Source audio", min_seconds=0.2, max_secon
 def _target_slot(what: str) -> InputSlot:
     return InputSlot("reference", "audio", "Target voice", required=False, min_seconds=1.0, max_seconds=300.0,
                      sweet_spot=(5.0, 30.0),
-                     help=f"Optional: a clip of the voice to sound like. Its {what} and vocal-tract size are "
+                     help=f"A clip of the voice to sound like. Its {what} and vocal-tract size are "
                           f"matched; without it only the shifts below apply.")
 
 

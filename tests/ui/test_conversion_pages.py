@@ -52,7 +52,7 @@ async def test_voice_conversion_shows_the_result_beside_its_source(user: User, t
     await user.should_see(marker="result-plot", retries=RESULT_WAIT)
     figure = result_figure(user)
     assert [trace["name"] for trace in figure["data"]] == ["source", "converted", "source", "converted"]
-    assert figure["layout"]["yaxis"]["title"]["text"] == "pitch (semitones)"
+    assert figure["layout"]["yaxis"]["title"]["text"] == "pitch (log scale)"
     assert all(text.endswith(" Hz") for text in figure["layout"]["yaxis"]["ticktext"])
 
 
