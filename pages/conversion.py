@@ -12,17 +12,16 @@ from components import theme
 from components.audio_input import AudioInputField, Picker
 from components.conversion_card import ConversionCard
 from components.engine_picker import EnginePicker
-from components.job_progress import JobProgress
 from components.param_form import ParamForm
 from components.upload_picker import recent_uploads_picker
-from engines.contract import Engine, InputSlot, InvalidRequest
+from engines.contract import Engine, InputSlot
 from studio.conversion import SOURCE_SLOT
-from studio.generation import EngineNotReady
-from studio.jobs import JobInfo, JobState
+from studio.jobs import JobInfo
 from studio.services import Services
 from studio.uploads import StoredAudio
 
 from .shortcuts import Shortcuts
+from .task_page import TaskPage
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ def audio_ref(value: StoredAudio) -> dict[str, Any]:
     return getattr(value, "ref", None) or {"upload": value.id}
 
 
-class ConversionPage:
+class ConversionPage(TaskPage):
     def __init__(self, services: Services, shortcuts: Shortcuts, spec: ConversionTask) -> None:
         self.services = services
         self.spec = spec
@@ -56,8 +55,6 @@ class ConversionPage:
             f"conversion-{spec.task}", {"engine": None, "params": {}, "inputs": {}, "texts": {}})
         self.audio_fields: dict[str, AudioInputField] = {}
         self.text_fields: dict[str, Any] = {}
-        self.result: ConversionCard | None = None
-        self.shown_job: str | None = None
         engines = services.conversion.engines(spec.task)
         preferred = self.prefs.get("engine") or services.conversion.default_engine(spec.task).id
         with ui.column().classes(theme.PAGE):
@@ -66,14 +63,7 @@ class ConversionPage:
             self.picker = EnginePicker(engines, preferred, self._engine_changed)
             self.inputs_area = ui.column().classes("w-full gap-4")
             self.form_area = ui.column().classes("w-full")
-            with ui.row().classes("items-center gap-3"):
-                ui.button("Convert", icon="transform", on_click=self.convert).props("size=lg no-caps") \
-                    .mark("convert")
-                ui.label("Ctrl + Enter").classes(theme.HINT + " gt-sm")
-            self.message = ui.label("").classes("text-negative text-body2").mark("form-message")
-            self.message.set_visibility(False)
-            self.progress = JobProgress(services.jobs, lambda: services.jobs.latest(spec.task), self._job_changed)
-            self.result_area = ui.column().classes("w-full")
+            self._run_area(spec.task, "Convert", "transform", "convert", self.convert)
         self._build(self.picker.engine)
         self.progress.refresh()
         shortcuts.page(run=self.convert, toggle_play=self._toggle_play)
@@ -152,35 +142,15 @@ class ConversionPage:
 
     # -- running and showing -------------------------------------------------------------------------------
 
-    def _say(self, message: str) -> None:
-        self.message.set_text(message)
-        self.message.set_visibility(bool(message))
-
     def convert(self) -> None:
         inputs = self._request_inputs()
-        try:
-            job = self.services.conversion.submit(self.spec.task, inputs.pop(SOURCE_SLOT, None),
-                                                  engine_id=self.engine.id, inputs=inputs, params=self.form.values)
-        except (InvalidRequest, EngineNotReady) as exc:
-            self._say(str(exc))
-            ui.notify(str(exc), type="negative")
-            return
-        self._say("")
-        self.progress.refresh()
-        ui.notify(f"Queued: {job.title}", type="info")
+        self._submit(lambda: self.services.conversion.submit(
+            self.spec.task, inputs.pop(SOURCE_SLOT, None), engine_id=self.engine.id, inputs=inputs,
+            params=self.form.values))
 
-    def _job_changed(self, job: JobInfo | None) -> None:
-        if job is None or job.state != JobState.succeeded or job.id == self.shown_job:
-            return
-        self.shown_job = job.id
-        self.result_area.clear()
-        with self.result_area:
-            self.result = ConversionCard(job, self.services.generation, self.services.conversion,
-                                         note_names=self.spec.note_names)
-
-    def _toggle_play(self) -> None:
-        if self.result is not None:
-            self.result.toggle_play()
+    def _result_card(self, job: JobInfo) -> ConversionCard:
+        return ConversionCard(job, self.services.generation, self.services.conversion,
+                              note_names=self.spec.note_names)
 
 
 def _slot_help(slot: InputSlot) -> str:
