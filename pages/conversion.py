@@ -114,6 +114,8 @@ class ConversionPage(TaskPage):
         self.text_fields[key] = ui.textarea(label, value=self.prefs.setdefault("texts", {}).get(key, ""),
                                             on_change=lambda e, k=key: self.prefs["texts"].__setitem__(k, e.value)) \
             .props("autogrow outlined").classes("w-full").mark(f"slot-{key}")
+        if slot.help and not transcript:
+            ui.label(slot.help).classes(theme.HINT + " -mt-3")
 
     def _audio_changed(self, slot: str, value: StoredAudio | None) -> None:
         inputs = self.prefs.setdefault("inputs", {})

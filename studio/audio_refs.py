@@ -42,10 +42,6 @@ class AudioRefs:
     def register(self, kind: str, resolver: Resolver) -> None:
         self._resolvers[kind] = resolver
 
-    @property
-    def kinds(self) -> tuple[str, ...]:
-        return tuple(self._resolvers)
-
     def resolve(self, engine: Engine, inputs: dict[str, Any]) -> dict[str, Any]:
         """`inputs` with every audio slot's reference resolved and its duration checked against the slot."""
         resolved = dict(inputs)
@@ -63,7 +59,7 @@ class AudioRefs:
             audio = self._resolvers[kind](str(reference[kind]))
             if audio is None:
                 raise MissingAudio(f"{slot.label}: the {kind} {reference[kind]!r} does not exist (any more). "
-                                     f"Add the audio again.")
+                                   f"Add the audio again.")
             check_duration(engine, slot, audio)
             transcript = reference.get("transcript") or audio.transcript
             resolved[slot.name] = {kind: str(reference[kind]), "path": str(audio.path), "name": audio.name,

@@ -125,9 +125,8 @@ def _run_job(settings: Settings, args: argparse.Namespace, submit: Callable[[Ser
     """Submit a job, wait for it, and copy its audio to `args.output` in the format its suffix names."""
     from engines.contract import EngineError
 
-    from .services import build_services
-
     from .audio.io import EXPORT_FORMATS
+    from .services import build_services
 
     output = Path(args.output)
     fmt = output.suffix.lstrip(".").lower()

@@ -30,8 +30,9 @@ def build_router(services: Services) -> APIRouter:
     @router.get("/engines")
     def engines(task: Literal["vc", "svc"] = "vc") -> dict[str, Any]:
         """The engines of a conversion task with their inputs, params and readiness, and which is the default."""
-        return {"default": services.conversion.default_engine(task).id,
-                "engines": [engine_json(e) for e in services.conversion.engines(task)]}
+        engines = services.conversion.engines(task)
+        return {"default": services.conversion.default_engine(task).id if engines else None,
+                "engines": [engine_json(e) for e in engines]}
 
     @router.post("", status_code=202)
     def convert(body: ConvertBody) -> dict[str, Any]:
