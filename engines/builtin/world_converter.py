@@ -78,7 +78,7 @@ class _WorldConverter(Engine):
     family = "WORLD vocoder (DSP)"
     languages = ()  # any language, any voice
     sample_rate = 0  # the source's rate, kept between 16 and 48 kHz
-    license = "MIT (pyworld: modified BSD)"
+    license = "WORLD: modified BSD; pyworld: MIT"
     memory_mb = 200
     requirements = Requirements(python=(PythonModule("pyworld", "pyworld"), PythonModule("scipy", "scipy")))
 
