@@ -1,5 +1,5 @@
-"""Plotly figures of audio: one clip's waveform envelope, log-mel spectrogram and F0 on a shared time axis, or
-several clips compared on one time axis (overlaid or stacked).
+"""Plotly figures of audio on a shared time axis: one clip (waveform envelope, log-mel spectrogram, F0); several
+clips compared (overlaid or stacked); or a conversion's source and result (F0 in semitones, both spectrograms).
 
 Figures are plain dicts with arrays as base64 typed arrays (plotly.js 3 reads them natively), so a
 10-minute clip costs the browser the same few hundred kilobytes as a 2-second one.
@@ -101,6 +101,63 @@ def comparison_figure(clips: Sequence[tuple[str, str | Path]], view: str = "wave
 
 
 _VIEW_UNITS = {"waveform": "amplitude", "spectrogram": "Hz (mel)", "f0": "F0 Hz"}
+
+
+def conversion_figure(source: str | Path, converted: str | Path, f0_method: str = "pyworld", *,
+                      note_names: bool = False) -> dict[str, Any]:
+    """Source and converted clip on one time axis: both F0 contours in semitones (note names for singing,
+    Hz for speech), then each clip's log-mel spectrogram. Runs the analysis: call it off the event loop."""
+    clips = []
+    for label, path, color, dash in (("source", source, theme.SOURCE_COLOR, "dot"),
+                                     ("converted", converted, theme.F0_COLOR, "solid")):
+        audio, sr = read_audio(path)
+        clips.append((label, color, dash, len(audio) / sr, analysis.log_mel(audio, sr),
+                      analysis.pitch(audio, sr, f0_method)))
+    data: list[dict[str, Any]] = []
+    semitone_values = []
+    for label, color, dash, _, _, f0 in clips:
+        semitones = analysis.hz_to_semitones(f0.hz).astype(np.float32)
+        semitone_values.append(semitones[~np.isnan(semitones)])
+        data.append({"type": "scatter", "x": typed(f0.times), "y": typed(semitones), "mode": "lines",
+                     "connectgaps": False, "line": {"color": color, "width": 2, "dash": dash}, "name": label,
+                     "customdata": typed(f0.hz), "xaxis": "x", "yaxis": "y",
+                     "hovertemplate": f"{label} · %{{x:.2f}} s · %{{customdata:.1f}} Hz<extra></extra>"})
+    for row, (label, _, _, _, mel, _) in enumerate(clips, start=2):
+        data.append({**_mel_trace(mel, f"y{row}"), "name": label,
+                     "hovertemplate": f"{label} · %{{x:.2f}} s · mel band %{{y}}<extra></extra>"})
+    layout = {
+        **_base_layout(max(c[3] for c in clips), 560, "y3"),
+        "showlegend": True, "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
+        "yaxis": {**AXIS, "domain": [0.56, 1.0], **_pitch_axis(np.concatenate(semitone_values), note_names)},
+        "yaxis2": {**AXIS, "domain": [0.28, 0.52], "title": {"text": "source"}, **_mel_ticks(clips[0][4].frequencies)},
+        "yaxis3": {**AXIS, "domain": [0.0, 0.24], "title": {"text": "converted"},
+                   **_mel_ticks(clips[1][4].frequencies)},
+        "uirevision": str(converted),
+    }
+    return {"data": data, "layout": layout, "config": theme.PLOT_CONFIG}
+
+
+def _pitch_axis(semitones: np.ndarray, note_names: bool) -> dict[str, Any]:
+    """A semitone axis (0 = A4) labelled with note names, or with round frequencies in Hz."""
+    low, high = (np.percentile(semitones, [1, 99]) if semitones.size else (-24.0, 0.0))
+    low, high = float(np.floor(low - 2)), float(np.ceil(high + 2))
+    if note_names:
+        naturals = [s for s in range(int(low), int(high) + 1) if "#" not in _note(s)]
+        span = high - low
+        letters = "CDEFGAB" if span <= 18 else "CG" if span <= 36 else "C"
+        marks = [s for s in naturals if _note(s)[0] in letters]
+        text = [_note(s) for s in marks]
+        title = "pitch (note)"
+    else:
+        hz = [f for f in (50, 70, 100, 150, 200, 300, 400, 600, 800, 1200) if low <= 12 * np.log2(f / 440) <= high]
+        marks = [float(12 * np.log2(f / 440)) for f in hz]
+        text = [f"{f} Hz" for f in hz]
+        title = "pitch (log scale)"
+    return {"range": [low, high], "tickvals": marks, "ticktext": text, "title": {"text": title}}
+
+
+def _note(semitones: float) -> str:
+    return analysis.note_name(440.0 * 2 ** (semitones / 12))
 
 
 def _base_layout(duration: float, height: int, bottom_axis: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from nicegui import background_tasks, run, ui
@@ -23,6 +24,15 @@ MEDIA_ROUTE = "/media"  # STUDIO_HOME/generations is served at /media/generation
 
 def media_url(job: JobInfo) -> str:
     return f"{MEDIA_ROUTE}/{job.result['audio']}" if job.result else ""
+
+
+def file_url(path: Path, home: Path) -> str | None:
+    """The media URL of a file under STUDIO_HOME's generations or uploads (None for files elsewhere)."""
+    try:
+        relative = path.resolve().relative_to(home.resolve())
+    except ValueError:
+        return None
+    return f"{MEDIA_ROUTE}/{relative.as_posix()}" if relative.parts[0] in ("generations", "uploads") else None
 
 
 def download_url(job: JobInfo, fmt: str) -> str:
@@ -47,6 +57,7 @@ class ResultCard:
                     if text:
                         ui.badge(text).props("outline color=grey-7")
             self.player = ui.audio(media_url(job)).classes("w-full").mark("result-player")
+            self._extra()
             with ui.row().classes("w-full items-center gap-2"):
                 for fmt in EXPORT_FORMATS:
                     ui.button(fmt.upper(), icon="download").props(
@@ -59,6 +70,13 @@ class ResultCard:
             with ui.expansion("Parameters and details", icon="info").classes("w-full"):
                 self._details(engine, on_reuse)
         background_tasks.create(self._plot(), name=f"plot {job.id}")
+
+    def _extra(self) -> None:
+        """Subclasses add rows under the player here (a conversion shows its source)."""
+
+    def _figure(self, path: Path, f0_method: str, columns: int) -> dict[str, Any]:
+        """The plot of the result (runs off the event loop); subclasses may show more than the clip."""
+        return clip_figure(path, f0_method, columns)
 
     def _details(self, engine: Any, on_reuse: Callable[[str, Any], None] | None) -> None:
         params = self.job.payload.get("params", {})
@@ -86,7 +104,7 @@ class ResultCard:
             with self.plot_area:
                 ui.label("The audio file is missing.").classes("text-negative")
             return
-        figure = await run.io_bound(clip_figure, path, self.f0_method.value, await self._plot_columns())
+        figure = await run.io_bound(self._figure, path, self.f0_method.value, await self._plot_columns())
         if self.plot_area.is_deleted:
             return
         self.plot_area.clear()

@@ -134,4 +134,4 @@ class VoiceSlotField:
         if self.slot.needs_transcript and not transcript:
             raise InvalidRequest(f"{self.slot.label}: {self.engine.name} needs the clip's transcript; type it or "
                                  f"press Transcribe.")
-        return {"path": str(self.clip.normalised), "transcript": transcript or None}
+        return {"upload": self.clip.id, "transcript": transcript or None}

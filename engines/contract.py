@@ -252,7 +252,7 @@ class Engine:
     family: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     languages: ClassVar[tuple[str, ...]] = ()
-    sample_rate: ClassVar[int] = 0
+    sample_rate: ClassVar[int] = 0  # of the output; 0 when it follows the input (DSP converters)
     license: ClassVar[str] = ""
     memory_mb: ClassVar[int] = 0  # estimate before the first load; the manager measures the real footprint
     inputs: ClassVar[tuple[InputSlot, ...]] = ()

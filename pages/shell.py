@@ -9,7 +9,7 @@ from nicegui import app, ui
 from components.status import JobIndicator, MemoryGauge
 from studio.services import Services
 
-from . import compare, history, jobs, library, models, speech, transcribe
+from . import compare, conversion, history, jobs, library, models, singing, speech, transcribe
 from .shortcuts import Shortcuts
 
 
@@ -24,6 +24,8 @@ class NavItem:
 NAVIGATION: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
     ("Create", (
         NavItem("/speech", "Speech", "record_voice_over", speech.speech_page),
+        NavItem("/conversion", "Voice conversion", "swap_horiz", conversion.conversion_page),
+        NavItem("/singing", "Singing conversion", "music_note", singing.singing_page),
     )),
     ("Library", (
         NavItem("/library", "Voices", "library_music", library.library_page),

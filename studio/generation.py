@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from engines.registry import Registry
 from engines.requirements import Readiness
 
 from .audio.io import EXPORT_FORMATS, crossfade_join, export, to_mono, write_audio
+from .audio_refs import AudioRefs
 from .jobs import INTERACTIVE, JobContext, JobInfo, JobQueue
 from .jobs.errors import is_out_of_memory
 from .model_manager import ModelManager
@@ -29,10 +29,6 @@ log = logging.getLogger(__name__)
 
 GENERATE = "generate"
 CROSSFADE_SECONDS = 0.05
-
-# Turns what a request names for an audio slot ({'profile': ...}, {'sample': ...}) into the payload entry
-# {'path', 'transcript', ...}; None when it does not handle that kind of value. The library registers one.
-AudioResolver = Callable[[Engine, InputSlot, dict[str, Any]], "dict[str, Any] | None"]
 
 
 class EngineNotReady(EngineError):
@@ -49,30 +45,10 @@ class GenerationService:
     jobs: JobQueue
     paths: Paths
     prompt_cache: PromptCache | None = None
-    audio_resolvers: list[AudioResolver] = field(default_factory=list)
+    audio_refs: AudioRefs = field(default_factory=AudioRefs)  # resolves {"upload": id}, {"profile": id}, ...
 
     def __post_init__(self) -> None:
         self.jobs.register(GENERATE, self._run_job)
-
-    def add_audio_resolver(self, resolver: AudioResolver) -> None:
-        self.audio_resolvers.append(resolver)
-
-    def _resolve_audio(self, engine: Engine, inputs: dict[str, Any]) -> dict[str, Any]:
-        """Audio slots naming a profile or sample, replaced by the file and transcript they stand for."""
-        resolved = dict(inputs)
-        for slot in engine.inputs:
-            value = inputs.get(slot.name)
-            if slot.kind != "audio" or not isinstance(value, dict) or "path" in value:
-                continue
-            for resolver in self.audio_resolvers:
-                entry = resolver(engine, slot, value)
-                if entry is not None:
-                    resolved[slot.name] = entry
-                    break
-            else:
-                raise InvalidRequest(f"{slot.label}: give a file path, a voice profile ({{'profile': id}}) or a "
-                                     f"sample ({{'sample': id}}).")
-        return resolved
 
     def prepare(self, engine_id: str, inputs: dict[str, Any], params: dict[str, Any]) -> tuple[Engine, Request]:
         """The engine and the checked request; InvalidRequest or EngineNotReady say what to fix."""
@@ -83,17 +59,16 @@ class GenerationService:
         readiness = engine.check()
         if not readiness.ready:
             raise EngineNotReady(engine, readiness)
-        return engine, engine.validate(inputs, params)
+        return engine, engine.validate(self.audio_refs.resolve(engine, inputs), params)
 
     def submit(self, engine_id: str, inputs: dict[str, Any], params: dict[str, Any] | None = None,
-               priority: int = INTERACTIVE, take_of: str | None = None) -> JobInfo:
+               priority: int = INTERACTIVE, take_of: str | None = None, title: str | None = None) -> JobInfo:
         """Queue a generation; `take_of` names the generation this one is a new take of (a re-run, a variation)."""
         engine, request = self.prepare(engine_id, inputs, params or {})
         request = engine.with_seeds_drawn(request)
         text = request.inputs.get("text")
-        title = f"{engine.name}: {text[:80]}" if isinstance(text, str) else engine.name
-        payload: dict[str, Any] = {"engine_id": engine.id, "inputs": self._resolve_audio(engine, request.inputs),
-                                   "params": request.params}
+        title = title or (f"{engine.name}: {text[:80]}" if isinstance(text, str) else engine.name)
+        payload: dict[str, Any] = {"engine_id": engine.id, "inputs": request.inputs, "params": request.params}
         if take_of:
             payload["take_of"] = take_of
         return self.jobs.submit(GENERATE, payload, title=title, task=engine.task, engine_id=engine.id,

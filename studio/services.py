@@ -11,6 +11,8 @@ from sqlalchemy.engine import Engine as SqlEngine
 from engines.registry import Registry
 
 from . import memory
+from .audio_refs import upload_resolver
+from .conversion import ConversionService
 from .db import open_database
 from .generation import GenerationService
 from .history import HistoryService
@@ -46,6 +48,7 @@ class Services:
     library: LibraryService
     history: HistoryService
     comparisons: Comparisons
+    conversion: ConversionService
 
     def __post_init__(self) -> None:
         self._stopping = threading.Event()
@@ -93,10 +96,13 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     transcription = TranscriptionService(registry, models, jobs)
     uploads = UploadService(db, paths)
     library = LibraryService(db, paths, uploads, jobs, transcription, registry, prompt_cache)
-    generation.add_audio_resolver(library.resolve_reference)
+    generation.audio_refs.register("upload", upload_resolver(uploads))
+    generation.audio_refs.register("sample", library.resolve_sample)  # before "profile": a retry keeps its sample
+    generation.audio_refs.register("profile", library.resolve_profile)
     history = HistoryService(db, paths, registry, jobs, generation)
     comparisons = Comparisons(db, registry, history, uploads)
+    conversion = ConversionService(registry, generation)
     services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads,
-                        prompt_cache, library, history, comparisons)
+                        prompt_cache, library, history, comparisons, conversion)
     jobs.register(LOAD_MODEL, services._run_load_model)
     return services

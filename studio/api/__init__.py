@@ -16,6 +16,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "studio.api.library",
     "studio.api.history",
     "studio.api.openai",
+    "studio.api.conversion",
 )
 
 

@@ -111,6 +111,10 @@ def build_router(services: Services) -> APIRouter:
         inputs = dict(body.inputs)
         if body.text is not None:
             inputs["text"] = body.text
+        if any(isinstance(value, dict) and "path" in value for value in inputs.values()):
+            raise HTTPException(400, "Audio inputs cannot name files on the server: upload the audio first "
+                                     "(POST /api/uploads) and give {'upload': id}, or name a library "
+                                     "{'sample': id} or {'profile': name}.")
         try:
             job = services.generation.submit(body.engine, inputs, body.params)
         except EngineNotReady as exc:

@@ -26,6 +26,7 @@ from engines.contract import AudioInput, Engine, EngineError, InputSlot, Invalid
 from engines.registry import Registry
 
 from ..audio.io import read_audio, write_audio
+from ..audio_refs import ResolvedAudio
 from ..jobs import INTERACTIVE, JobContext, JobInfo, JobQueue
 from ..prompt_cache import PromptCache, file_hash
 from ..storage import Paths
@@ -519,32 +520,27 @@ class LibraryService:
 
         return max(samples, key=score)
 
-    def resolve_reference(self, engine: Engine, slot: InputSlot, value: dict[str, Any]) -> dict[str, Any] | None:
-        """The hook GenerationService calls for {'profile': id or name} or {'sample': id} in an audio slot:
-        the payload entry (path and transcript engines read, plus which profile and sample were used)."""
-        if "sample" in value:
-            try:
-                sample = self.sample(str(value["sample"]))
-            except NotFound as exc:
-                raise InvalidRequest(f"{slot.label}: {exc}") from None
-        elif "profile" in value:
-            key = str(value["profile"])
-            try:
-                profile = self.profile(key)
-            except NotFound:
-                profile = self.profile_by_name(key)  # type: ignore[assignment]
-                if profile is None:
-                    raise InvalidRequest(f"{slot.label}: there is no voice profile {key!r}.") from None
-            sample = self.best_sample(profile.id, engine, slot)
-        else:
+    def resolve_sample(self, engine: Engine, slot: InputSlot, sample_id: str) -> ResolvedAudio | None:
+        """{'sample': id} in an audio slot (the AudioRefs hook): that sample, or None when it is gone."""
+        try:
+            return self._resolved(self.sample(sample_id))
+        except NotFound:
             return None
-        if slot.needs_transcript and not sample.transcript:
-            raise InvalidRequest(f"{slot.label}: {engine.name} needs the transcript of the reference, and sample "
-                                 f"“{sample.name}” has none yet. Transcribe it or type it in the library.")
-        profile_name = self.profile(sample.profile_id).name
-        return {"path": str(sample.normalised), "transcript": value.get("transcript") or sample.transcript or None,
-                "profile": sample.profile_id, "profile_name": profile_name, "sample": sample.id,
-                "sample_name": sample.name, "duration": sample.duration}
+
+    def resolve_profile(self, engine: Engine, slot: InputSlot, key: str) -> ResolvedAudio | None:
+        """{'profile': id or name} in an audio slot: the profile's best sample for this engine's slot."""
+        try:
+            profile = self.profile(key)
+        except NotFound:
+            profile = self.profile_by_name(key)  # type: ignore[assignment]
+            if profile is None:
+                raise InvalidRequest(f"{slot.label}: there is no voice profile {key!r}.") from None
+        return self._resolved(self.best_sample(profile.id, engine, slot))
+
+    def _resolved(self, sample: SampleInfo) -> ResolvedAudio:
+        details = {"profile": sample.profile_id, "profile_name": self.profile(sample.profile_id).name,
+                   "sample": sample.id, "sample_name": sample.name}
+        return ResolvedAudio(sample.normalised, sample.name, sample.duration, sample.transcript or None, details)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -172,7 +172,7 @@ class EchoEngine(Engine):
 
     id = "test.echo"
     name = "Echo"
-    task = "vc"
+    task = "test"  # not "vc": a page must never pick it over the real converter
     summary = "Returns the source clip unchanged."
     sample_rate = 16_000
     memory_mb = 1

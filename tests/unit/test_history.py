@@ -29,8 +29,17 @@ def tone(services: Services, text: str, seconds: float = 0.5) -> HistoryItem:
 
 
 def echo(services: Services, source: Path, profile: str) -> HistoryItem:
-    job = services.generation.submit("test.echo", {"source": {"path": str(source), "profile": profile}}, {})
+    """A generation whose audio slot names a real voice profile (made on first use, with `source` as its sample)."""
+    voice = services.library.profile_by_name(profile)
+    if voice is None:
+        voice = services.library.create_profile(profile)
+        services.library.add_file(voice.id, source, transcript="a tone")
+    job = services.generation.submit("test.echo", {"source": {"profile": voice.id}}, {})
     return services.history.wait(job.id, 30)
+
+
+def profile_id(services: Services, name: str) -> str:
+    return services.library.profile_by_name(name).id  # type: ignore[union-attr]
 
 
 def listed(services: Services, **query: object) -> list[str]:
@@ -60,12 +69,13 @@ def test_failed_jobs_and_model_loads_leave_no_history(services: Services) -> Non
 
 
 def test_the_profile_of_a_reference_is_kept_and_filters(services: Services, tmp_path: Path) -> None:
-    anna = echo(services, tone_file(tmp_path / "anna.wav", seconds=1.0), "p-anna")
-    assert anna.profile_id == "p-anna" and anna.task == "vc" and anna.duration == pytest.approx(1.0)
-    echo(services, tone_file(tmp_path / "bob.wav", seconds=2.0), "p-bob")
+    anna = echo(services, tone_file(tmp_path / "anna.wav", seconds=2.0), "Anna")
+    assert anna.profile_id == profile_id(services, "Anna") and anna.duration == pytest.approx(2.0)
+    echo(services, tone_file(tmp_path / "bob.wav", seconds=2.5), "Bob")
     tone(services, "no profile here")
-    assert listed(services, profile_id="p-anna") == [anna.id]
-    assert services.history.facets()["profile"] == [("p-anna", 1), ("p-bob", 1)]
+    assert listed(services, profile_id=anna.profile_id) == [anna.id]
+    assert sorted(services.history.facets()["profile"]) == sorted(
+        [(profile_id(services, "Anna"), 1), (profile_id(services, "Bob"), 1)])
 
 
 def test_search_filters_sort_and_paging(services: Services) -> None:
@@ -232,13 +242,13 @@ def test_start_up_makes_rows_and_files_agree_again(services: Services, studio_ho
 def test_statistics_count_and_sum_by_engine_profile_and_day(services: Services, tmp_path: Path) -> None:
     hibari = [made(services, "One."), made(services, "Two words.")]
     tones = [tone(services, "t", seconds=1.0), tone(services, "u", seconds=2.0)]
-    echo(services, tone_file(tmp_path / "anna.wav", seconds=1.5), "p-anna")
+    echo(services, tone_file(tmp_path / "anna.wav", seconds=2.5), "Anna")
     stats = services.history.stats()
-    assert stats.count == 5 and stats.duration == pytest.approx(sum(i.duration for i in hibari) + 4.5)
+    assert stats.count == 5 and stats.duration == pytest.approx(sum(i.duration for i in hibari) + 5.5)
     engines = {b.key: (b.count, round(b.duration, 3)) for b in stats.by_engine}
     assert engines == {"builtin.hibari": (2, round(sum(i.duration for i in hibari), 3)), "test.tone": (2, 3.0),
-                       "test.echo": (1, 1.5)}
-    assert {b.key: b.count for b in stats.by_profile} == {None: 4, "p-anna": 1}
+                       "test.echo": (1, 2.5)}
+    assert {b.key: b.count for b in stats.by_profile} == {None: 4, profile_id(services, "Anna"): 1}
     assert [(b.key, b.count) for b in stats.by_day] == [(dt.date.today().isoformat(), 5)]
     services.history.update(tones[0].id, favourite=True)
     only_tones = services.history.stats(HistoryQuery(engine_id="test.tone"))
@@ -258,8 +268,8 @@ def test_search_means_the_same_without_fts5(services: Services) -> None:
 def test_votes_are_tallied_per_engine_and_per_profile(services: Services, tmp_path: Path) -> None:
     from studio.history.compare import differences
 
-    anna = echo(services, tone_file(tmp_path / "anna.wav", seconds=1.0), "p-anna")
-    bob = echo(services, tone_file(tmp_path / "bob.wav", seconds=1.2), "p-bob")
+    anna = echo(services, tone_file(tmp_path / "anna.wav", seconds=2.0), "Anna")
+    bob = echo(services, tone_file(tmp_path / "bob.wav", seconds=2.2), "Bob")
     hibari = made(services, "No profile at all.")
     upload = services.uploads.store_file(tone_file(tmp_path / "mine.wav", seconds=2.0))
     keys = [f"generation:{anna.id}", f"generation:{bob.id}", f"generation:{hibari.id}", f"upload:{upload.id}"]
@@ -271,7 +281,7 @@ def test_votes_are_tallied_per_engine_and_per_profile(services: Services, tmp_pa
     tally = comparisons.tally()
     assert (tally.rounds, tally.no_preference) == (4, 1)
     assert {(r.key, r.wins, r.appearances) for r in tally.by_profile} == \
-        {("p-anna", 2, 3), ("p-bob", 0, 4), (None, 1, 2)}
+        {(anna.profile_id, 2, 3), (bob.profile_id, 0, 4), (None, 1, 2)}
     assert {(r.key, r.wins, r.appearances) for r in tally.by_engine} == \
         {("test.echo", 2, 7), ("builtin.hibari", 0, 1), (None, 1, 1)}  # None: uploads
 

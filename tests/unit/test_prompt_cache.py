@@ -47,8 +47,10 @@ def test_a_profile_fills_an_audio_slot_with_its_best_sample(services: Services, 
     assert (used["profile"], used["sample"], used["profile_name"]) == (voice.id, good.id, "Narrator")
     assert job.payload["inputs"]["reference"]["path"] == str(good.normalised)
     assert job.result["extras"]["transcript"] == SENTENCE  # the engine got the sample's transcript
-    by_sample = generate(services, {"sample": long.id})
-    assert by_sample.result["references"]["reference"]["sample"] == long.id
+    by_sample = generate(services, {"sample": good.id})
+    assert by_sample.result["references"]["reference"]["sample"] == good.id
+    with pytest.raises(InvalidRequest, match="long.wav is 32.5 s long; Prompted test engine takes at most 30"):
+        services.generation.submit(ENGINE, {"text": "x", "reference": {"sample": long.id}})
 
 
 def test_references_that_cannot_work_are_refused_before_queueing(services: Services, speech: np.ndarray,
@@ -62,9 +64,9 @@ def test_references_that_cannot_work_are_refused_before_queueing(services: Servi
     bare = library.add_file(empty.id, write(tmp_path / "bare.wav", speech), transcribe=False)
     with pytest.raises(InvalidRequest, match="needs the transcript"):
         services.generation.submit(ENGINE, {"text": "x", "reference": {"sample": bare.id}})
-    with pytest.raises(InvalidRequest, match="no sample 'gone'"):
+    with pytest.raises(InvalidRequest, match="the sample 'gone' does not exist"):
         services.generation.submit(ENGINE, {"text": "x", "reference": {"sample": "gone"}})
-    with pytest.raises(InvalidRequest, match="give a file path, a voice profile"):
+    with pytest.raises(InvalidRequest, match="give the audio as an upload id \\(or one of: upload, sample, profile\\)"):
         services.generation.submit(ENGINE, {"text": "x", "reference": {"voice": "?"}})
     assert services.jobs.list(kinds=("generate",)) == []
 
