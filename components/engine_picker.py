@@ -61,7 +61,8 @@ class EnginePicker:
         with self.details:
             with ui.row().classes("items-center gap-2"):
                 readiness_badge(readiness)
-                facts = [engine.family, ", ".join(engine.languages), f"{engine.sample_rate / 1000:g} kHz", engine.license]
+                rate = f"{engine.sample_rate / 1000:g} kHz" if engine.sample_rate else "the source's sample rate"
+                facts = [engine.family, ", ".join(engine.languages), rate, engine.license]
                 ui.label(" · ".join(f for f in facts if f)).classes(theme.HINT)
             ui.label(engine.summary).classes("text-body2")
             readiness_help(readiness)

@@ -1,8 +1,10 @@
-"""The result card: a player streaming the file from disk, the clip's plots, downloads in four formats, metadata."""
+"""The result card: a player streaming the file from disk, the clip's plots, downloads in four formats, metadata,
+and a button that sets the result aside for the A/B comparison."""
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from nicegui import background_tasks, run, ui
@@ -10,16 +12,27 @@ from nicegui import background_tasks, run, ui
 from studio.audio.analysis import F0_METHODS
 from studio.audio.io import EXPORT_FORMATS
 from studio.generation import GenerationService
+from studio.history.compare import GENERATION, clip_key
 from studio.jobs import JobInfo
 
 from . import theme
 from .audio_plots import clip_figure
+from .compare_tray import compare_button
 
 MEDIA_ROUTE = "/media"  # STUDIO_HOME/generations is served at /media/generations, with range requests
 
 
 def media_url(job: JobInfo) -> str:
     return f"{MEDIA_ROUTE}/{job.result['audio']}" if job.result else ""
+
+
+def file_url(path: Path, home: Path) -> str | None:
+    """The media URL of a file under STUDIO_HOME's generations or uploads (None for files elsewhere)."""
+    try:
+        relative = path.resolve().relative_to(home.resolve())
+    except ValueError:
+        return None
+    return f"{MEDIA_ROUTE}/{relative.as_posix()}" if relative.parts[0] in ("generations", "uploads") else None
 
 
 def download_url(job: JobInfo, fmt: str) -> str:
@@ -44,10 +57,12 @@ class ResultCard:
                     if text:
                         ui.badge(text).props("outline color=grey-7")
             self.player = ui.audio(media_url(job)).classes("w-full").mark("result-player")
+            self._extra()
             with ui.row().classes("w-full items-center gap-2"):
                 for fmt in EXPORT_FORMATS:
                     ui.button(fmt.upper(), icon="download").props(
                         f'outline no-caps type=a href="{download_url(job, fmt)}" download').mark(f"download-{fmt}")
+                compare_button(clip_key(GENERATION, job.id))
                 ui.space()
                 self.f0_method = ui.toggle({m: "F0: WORLD" if m == "pyworld" else "F0: Praat" for m in F0_METHODS},
                                            value="pyworld", on_change=lambda: self._plot()).props("dense no-caps")
@@ -55,6 +70,13 @@ class ResultCard:
             with ui.expansion("Parameters and details", icon="info").classes("w-full"):
                 self._details(engine, on_reuse)
         background_tasks.create(self._plot(), name=f"plot {job.id}")
+
+    def _extra(self) -> None:
+        """Subclasses add rows under the player here (a conversion shows its source)."""
+
+    def _figure(self, path: Path, f0_method: str, columns: int) -> dict[str, Any]:
+        """The plot of the result (runs off the event loop); subclasses may show more than the clip."""
+        return clip_figure(path, f0_method, columns)
 
     def _details(self, engine: Any, on_reuse: Callable[[str, Any], None] | None) -> None:
         params = self.job.payload.get("params", {})
@@ -82,7 +104,7 @@ class ResultCard:
             with self.plot_area:
                 ui.label("The audio file is missing.").classes("text-negative")
             return
-        figure = await run.io_bound(clip_figure, path, self.f0_method.value, await self._plot_columns())
+        figure = await run.io_bound(self._figure, path, self.f0_method.value, await self._plot_columns())
         if self.plot_area.is_deleted:
             return
         self.plot_area.clear()

@@ -31,6 +31,8 @@ PLOT_INK = "rgba(128,128,128,0.95)"
 PLOT_GRID = "rgba(128,128,128,0.25)"
 WAVE_COLOR = BRAND
 F0_COLOR = "#ff7043"
+CLIP_COLORS = (BRAND, F0_COLOR, "#26a69a", "#ffb300", "#ec407a", "#42a5f5", "#8d6e63", "#9ccc65")  # one per compared clip
+SOURCE_COLOR = "rgba(128,128,128,0.9)"  # the source's contour beside a conversion's result
 PLOT_CONFIG = {"displaylogo": False, "responsive": True,
                "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
 # Magma (plotly.js has no named magma): dark for silence, light for the loudest cells.

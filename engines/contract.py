@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Literal
+from typing import Any, Callable, ClassVar, Literal, Protocol, Sequence, TypeVar
 
 import numpy as np
 
@@ -114,6 +114,7 @@ class InputSlot:
     required: bool = True
     help: str = ""
     max_chars: int | None = None  # text
+    chunk_chars: int | None = None  # text: longer text is spoken in chunks of about this size, cross-faded
     min_seconds: float | None = None  # audio
     max_seconds: float | None = None  # audio
     sweet_spot: tuple[float, float] | None = None  # audio: the duration range the model likes best
@@ -150,12 +151,34 @@ class Weights:
     note: str = ""  # e.g. "extra pretrained model: speech features"
 
 
+T = TypeVar("T")
+
+
+class PromptStore(Protocol):
+    """Where an engine keeps what it computes from reference audio (speaker embedding, semantic tokens, codes).
+
+    `request.prompts.get_or_compute([reference], lambda: encode(model, reference))` returns the cached value
+    when the same engine already encoded the same audio (by content) with the same transcript, else computes
+    and keeps it. Key parts may be AudioInput, paths (hashed by content) and plain values.
+    """
+
+    def get_or_compute(self, key_parts: Sequence[Any], compute: Callable[[], T]) -> T: ...
+
+
+class NoPromptCache:
+    """The store a request has outside the studio (tests, scripts): always computes."""
+
+    def get_or_compute(self, key_parts: Sequence[Any], compute: Callable[[], T]) -> T:
+        return compute()
+
+
 @dataclass
 class Request:
-    """What a job asks of an engine: filled input slots and validated params."""
+    """What a job asks of an engine: filled input slots, validated params, and the store for voice prompts."""
 
     inputs: dict[str, Any]
     params: dict[str, Any]
+    prompts: PromptStore = field(default_factory=NoPromptCache, repr=False)
 
 
 @dataclass
@@ -200,9 +223,11 @@ class Progress:
         mapped = None if fraction is None else self._start + (self._end - self._start) * min(max(fraction, 0.0), 1.0)
         self._report(mapped, stage)
 
-    def span(self, start: float, end: float) -> Progress:
+    def span(self, start: float, end: float, label: str = "") -> Progress:
+        """A child covering `start`..`end` of this one; its stages are prefixed with `label` when given."""
         width = self._end - self._start
-        return Progress(self._report, self._is_cancelled, self._start + width * start, self._start + width * end)
+        report = self._report if not label else (lambda f, s: self._report(f, f"{label} · {s}" if s else label))
+        return Progress(report, self._is_cancelled, self._start + width * start, self._start + width * end)
 
 
 Task = Literal["tts", "vc", "svc", "tta", "codec", "vocoder", "asr", "enhance", "metric", "test"]
@@ -227,13 +252,14 @@ class Engine:
     family: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     languages: ClassVar[tuple[str, ...]] = ()
-    sample_rate: ClassVar[int] = 0
+    sample_rate: ClassVar[int] = 0  # of the output; 0 when it follows the input (DSP converters)
     license: ClassVar[str] = ""
     memory_mb: ClassVar[int] = 0  # estimate before the first load; the manager measures the real footprint
     inputs: ClassVar[tuple[InputSlot, ...]] = ()
     params: ClassVar[tuple[Param, ...]] = ()
     weights: ClassVar[tuple[Weights, ...]] = ()
     requirements: ClassVar[Requirements] = Requirements()
+    prompt_version: ClassVar[str] = "1"  # bump when what the engine caches in request.prompts changes
 
     def __init__(self, context: Any = None) -> None:
         self.context = context
@@ -279,7 +305,7 @@ class Engine:
         for p in self.params:
             if p.kind == "seed" and params.get(p.name, -1) < 0:
                 params[p.name] = int(np.random.default_rng().integers(0, 2**31 - 1))
-        return Request(request.inputs, params)
+        return Request(request.inputs, params, request.prompts)
 
     def load_key(self, params: dict[str, Any]) -> str:
         """Identifies the loaded model: the engine id plus the params that select weights."""

@@ -9,7 +9,7 @@ from nicegui import app, ui
 from components.status import JobIndicator, MemoryGauge
 from studio.services import Services
 
-from . import evaluation, jobs, models, speech
+from . import compare, conversion, evaluation, history, jobs, library, models, singing, speech, transcribe
 from .shortcuts import Shortcuts
 
 
@@ -24,6 +24,14 @@ class NavItem:
 NAVIGATION: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
     ("Create", (
         NavItem("/speech", "Speech", "record_voice_over", speech.speech_page),
+        NavItem("/conversion", "Voice conversion", "swap_horiz", conversion.conversion_page),
+        NavItem("/singing", "Singing conversion", "music_note", singing.singing_page),
+    )),
+    ("Library", (
+        NavItem("/library", "Voices", "library_music", library.library_page),
+        NavItem("/transcribe", "Transcribe", "subtitles", transcribe.transcribe_page),
+        NavItem("/history", "History", "history", history.history_page),
+        NavItem("/compare", "Compare", "compare_arrows", compare.compare_page),
     )),
     ("Analyse", (
         NavItem("/evaluation", "Evaluation", "analytics", evaluation.evaluation_page),
@@ -53,7 +61,7 @@ def routes() -> dict[str, Callable[..., None]]:
 def root(services: Services) -> Callable[[], None]:
     def build() -> None:
         ui.add_head_html('<link rel="stylesheet" href="/assets/css/studio.css">'
-                         '<script src="/assets/js/studio.js"></script>')
+                         '<script src="/assets/js/studio.js"></script><script src="/assets/js/recorder.js"></script>')
         app.storage.user.setdefault("dark", None)  # None follows the system until the user picks
         dark = ui.dark_mode().bind_value(app.storage.user, "dark")
         shortcuts = Shortcuts()

@@ -7,26 +7,24 @@ from nicegui import app, ui
 
 from components import theme
 from components.engine_picker import EnginePicker
-from components.job_progress import JobProgress
 from components.param_form import ParamForm
 from components.result_card import ResultCard
-from engines.contract import Engine, InvalidRequest
-from studio.generation import EngineNotReady
-from studio.jobs import JobInfo, JobState
+from components.voice_slot import VoiceSlotField
+from engines.contract import Engine
+from studio.jobs import JobInfo
 from studio.services import Services
 
 from .shortcuts import Shortcuts
+from .task_page import TaskPage
 
 TASK = "tts"
 PLACEHOLDER = "Type or paste what the voice should say."
 
 
-class SpeechPage:
+class SpeechPage(TaskPage):
     def __init__(self, services: Services, shortcuts: Shortcuts) -> None:
         self.services = services
         self.prefs: dict[str, Any] = app.storage.user.setdefault("speech", {"engine": None, "draft": "", "params": {}})
-        self.result: ResultCard | None = None
-        self.shown_job: str | None = None
         with ui.column().classes(theme.PAGE):
             ui.label("Speech").classes("text-h5")
             self.picker = EnginePicker(services.registry.for_task(TASK), self.prefs.get("engine"), self._engine_changed)
@@ -34,15 +32,9 @@ class SpeechPage:
                                     on_change=self._text_changed).props('autogrow outlined input-style="min-height: 6rem"').classes("w-full") \
                 .mark("speech-text")
             self.counter = ui.label("").classes(theme.HINT + " self-end -mt-3").mark("char-count")
+            self.slots_area = ui.column().classes("w-full gap-4")
             self.form_area = ui.column().classes("w-full")
-            with ui.row().classes("items-center gap-3"):
-                ui.button("Generate", icon="play_arrow", on_click=self.generate).props("size=lg no-caps") \
-                    .mark("generate")
-                ui.label("Ctrl + Enter").classes(theme.HINT + " gt-sm")
-            self.message = ui.label("").classes("text-negative text-body2").mark("form-message")
-            self.message.set_visibility(False)
-            self.progress = JobProgress(services.jobs, lambda: services.jobs.latest(TASK), self._job_changed)
-            self.result_area = ui.column().classes("w-full")
+            self._run_area(TASK, "Generate", "play_arrow", "generate", self.generate)
         self._build_form(self.picker.engine)
         self._count()
         self.progress.refresh()
@@ -58,6 +50,10 @@ class SpeechPage:
         self._count()
 
     def _build_form(self, engine: Engine) -> None:
+        self.slots_area.clear()
+        with self.slots_area:
+            self.voice_slots = [VoiceSlotField(self.services, engine, slot) for slot in engine.inputs
+                                if slot.kind == "audio"]
         self.form_area.clear()
         saved = self.prefs.setdefault("params", {}).get(engine.id, {})
         with self.form_area:
@@ -77,37 +73,18 @@ class SpeechPage:
         self.counter.set_text(f"{n:,} / {limit:,} characters" if limit else f"{n:,} characters")
         self.counter.classes(replace=("text-negative" if limit and n > limit else theme.HINT) + " self-end -mt-3")
 
-    def _say(self, message: str) -> None:
-        self.message.set_text(message)
-        self.message.set_visibility(bool(message))
-
     def generate(self) -> None:
-        try:
-            job = self.services.generation.submit(self.engine.id, {"text": self.text.value}, self.form.values)
-        except (InvalidRequest, EngineNotReady) as exc:
-            self._say(str(exc))
-            ui.notify(str(exc), type="negative")
-            return
-        self._say("")
-        self.progress.refresh()
-        ui.notify(f"Queued: {job.title}", type="info")
+        self._submit(lambda: self.services.generation.submit(
+            self.engine.id, {"text": self.text.value, **{field.slot.name: field.value() for field in self.voice_slots}},
+            self.form.values))
 
-    def _job_changed(self, job: JobInfo | None) -> None:
-        if job is None or job.state != JobState.succeeded or job.id == self.shown_job:
-            return
-        self.shown_job = job.id
-        self.result_area.clear()
-        with self.result_area:
-            self.result = ResultCard(job, self.services.generation, on_reuse=self._reuse)
+    def _result_card(self, job: JobInfo) -> ResultCard:
+        return ResultCard(job, self.services.generation, on_reuse=self._reuse)
 
     def _reuse(self, name: str, value: Any) -> None:
         if name in self.form.values:
             self.form.set(name, value)
             ui.notify(f"{name} set to {value}")
-
-    def _toggle_play(self) -> None:
-        if self.result is not None:
-            self.result.toggle_play()
 
 
 def speech_page(services: Services, shortcuts: Shortcuts) -> None:

@@ -26,6 +26,7 @@ def create(settings: Settings) -> tuple[Services, Callable[[], None]]:
     app.on_shutdown(services.stop)
     app.add_media_files("/media/generations", services.paths.generations)
     app.add_media_files("/media/uploads", services.paths.uploads)
+    app.add_media_files("/media/library", services.paths.library)
     app.add_static_files("/assets", ASSETS)
     for router in build_routers(services):
         app.include_router(router)

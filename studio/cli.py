@@ -1,4 +1,4 @@
-"""The `amphion-studio` command: serve (default), doctor, generate, evaluate."""
+"""The `amphion-studio` command: serve (default), doctor, generate, convert, evaluate."""
 from __future__ import annotations
 
 import argparse
@@ -6,10 +6,15 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from .jobs import JobInfo
+    from .services import Services
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,6 +35,19 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                           help="a parameter value, e.g. -p speed=1.2 -p seed=7 (repeatable)")
     generate.add_argument("--json", action="store_true", help="print the job's result as JSON")
+
+    convert = commands.add_parser("convert", help="convert a voice or a song to another voice without the web page")
+    convert.add_argument("source", help="the audio to convert (WAV, MP3, FLAC, OGG, M4A, or a video with sound)")
+    convert.add_argument("-o", "--output", required=True, help="output file: .wav, .mp3, .flac or .ogg")
+    convert.add_argument("-r", "--reference", help="a clip of the target voice")
+    convert.add_argument("-t", "--task", choices=("vc", "svc"), default="vc",
+                         help="vc: speech (default); svc: singing")
+    convert.add_argument("-e", "--engine", help="engine id (default: the best ready one for the task; see `doctor`)")
+    convert.add_argument("-i", "--input", action="append", default=[], metavar="SLOT=FILE",
+                         help="another audio input of the engine, e.g. -i style_reference=accent.wav (repeatable)")
+    convert.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                         help="a parameter value, e.g. -p semitones=-5 -p formant_shift=0.9 (repeatable)")
+    convert.add_argument("--json", action="store_true", help="print the job's result as JSON")
 
     evaluate = commands.add_parser(
         "evaluate", help="score generated audio against a reference (files or folders), or one clip alone",
@@ -63,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "generate":
         return _generate(settings, args)
+    if args.command == "convert":
+        return _convert(settings, args)
     if args.command == "evaluate":
         from .evaluation.cli import evaluate
 
@@ -92,18 +112,48 @@ def _parse_params(pairs: list[str]) -> dict[str, Any]:
 
 
 def _generate(settings: Settings, args: argparse.Namespace) -> int:
+    text = sys.stdin.read() if args.text == "-" else args.text
+    return _run_job(settings, args, lambda services: services.generation.submit(
+        args.engine, {"text": text}, _parse_params(args.param)))
+
+
+def _convert(settings: Settings, args: argparse.Namespace) -> int:
+    def submit(services: Services) -> JobInfo:
+        store = services.uploads.store_file
+        inputs = {}
+        for pair in args.input:
+            slot, sep, path = pair.partition("=")
+            if not sep:
+                raise ValueError(f"--input {pair!r}: write it as SLOT=FILE")
+            inputs[slot.strip()] = store(_existing(path)).id
+        reference = store(_existing(args.reference)).id if args.reference else None
+        return services.conversion.submit(args.task, store(_existing(args.source)).id, reference,
+                                          engine_id=args.engine, inputs=inputs, params=_parse_params(args.param))
+    return _run_job(settings, args, submit)
+
+
+def _existing(path: str) -> Path:
+    if not Path(path).is_file():
+        raise ValueError(f"{path}: no such file")
+    return Path(path)
+
+
+def _run_job(settings: Settings, args: argparse.Namespace, submit: Callable[[Services], JobInfo]) -> int:
+    """Submit a job, wait for it, and copy its audio to `args.output` in the format its suffix names."""
     from engines.contract import EngineError
 
+    from .audio.io import EXPORT_FORMATS
     from .services import build_services
 
-    text = sys.stdin.read() if args.text == "-" else args.text
     output = Path(args.output)
     fmt = output.suffix.lstrip(".").lower()
+    if fmt not in EXPORT_FORMATS:
+        print(f"amphion-studio: {output.name}: end the output name with .{', .'.join(EXPORT_FORMATS)}", file=sys.stderr)
+        return 2
     services = build_services(settings)
     services.jobs.start()
     try:
-        job = services.generation.submit(args.engine, {"text": text}, _parse_params(args.param))
-        job = services.jobs.wait(job.id, timeout=24 * 3600)
+        job = services.jobs.wait(submit(services).id, timeout=24 * 3600)
         if job.error:
             print(f"amphion-studio: {job.error}", file=sys.stderr)
             return 1

@@ -13,6 +13,9 @@ from sqlmodel import SQLModel, create_engine
 TABLE_MODULES: tuple[str, ...] = (
     "studio.jobs.table",
     "studio.uploads",
+    "studio.library.tables",
+    "studio.prompt_cache",
+    "studio.history.table",
     "studio.evaluation.table",
 )
 

@@ -11,12 +11,18 @@ from sqlalchemy.engine import Engine as SqlEngine
 from engines.registry import Registry
 
 from . import memory
+from .audio_refs import upload_resolver
+from .conversion import ConversionService
 from .db import open_database
 from .evaluation import EvaluationService
 from .generation import GenerationService
+from .history import HistoryService
+from .history.compare import Comparisons
 from .jobs import JobContext, JobInfo, JobQueue
+from .library import LibraryService
 from .logs import configure_logging
 from .model_manager import ModelManager
+from .prompt_cache import PromptCache
 from .settings import Settings
 from .storage import Paths
 from .transcription import TranscriptionService
@@ -39,6 +45,11 @@ class Services:
     generation: GenerationService
     transcription: TranscriptionService
     uploads: UploadService
+    prompt_cache: PromptCache
+    library: LibraryService
+    history: HistoryService
+    comparisons: Comparisons
+    conversion: ConversionService
     evaluation: EvaluationService
 
     def __post_init__(self) -> None:
@@ -47,6 +58,7 @@ class Services:
     def start(self) -> None:
         """Start the job worker and the memory sampler; find the device in the background (it imports torch)."""
         self._stopping.clear()
+        self.history.reconcile()  # before the worker starts, so no job finishes meanwhile
         self.jobs.start()
         threading.Thread(target=self._sample_memory, name="studio-memory", daemon=True).start()
 
@@ -81,10 +93,19 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     registry = registry or Registry(context=settings, extra_packages=settings.engine_packages)
     models = ModelManager(registry, settings.device, settings.memory_budget_gb)
     jobs = JobQueue(db, log_path=str(paths.logs / "studio.log"))
-    generation = GenerationService(registry, models, jobs, paths)
+    prompt_cache = PromptCache(db, paths.prompt_cache)
+    generation = GenerationService(registry, models, jobs, paths, prompt_cache)
     transcription = TranscriptionService(registry, models, jobs)
     uploads = UploadService(db, paths)
+    library = LibraryService(db, paths, uploads, jobs, transcription, registry, prompt_cache)
+    generation.audio_refs.register("upload", upload_resolver(uploads))
+    generation.audio_refs.register("sample", library.resolve_sample)  # before "profile": a retry keeps its sample
+    generation.audio_refs.register("profile", library.resolve_profile)
+    history = HistoryService(db, paths, registry, jobs, generation)
+    comparisons = Comparisons(db, registry, history, uploads)
+    conversion = ConversionService(registry, generation)
     evaluation = EvaluationService(registry, models, jobs, transcription, paths, db)
-    services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads, evaluation)
+    services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads,
+                        prompt_cache, library, history, comparisons, conversion, evaluation)
     jobs.register(LOAD_MODEL, services._run_load_model)
     return services

@@ -33,6 +33,14 @@ class Paths:
         return self.home / "uploads"
 
     @property
+    def library(self) -> Path:
+        return self.home / "library"
+
+    @property
+    def prompt_cache(self) -> Path:
+        return self.home / "prompt_cache"
+
+    @property
     def logs(self) -> Path:
         return self.home / "logs"
 
@@ -45,7 +53,8 @@ class Paths:
         return self.home / "secret"
 
     def ensure(self) -> Paths:
-        for path in (self.home, self.generations, self.exports, self.uploads, self.logs, self.nicegui):
+        for path in (self.home, self.generations, self.exports, self.uploads, self.library, self.prompt_cache, self.logs,
+                     self.nicegui):
             path.mkdir(parents=True, exist_ok=True)
         return self
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engines.contract import AudioInput, InvalidRequest, Progress
+from engines.contract import AudioInput, Engine, InvalidRequest, Progress, Request
 from engines.registry import Registry
 
 from .jobs import INTERACTIVE, JobContext, JobInfo, JobQueue
@@ -36,6 +36,41 @@ class Transcript:
     segments: tuple[dict[str, Any], ...] = field(default=())
     language_probability: float = 1.0
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "language": self.language, "duration": self.duration,
+                "language_probability": self.language_probability, "segments": list(self.segments),
+                "words": [w.__dict__ for w in self.words]}
+
+    def cues(self, max_chars: int = 84, max_seconds: float = 6.0) -> list[tuple[float, float, str]]:
+        """Subtitle cues: words grouped up to a sentence end, `max_chars` or `max_seconds` (else the segments)."""
+        if not self.words:
+            return [(s["start"], s["end"], s["text"]) for s in self.segments if s.get("text")]
+        cues: list[tuple[float, float, str]] = []
+        group: list[Word] = []
+
+        def flush() -> None:
+            if group:
+                cues.append((group[0].start, group[-1].end, " ".join(w.word for w in group)))
+                group.clear()
+
+        for word in self.words:
+            if group and (len(" ".join(w.word for w in group)) + len(word.word) >= max_chars
+                          or word.end - group[0].start > max_seconds):
+                flush()
+            group.append(word)
+            if word.word.rstrip().endswith((".", "?", "!")):
+                flush()
+        flush()
+        return cues
+
+    def to_srt(self) -> str:
+        def stamp(seconds: float) -> str:
+            ms = int(round(max(seconds, 0.0) * 1000))
+            return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+        return "".join(f"{i}\n{stamp(start)} --> {stamp(end)}\n{text.strip()}\n\n"
+                       for i, (start, end, text) in enumerate(self.cues(), 1))
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Transcript:
         return cls(data["text"], data.get("language", ""), data.get("duration", 0.0),
@@ -55,13 +90,18 @@ class TranscriptionService:
     def engines(self) -> list[str]:
         return [e.id for e in self.registry.for_task("asr")]
 
-    def transcribe(self, path: str | Path, engine_id: str = DEFAULT_ASR, params: dict[str, Any] | None = None,
-                   progress: Progress | None = None) -> Transcript:
-        """Transcribe now, on this thread (call it from a job). `params` are the ASR engine's own."""
+    def check(self, path: str | Path, engine_id: str = DEFAULT_ASR,
+              params: dict[str, Any] | None = None) -> tuple[Engine, Request]:
+        """The engine and the checked request; InvalidRequest says what to fix."""
         if engine_id not in self.registry or self.registry.get(engine_id).task != "asr":
             raise InvalidRequest(f"{engine_id!r} is not a transcription engine; use one of {', '.join(self.engines())}.")
         engine = self.registry.get(engine_id)
-        request = engine.validate({"audio": AudioInput(str(path))}, params or {})
+        return engine, engine.validate({"audio": AudioInput(str(path))}, params or {})
+
+    def transcribe(self, path: str | Path, engine_id: str = DEFAULT_ASR, params: dict[str, Any] | None = None,
+                   progress: Progress | None = None) -> Transcript:
+        """Transcribe now, on this thread (call it from a job). `params` are the ASR engine's own."""
+        engine, request = self.check(path, engine_id, params)
         progress = progress or Progress()
         with self.models.use(engine, request.params, progress.span(0, 0.2)) as model:
             result = engine.run(model, request, progress.span(0.2, 1.0))
@@ -69,17 +109,11 @@ class TranscriptionService:
 
     def submit(self, path: str | Path, engine_id: str = DEFAULT_ASR, params: dict[str, Any] | None = None,
                priority: int = INTERACTIVE, title: str | None = None) -> JobInfo:
-        if engine_id not in self.registry:
-            raise InvalidRequest(f"There is no engine {engine_id!r}.")
-        engine = self.registry.get(engine_id)
-        engine.validate({"audio": AudioInput(str(path))}, params or {})  # refuse bad params before queueing
+        self.check(path, engine_id, params)  # refuse bad params before queueing
         return self.jobs.submit(TRANSCRIBE, {"engine_id": engine_id, "path": str(path), "params": params or {}},
                                 title=title or f"Transcribe {Path(path).name}", task="asr", engine_id=engine_id,
                                 priority=priority)
 
     def _run_job(self, ctx: JobContext) -> dict[str, Any]:
         p = ctx.payload
-        transcript = self.transcribe(p["path"], p["engine_id"], p["params"], ctx.progress)
-        return {"text": transcript.text, "language": transcript.language, "duration": transcript.duration,
-                "language_probability": transcript.language_probability, "segments": list(transcript.segments),
-                "words": [w.__dict__ for w in transcript.words]}
+        return self.transcribe(p["path"], p["engine_id"], p["params"], ctx.progress).to_dict()

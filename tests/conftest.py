@@ -61,6 +61,17 @@ def services(studio_home: Path) -> Iterator[Services]:
 
 
 @pytest.fixture(scope="session")
+def live_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real studio started as a subprocess (once per session, with the test engines), for HTTP clients."""
+    from tests.live_server import start_studio
+
+    process, url = start_studio(tmp_path_factory.mktemp("live-home"), STUDIO_ENGINE_PACKAGES=FAKE_ENGINES)
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
 def whisper():  # type: ignore[no-untyped-def]
     """The studio's Whisper engine with tiny.en (offline), loaded once, to check what speech says."""
     from engines.contract import Progress

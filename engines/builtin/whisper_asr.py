@@ -26,6 +26,11 @@ LANGUAGES = (("auto", "detect"), ("en", "English"), ("zh", "Chinese"), ("ja", "J
              ("fr", "French"), ("de", "German"), ("es", "Spanish"), ("it", "Italian"), ("pt", "Portuguese"),
              ("ru", "Russian"), ("nl", "Dutch"), ("pl", "Polish"), ("tr", "Turkish"), ("ar", "Arabic"),
              ("hi", "Hindi"), ("uk", "Ukrainian"), ("sv", "Swedish"))
+AUDIO_SLOT = InputSlot("audio", "audio", "Audio", help="Speech to transcribe (any length).")
+WORD_TIMESTAMPS = Param("word_timestamps", "bool", True,
+                        help="Time every word (needed to cut a clip and its transcript).")
+BEAM_SIZE = Param("beam_size", "int", 1, min=1, max=10, step=1, advanced=True,
+                  help="Beam search width: 5 is a little more accurate, 1 is fastest.")
 
 
 class WhisperASR(Engine):
@@ -38,15 +43,14 @@ class WhisperASR(Engine):
     sample_rate = 16_000
     license = "MIT"
     memory_mb = 250
-    inputs = (InputSlot("audio", "audio", "Audio", help="Speech to transcribe (any length)."),)
+    inputs = (AUDIO_SLOT,)
     params = (
         Param("model", "choice", BUNDLED, help="Bigger is more accurate and slower; only tiny.en is built in.",
               choices=tuple((size, label) for size, (label, _, _) in MODELS.items()), affects_load=True),
         Param("language", "choice", "auto", help="The spoken language, or detect it (English-only models: en).",
               choices=LANGUAGES),
-        Param("word_timestamps", "bool", True, help="Time every word (needed to cut a clip and its transcript)."),
-        Param("beam_size", "int", 1, min=1, max=10, step=1, advanced=True,
-              help="Beam search width: 5 is a little more accurate, 1 is fastest."),
+        WORD_TIMESTAMPS,
+        BEAM_SIZE,
         Param("vad_filter", "bool", False, advanced=True, help="Skip long silences with Silero VAD first."),
         Param("initial_prompt", "text", "", advanced=True,
               help="Words to expect (names, jargon), to steer spelling."),

@@ -13,6 +13,10 @@ from ..services import Services
 ROUTER_MODULES: tuple[str, ...] = (
     "studio.api.core",
     "studio.api.uploads",
+    "studio.api.library",
+    "studio.api.history",
+    "studio.api.openai",
+    "studio.api.conversion",
     "studio.api.evaluation",
 )
 

