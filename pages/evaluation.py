@@ -11,7 +11,6 @@ from nicegui import app, events, run, ui
 from components import theme
 from components.audio_input import AudioInputField
 from components.evaluation_results import EvaluationResults
-from components.job_progress import JobProgress
 from engines.contract import InvalidRequest
 from studio.evaluation import EvaluationRequest
 from studio.evaluation.inputs import accept_zip, audio_files
@@ -21,6 +20,7 @@ from studio.metrics.base import Options
 from studio.services import Services
 
 from .shortcuts import Shortcuts
+from .task_page import TaskPage
 
 TASK = "evaluation"
 MODES = {"clip": "One clip", "pair": "Pair", "set": "Sets", "jobs": "Generations"}
@@ -62,16 +62,18 @@ class ZipSlot:
         self.upload.reset()
 
 
-class EvaluationPage:
+class EvaluationPage(TaskPage):
     def __init__(self, services: Services) -> None:
         self.services = services
         self.prefs: dict[str, Any] = app.storage.user.setdefault("evaluation", {"mode": "pair", "metrics": [],
                                                                                "options": {}})
-        self.shown: str | None = None
         defaults = Options().to_dict()
         options = {**defaults, **{k: v for k, v in self.prefs.get("options", {}).items() if k in defaults}}
         with ui.column().classes(theme.PAGE):
-            ui.label("Evaluation").classes("text-h5")
+            with ui.row().classes("w-full items-center gap-2"):
+                ui.label("Evaluation").classes("text-h5 grow")
+                self.recent = ui.select({}, label="Open an earlier evaluation", on_change=self._pick_recent) \
+                    .classes("w-80 max-w-full").mark("evaluation-recent")
             ui.label("Score generated audio: one clip on its own, against a reference, or two sets matched by file "
                      "name. Metrics and units follow Amphion's, so numbers compare with papers.").classes(theme.HINT)
             self.mode = ui.toggle(MODES, value=self.prefs.get("mode", "pair"), on_change=self._mode_changed) \
@@ -101,15 +103,7 @@ class EvaluationPage:
                 .props("use-chips outlined clearable").classes("w-full").mark("evaluation-metrics")
             with ui.expansion("Options", icon="tune").classes("w-full"):
                 self.options = self._options(options)
-            with ui.row().classes("items-center gap-3"):
-                ui.button("Evaluate", icon="analytics", on_click=self.evaluate).props("size=lg no-caps") \
-                    .mark("evaluate")
-            self.message = ui.label("").classes("text-negative text-body2").mark("evaluation-message")
-            self.message.set_visibility(False)
-            self.progress = JobProgress(services.jobs, lambda: services.jobs.latest(TASK), self._job_changed)
-            self.recent = ui.select({}, label="Earlier evaluations", on_change=self._pick_recent) \
-                .classes("w-full").mark("evaluation-recent")
-            self.results = ui.column().classes("w-full")
+            self._run_area(TASK, "Evaluate", "analytics", "evaluate", self.evaluate)
         self._mode_changed()
         self._fill_recent()
 
@@ -153,20 +147,8 @@ class EvaluationPage:
                                                                  if v in {j.id for j in done}])
         self.set_hint.set_visibility(mode == "set")
 
-    def _say(self, message: str) -> None:
-        self.message.set_text(message)
-        self.message.set_visibility(bool(message))
-
     def evaluate(self) -> None:
-        try:
-            job = self.services.evaluation.submit(self._request())
-        except InvalidRequest as exc:
-            self._say(str(exc))
-            ui.notify(str(exc), type="negative")
-            return
-        self._say("")
-        self.progress.refresh()
-        ui.notify(f"Queued: {job.title}", type="info")
+        self._submit(lambda: self.services.evaluation.submit(self._request()))
 
     def _request(self) -> EvaluationRequest:
         """What the form asks for; InvalidRequest when an input is missing."""
@@ -194,20 +176,16 @@ class EvaluationPage:
             metrics=metrics, options=options, name=name,
             title=f"Pair: {Path(ref.name).stem} vs {name}" if mode == "pair" and ref else f"Clip: {name}")
 
-    def _job_changed(self, job: JobInfo | None) -> None:
-        if job is None or job.state != JobState.succeeded or job.id == self.shown:
-            return
+    def _result_card(self, job: JobInfo) -> Any:  # called by TaskPage once an evaluate job succeeded
         self._fill_recent()
-        self.show(job.id)
+        return self._results(job.id)
 
-    def show(self, evaluation_id: str) -> None:
+    def _results(self, evaluation_id: str) -> EvaluationResults | None:
         report = self.services.evaluation.report(evaluation_id)
-        self.results.clear()
-        self.shown = evaluation_id
         if report is None:
-            return
-        with self.results:
-            EvaluationResults(report)
+            ui.label("This evaluation was deleted.").classes(theme.HINT)
+            return None
+        return EvaluationResults(report)
 
     def _fill_recent(self) -> None:
         rows = self.services.evaluation.list(30)
@@ -215,8 +193,11 @@ class EvaluationPage:
                                  for r in rows})
 
     def _pick_recent(self) -> None:
-        if self.recent.value and self.recent.value != self.shown:
-            self.show(self.recent.value)
+        if self.recent.value and self.recent.value != self.shown_job:
+            self.shown_job = self.recent.value
+            self.result_area.clear()
+            with self.result_area:
+                self._results(self.recent.value)
 
 
 def evaluation_page(services: Services, shortcuts: Shortcuts) -> None:
