@@ -230,12 +230,12 @@ class Progress:
         return Progress(report, self._is_cancelled, self._start + width * start, self._start + width * end)
 
 
-Task = Literal["tts", "vc", "svc", "tta", "codec", "vocoder", "asr", "enhance", "test"]
+Task = Literal["tts", "vc", "svc", "tta", "codec", "vocoder", "asr", "enhance", "metric", "test"]
 
 TASK_TITLES: dict[str, str] = {
     "tts": "Speech synthesis", "vc": "Voice conversion", "svc": "Singing voice conversion",
     "tta": "Text to audio", "codec": "Codec", "vocoder": "Vocoder", "asr": "Transcription",
-    "enhance": "Enhancement", "test": "Test",
+    "enhance": "Enhancement", "metric": "Evaluation models", "test": "Test",
 }
 
 

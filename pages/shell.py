@@ -9,7 +9,7 @@ from nicegui import app, ui
 from components.status import JobIndicator, MemoryGauge
 from studio.services import Services
 
-from . import compare, conversion, history, jobs, library, models, singing, speech, transcribe
+from . import compare, conversion, evaluation, history, jobs, library, models, singing, speech, transcribe
 from .shortcuts import Shortcuts
 
 
@@ -32,6 +32,9 @@ NAVIGATION: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
         NavItem("/transcribe", "Transcribe", "subtitles", transcribe.transcribe_page),
         NavItem("/history", "History", "history", history.history_page),
         NavItem("/compare", "Compare", "compare_arrows", compare.compare_page),
+    )),
+    ("Analyse", (
+        NavItem("/evaluation", "Evaluation", "analytics", evaluation.evaluation_page),
     )),
     ("System", (
         NavItem("/jobs", "Jobs", "work_history", jobs.jobs_page),

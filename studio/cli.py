@@ -1,4 +1,4 @@
-"""The `amphion-studio` command: serve (default), doctor, generate, convert."""
+"""The `amphion-studio` command: serve (default), doctor, generate, convert, evaluate."""
 from __future__ import annotations
 
 import argparse
@@ -48,6 +48,19 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                          help="a parameter value, e.g. -p semitones=-5 -p formant_shift=0.9 (repeatable)")
     convert.add_argument("--json", action="store_true", help="print the job's result as JSON")
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score generated audio against a reference (files or folders), or one clip alone",
+        description="Print every metric that applies. Folders are matched by file name; a `name.txt` beside a "
+                    "clip gives the text for WER/CER.")
+    evaluate.add_argument("paths", nargs="+", metavar="[REFERENCE] GENERATED",
+                          help="reference and generated file or folder; a single path is scored without reference")
+    evaluate.add_argument("-t", "--text", help="what the generated clip should say (WER/CER)")
+    evaluate.add_argument("--texts", metavar="FILE", help="for folders: a file of `name|text` lines")
+    evaluate.add_argument("-m", "--metrics", help="comma-separated metric keys (default: all that apply)")
+    evaluate.add_argument("-o", "--option", action="append", default=[], metavar="NAME=VALUE",
+                          help="how metrics are computed, e.g. -o f0_method=pyworld -o periodicity_model=tiny")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object keyed by metric name")
     return parser
 
 
@@ -70,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         return _generate(settings, args)
     if args.command == "convert":
         return _convert(settings, args)
+    if args.command == "evaluate":
+        from .evaluation.cli import evaluate
+
+        return evaluate(settings, args, _parse_params)
     return _serve(settings)
 
 

@@ -16,6 +16,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "studio.library.tables",
     "studio.prompt_cache",
     "studio.history.table",
+    "studio.evaluation.table",
 )
 
 

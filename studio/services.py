@@ -14,6 +14,7 @@ from . import memory
 from .audio_refs import upload_resolver
 from .conversion import ConversionService
 from .db import open_database
+from .evaluation import EvaluationService
 from .generation import GenerationService
 from .history import HistoryService
 from .history.compare import Comparisons
@@ -49,6 +50,7 @@ class Services:
     history: HistoryService
     comparisons: Comparisons
     conversion: ConversionService
+    evaluation: EvaluationService
 
     def __post_init__(self) -> None:
         self._stopping = threading.Event()
@@ -102,7 +104,8 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     history = HistoryService(db, paths, registry, jobs, generation)
     comparisons = Comparisons(db, registry, history, uploads)
     conversion = ConversionService(registry, generation)
+    evaluation = EvaluationService(registry, models, jobs, transcription, paths, db)
     services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads,
-                        prompt_cache, library, history, comparisons, conversion)
+                        prompt_cache, library, history, comparisons, conversion, evaluation)
     jobs.register(LOAD_MODEL, services._run_load_model)
     return services

@@ -79,8 +79,11 @@ def log_mel(audio: np.ndarray, sample_rate: int, n_mels: int = 80, max_frames: i
 
 
 def pitch(audio: np.ndarray, sample_rate: int, method: str = "pyworld", hop_seconds: float = 0.01,
-          fmin: float = 50.0, fmax: float = 1100.0) -> PitchContour:
-    """F0 in Hz every `hop_seconds` (NaN where unvoiced), by WORLD (DIO + StoneMask) or Praat."""
+          fmin: float = 50.0, fmax: float = 1100.0, voicing_threshold: float = 0.45) -> PitchContour:
+    """F0 in Hz every `hop_seconds` (NaN where unvoiced), by WORLD (DIO + StoneMask) or Praat.
+
+    `voicing_threshold` is Praat's (0.45 by default; Amphion's metrics use 0.6).
+    """
     if method == "pyworld":
         pyworld = import_pyworld()
 
@@ -92,7 +95,7 @@ def pitch(audio: np.ndarray, sample_rate: int, method: str = "pyworld", hop_seco
 
         snd = parselmouth.Sound(audio.astype(np.float64), sampling_frequency=sample_rate)
         result = snd.to_pitch_ac(time_step=hop_seconds, pitch_floor=max(fmin, 3 / snd.duration if snd.duration else fmin),
-                                 pitch_ceiling=fmax)
+                                 pitch_ceiling=fmax, voicing_threshold=voicing_threshold)
         f0, times = result.selected_array["frequency"], result.xs()
     else:
         raise ValueError(f"unknown F0 method {method!r}; use one of {', '.join(F0_METHODS)}")

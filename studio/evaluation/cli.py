@@ -1,0 +1,95 @@
+"""`amphion-studio evaluate [REFERENCE] GENERATED`: the evaluation service from a shell, printed as a table or JSON."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..metrics import METRICS
+from ..settings import Settings
+from .report import Report
+from .service import EvaluationRequest
+
+JOB_TIMEOUT = 7 * 24 * 3600.0
+
+
+def evaluate(settings: Settings, args: argparse.Namespace, parse_options: Callable[[list[str]], dict[str, Any]]) -> int:
+    from engines.contract import EngineError
+
+    from ..services import build_services
+
+    if len(args.paths) > 2:
+        print("amphion-studio evaluate: give at most two paths, REFERENCE and GENERATED.", file=sys.stderr)
+        return 2
+    reference, generated = (None, args.paths[0]) if len(args.paths) == 1 else args.paths
+    folder = Path(generated).is_dir()
+    mode = "set" if folder else ("pair" if reference else "clip")
+    services = build_services(settings)
+    services.jobs.start()
+    try:
+        request = EvaluationRequest(
+            mode, str(Path(generated).absolute()), str(Path(reference).absolute()) if reference else None, args.text,
+            str(Path(args.texts).absolute()) if args.texts else None,
+            metrics=tuple(k for k in args.metrics.split(",")) if args.metrics else None,
+            options=parse_options(args.option))
+        job = services.evaluation.submit(request)
+        job = services.jobs.wait(job.id, timeout=JOB_TIMEOUT)
+        if job.error:
+            print(f"amphion-studio: {job.error}", file=sys.stderr)
+            return 1
+        report = services.evaluation.report(job.id)
+        assert report is not None
+        print(json.dumps(report.flat(), indent=2, ensure_ascii=False) if args.json else table(report))
+        if args.json:
+            print_messages(report)
+        return 0
+    except (EngineError, ValueError) as exc:
+        print(f"amphion-studio: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        services.stop()
+
+
+def table(report: Report) -> str:
+    """Metric, value (or mean ± std over n items), unit; then the messages."""
+    lines = [report.title, ""]
+    width = max(len(k) for k in report.metrics)
+    single = len(report.items) == 1 and report.mode in ("clip", "pair")
+    for key in report.metrics:
+        metric = METRICS[key]
+        if key in report.set_values or key in report.set_errors:
+            value = report.set_values.get(key)
+            text = metric.format(value) if value is not None else "—"
+        elif single:
+            text = metric.format(report.items[0].values.get(key))
+        elif key in report.summary:
+            stats = report.summary[key]
+            text = f"{metric.format_stats(stats['mean'], stats['std'])} (n={stats['n']})"
+        else:
+            text = "—"
+        lines.append(f"{key:<{width}}  {text:<28}  {metric.label}")
+    messages = list(iter_messages(report))
+    if messages:
+        lines += ["", "Messages:"] + [f"  {m}" for m in messages]
+    return "\n".join(lines)
+
+
+def iter_messages(report: Report):  # type: ignore[no-untyped-def]
+    for key, message in report.set_errors.items():
+        yield f"{key}: {message}"
+    for item in report.items:
+        prefix = f"{item.name}: " if len(report.items) > 1 else ""
+        if item.error:
+            yield prefix + item.error
+        for key, message in item.errors.items():
+            yield f"{prefix}{key}: {message}"
+        for note in item.notes:
+            yield f"{prefix}note: {note}"
+
+
+def print_messages(report: Report) -> None:
+    for message in iter_messages(report):
+        print(message, file=sys.stderr)

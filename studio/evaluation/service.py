@@ -1,0 +1,333 @@
+"""The evaluation service: checks a request, queues an 'evaluate' job, scores every item on the worker, stores the
+report (keyed by the job id; each item by the generate job it scored) and reads reports back.
+
+Pages, the REST API and the CLI all go through `submit()`; the job runs `run()`, which other code may also call
+from inside its own job.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine as SqlEngine
+from sqlmodel import Session, col, select
+
+from engines.contract import Cancelled, InvalidRequest, Progress
+from engines.registry import Registry
+
+from ..audio.io import AudioReadError
+from ..jobs import INTERACTIVE, JobContext, JobInfo, JobQueue
+from ..metrics import (Clip, EngineScorers, InvalidOptions, Item, MetricError, Options, applicable, score_item,
+                       select as select_metrics)
+from ..metrics.spectral import frechet_distance
+from ..model_manager import ModelManager
+from ..storage import Paths
+from ..transcription import TranscriptionService
+from ..uploads import safe_name
+from .inputs import Source, check_zip_name, pair_folders, read_transcripts, sidecar_text
+from .report import ItemResult, Report, summarise
+from .table import Evaluation, EvaluationItem
+
+log = logging.getLogger(__name__)
+
+EVALUATE = "evaluate"
+Mode = Literal["clip", "pair", "set", "jobs"]
+MODES = ("clip", "pair", "set", "jobs")
+MAX_TEXT = 20_000
+FAD_ENGINE = "metric.clap"
+REFERENCE_SLOTS = ("reference", "prompt", "speaker", "source", "target", "audio")  # preferred audio input of a job
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    """What to evaluate. Paths are on the studio's machine (uploads are saved there first)."""
+
+    mode: Mode
+    generated: str | None = None  # a file (clip, pair) or a folder (set)
+    reference: str | None = None
+    text: str | None = None  # what the generated clip should say (clip, pair)
+    transcripts: str | None = None  # a `name|text` file for a set
+    jobs: tuple[str, ...] = ()  # generate jobs to score against their own reference input and text (mode jobs)
+    metrics: tuple[str, ...] | None = None  # None: every metric that applies
+    options: dict[str, Any] = field(default_factory=dict)
+    title: str = ""
+    name: str = ""  # the item's name (clip, pair); default: the generated file's name
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> EvaluationRequest:
+        data = dict(payload)
+        data["jobs"] = tuple(data.get("jobs") or ())
+        data["metrics"] = tuple(data["metrics"]) if data.get("metrics") is not None else None
+        return cls(**data)
+
+    def payload(self) -> dict[str, Any]:
+        return {"mode": self.mode, "generated": self.generated, "reference": self.reference, "text": self.text,
+                "transcripts": self.transcripts, "jobs": list(self.jobs),
+                "metrics": list(self.metrics) if self.metrics is not None else None, "options": dict(self.options),
+                "title": self.title, "name": self.name}
+
+
+@dataclass
+class EvaluationService:
+    registry: Registry
+    models: ModelManager
+    jobs: JobQueue
+    transcription: TranscriptionService
+    paths: Paths
+    db: SqlEngine
+
+    def __post_init__(self) -> None:
+        self.jobs.register(EVALUATE, self._run_job)
+
+    # -- checking and queueing ------------------------------------------------------------------------------
+
+    def prepare(self, request: EvaluationRequest) -> tuple[EvaluationRequest, list[Source]]:
+        """The request with its metric list settled, and its items; InvalidRequest says what to fix."""
+        if request.mode not in MODES:
+            raise InvalidRequest(f"Unknown mode {request.mode!r}: use one of {', '.join(MODES)}.")
+        if request.text is not None and len(request.text) > MAX_TEXT:
+            raise InvalidRequest(f"The text is longer than {MAX_TEXT:,} characters.")
+        try:
+            options = Options.from_dict(request.options)
+        except InvalidOptions as exc:
+            raise InvalidRequest(str(exc)) from None
+        sources = self.sources(request)
+        has_reference = any(s.reference is not None and s.generated is not None for s in sources)
+        has_text = any(s.text for s in sources)
+        try:
+            chosen = select_metrics(request.metrics)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
+        fitting = applicable(chosen, has_reference, has_text)
+        if request.mode != "set" or not has_reference:
+            fitting = [k for k in fitting if k != "fad"]
+        if request.metrics is None:
+            chosen = fitting if request.mode != "set" else [k for k in fitting if k != "fad" or self._fad_ready()]
+        elif set(chosen) - set(fitting):
+            raise InvalidRequest(_why_not(sorted(set(chosen) - set(fitting)), has_reference, has_text))
+        if not chosen:
+            raise InvalidRequest("No metric applies to this input.")
+        return replace(request, metrics=tuple(chosen), options=options.to_dict()), sources
+
+    def submit(self, request: EvaluationRequest, priority: int = INTERACTIVE) -> JobInfo:
+        request, sources = self.prepare(request)
+        title = request.title or self._title(request, sources)
+        return self.jobs.submit(EVALUATE, {**request.payload(), "title": title}, title=title, task="evaluation",
+                                priority=priority)
+
+    def zip_path(self, filename: str) -> Path:
+        """Where to save an uploaded zip of a set (a fresh folder under uploads/evaluation); checks the name first."""
+        check_zip_name(filename)
+        folder = self.paths.uploads / "evaluation" / uuid.uuid4().hex[:12]
+        folder.mkdir(parents=True)
+        return folder / safe_name(filename)
+
+    def sources(self, request: EvaluationRequest) -> list[Source]:
+        if request.mode == "jobs":
+            if not request.jobs:
+                raise InvalidRequest("Pick at least one generation to evaluate.")
+            return [self._job_source(job_id) for job_id in request.jobs]
+        generated = self._existing(request.generated, "generated")
+        reference = self._existing(request.reference, "reference") if request.reference else None
+        if request.mode == "set":
+            for path, role in ((generated, "generated"), (reference, "reference")):
+                if path is not None and not path.is_dir():
+                    raise InvalidRequest(f"For a set, the {role} input must be a folder (or a zip); {path.name} is a file.")
+            texts = read_transcripts(self._existing(request.transcripts, "transcripts")) if request.transcripts else None
+            return pair_folders(reference, generated, texts)
+        for path, role in ((generated, "generated"), (reference, "reference")):
+            if path is not None and path.is_dir():
+                raise InvalidRequest(f"The {role} input {path.name} is a folder: evaluate folders as a set.")
+        if request.mode == "pair" and reference is None:
+            raise InvalidRequest("A pair needs a reference clip as well as the generated one.")
+        return [Source(request.name or generated.stem, generated, reference, (request.text or "").strip() or sidecar_text(generated),
+                       source_job=self._generation_job(generated))]
+
+    def _existing(self, path: str | None, role: str) -> Path:
+        if not path:
+            raise InvalidRequest(f"Choose the {role} audio.")
+        resolved = Path(path).expanduser()
+        resolved = resolved if resolved.is_absolute() else self.paths.home / resolved
+        if not resolved.exists():
+            raise InvalidRequest(f"The {role} input {path} does not exist.")
+        return resolved
+
+    def _generation_job(self, path: Path) -> str | None:
+        """The generate job whose output `path` is, when it is one (generations/<job id>.wav)."""
+        try:
+            inside = path.resolve().parent == self.paths.generations.resolve()
+        except OSError:
+            return None
+        return path.stem if inside and self.jobs.get(path.stem) is not None else None
+
+    def _job_source(self, job_id: str) -> Source:
+        job = self.jobs.get(job_id)
+        if job is None or job.kind != "generate":
+            raise InvalidRequest(f"There is no generation {job_id}.")
+        if not job.result or "audio" not in job.result:
+            raise InvalidRequest(f"Generation {job_id} has no audio (it did not succeed).")
+        inputs = job.payload.get("inputs", {})
+        audio_inputs = {k: v["path"] for k, v in inputs.items() if isinstance(v, dict) and v.get("path")}
+        slot = next((s for s in REFERENCE_SLOTS if s in audio_inputs), next(iter(audio_inputs), None))
+        text = inputs.get("text") if isinstance(inputs.get("text"), str) else None
+        reference = self.paths.home / audio_inputs[slot] if slot else None  # an absolute path stays as it is
+        return Source(job.title[:60] or job.id, self.paths.home / job.result["audio"], reference, text,
+                      source_job=job.id)
+
+    @staticmethod
+    def _title(request: EvaluationRequest, sources: list[Source]) -> str:
+        if request.mode == "set":
+            return f"Set: {Path(request.generated or '').name} ({len(sources)} items)"
+        if request.mode == "jobs":
+            return f"Generations ({len(sources)})"
+        source = sources[0]
+        if source.reference is not None:
+            return f"Pair: {source.reference.name} vs {source.generated.name if source.generated else '?'}"
+        return f"Clip: {source.generated.name if source.generated else '?'}"
+
+    # -- on the worker thread -------------------------------------------------------------------------------
+
+    def _run_job(self, ctx: JobContext) -> dict[str, Any]:
+        report = self.run(EvaluationRequest.from_payload(ctx.payload), ctx.progress, ctx.job.id)
+        self.save(report)
+        data = report.to_dict()
+        return {"evaluation_id": report.id, "items": len(report.items), "failed_items": report.failed_items,
+                "summary": data["summary"], "set_values": data["set_values"]}
+
+    def run(self, request: EvaluationRequest, progress: Progress, evaluation_id: str) -> Report:
+        """Score every item now, on this thread (inside a job); a bad item never stops the others."""
+        request, sources = self.prepare(request)
+        options = Options.from_dict(request.options)
+        keys = list(request.metrics or ())
+        item_keys = [k for k in keys if k != "fad"]
+        scorers = EngineScorers(self.registry, self.models.use, self.transcription.transcribe, progress)
+        results = []
+        share = 0.9 if "fad" in keys else 1.0
+        for n, source in enumerate(sources):
+            progress(share * n / len(sources), f"Item {n + 1} of {len(sources)}: {source.name}")
+            span = progress.span(share * n / len(sources), share * (n + 1) / len(sources))
+            results.append(self._score_source(source, item_keys, options, scorers, span))
+        report = Report(evaluation_id, time.time(), request.mode, request.title, keys, options.to_dict(), results,
+                        summarise(results, item_keys))
+        if "fad" in keys:
+            progress(share, "Fréchet audio distance")
+            self._set_fad(report, sources, scorers)
+        return report
+
+    def _score_source(self, source: Source, keys: list[str], options: Options, scorers: EngineScorers,
+                      progress: Progress) -> ItemResult:
+        result = ItemResult(source.name, self._stored(source.generated), self._stored(source.reference), source.text,
+                            source.source_job, error=source.problem)
+        if source.generated is None:
+            return result
+        try:
+            generated = Clip.load(source.generated)
+        except AudioReadError as exc:
+            result.error = f"The generated clip cannot be read: {exc}"
+            return result
+        reference = None
+        if source.reference is not None:
+            try:
+                reference = Clip.load(source.reference)
+            except AudioReadError as exc:
+                result.error = f"The reference clip cannot be read: {exc} Only metrics without a reference were computed."
+        item = Item(source.name, generated, reference, source.text)
+        if reference is not None and reference.sample_rate != generated.sample_rate:
+            item.note(f"The clips have different sample rates ({reference.sample_rate} Hz reference, "
+                      f"{generated.sample_rate} Hz generated); each metric resamples both to its own rate.")
+        scores = score_item(item, keys, options, scorers, progress)
+        result.values, result.errors, result.notes = scores.values, scores.errors, item.notes
+        return result
+
+    def _set_fad(self, report: Report, sources: list[Source], scorers: EngineScorers) -> None:
+        import numpy as np
+
+        try:
+            sets = []
+            for role in ("reference", "generated"):
+                paths = [getattr(s, role) for s in sources if getattr(s, role) is not None]
+                sets.append(np.stack([scorers.score(FAD_ENGINE, Clip.load(p))["embedding"] for p in paths]))
+            report.set_values["fad"] = frechet_distance(*sets)
+        except Cancelled:
+            raise
+        except Exception as exc:  # noqa: BLE001  (the per-item results stand; FAD gets its message)
+            if not isinstance(exc, (MetricError, AudioReadError, InvalidRequest)):
+                log.warning("FAD failed", exc_info=True)
+            report.set_errors["fad"] = str(exc)
+
+    def _fad_ready(self) -> bool:
+        return FAD_ENGINE in self.registry and self.registry.get(FAD_ENGINE).check().ready
+
+    def _stored(self, path: Path | None) -> str | None:
+        """Paths inside STUDIO_HOME are stored relative to it, so a moved data folder keeps its results."""
+        if path is None:
+            return None
+        try:
+            return path.resolve().relative_to(self.paths.home.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+    # -- stored reports -------------------------------------------------------------------------------------
+
+    def save(self, report: Report) -> None:
+        """The evaluation row and its item rows, in one transaction."""
+        data = report.to_dict()  # JSON-safe: NaN and infinities become None
+        with Session(self.db) as session:
+            session.add(Evaluation(id=report.id, created_at=report.created_at, mode=report.mode, title=report.title,
+                                   metrics=report.metrics, options=report.options, summary=data["summary"],
+                                   set_values=data["set_values"], set_errors=report.set_errors,
+                                   item_count=len(report.items), failed_items=report.failed_items))
+            for position, item in enumerate(data["items"]):
+                session.add(EvaluationItem(evaluation_id=report.id, position=position, **item))
+            session.commit()
+
+    def report(self, evaluation_id: str) -> Report | None:
+        with Session(self.db) as session:
+            row = session.get(Evaluation, evaluation_id)
+            if row is None:
+                return None
+            items = session.exec(select(EvaluationItem).where(EvaluationItem.evaluation_id == evaluation_id)
+                                 .order_by(col(EvaluationItem.position))).all()
+            return Report(row.id, row.created_at, row.mode, row.title, list(row.metrics), dict(row.options),
+                          [_item_result(i) for i in items], dict(row.summary), dict(row.set_values),
+                          dict(row.set_errors))
+
+    def list(self, limit: int = 50) -> list[Evaluation]:
+        with Session(self.db) as session:
+            return list(session.exec(select(Evaluation).order_by(col(Evaluation.created_at).desc()).limit(limit)).all())
+
+    def for_job(self, job_id: str) -> list[tuple[str, ItemResult]]:
+        """Every stored score of the generation `job_id` (newest first), as (evaluation id, item)."""
+        with Session(self.db) as session:
+            rows = session.exec(select(EvaluationItem)
+                                .join(Evaluation, col(Evaluation.id) == col(EvaluationItem.evaluation_id))
+                                .where(EvaluationItem.source_job == job_id)
+                                .order_by(col(Evaluation.created_at).desc())).all()
+            return [(row.evaluation_id, _item_result(row)) for row in rows]
+
+    def delete(self, evaluation_id: str) -> bool:
+        with Session(self.db) as session:
+            session.execute(delete(EvaluationItem).where(col(EvaluationItem.evaluation_id) == evaluation_id))
+            deleted = session.execute(delete(Evaluation).where(col(Evaluation.id) == evaluation_id)).rowcount
+            session.commit()
+            return bool(deleted)
+
+
+def _why_not(misfits: list[str], has_reference: bool, has_text: bool) -> str:
+    reasons = ["FAD compares two sets of clips."] if "fad" in misfits else []
+    if not has_reference:
+        reasons.append("Metrics that compare with a reference need a reference clip.")
+        if not has_text:
+            reasons.append("WER and CER need the text that was spoken.")
+    return f"{', '.join(misfits)} cannot apply here: {' '.join(reasons)}"
+
+
+def _item_result(row: EvaluationItem) -> ItemResult:
+    return ItemResult(row.name, row.generated, row.reference, row.text, row.source_job, dict(row.values),
+                      dict(row.errors), list(row.notes), row.error)
+

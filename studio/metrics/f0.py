@@ -1,0 +1,87 @@
+"""F0 metrics (Amphion's f0rmse, fpc, v_uv_f1, f0_periodicity_rmse), on aligned frames.
+
+F0 comes from Praat (parselmouth, Amphion's extractor: autocorrelation, voicing threshold 0.6) or WORLD (pyworld
+DIO + StoneMask), 50-1100 Hz. RMSE and correlation use the frames voiced in both clips; Amphion also counts
+unvoiced frames as 0 Hz, which mixes voicing errors into the pitch error (voicing has its own F1 here).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..audio.analysis import pitch
+from .base import Clip, Group, Item, Metric, MetricError, Options, Scorers, finite
+from .frames import frame_count, frame_path, on_grid, pearson, rmse
+
+PRAAT_VOICING = 0.6  # Amphion's utils/f0.py
+MIN_VOICED_FRAMES = 3
+
+F0_RMSE_HZ = Metric("f0_rmse_hz", "F0 RMSE", "Hz", "pair", False,
+                    "Root mean square F0 difference on frames voiced in both clips.", amphion="f0rmse")
+F0_RMSE_CENTS = Metric("f0_rmse_cents", "F0 RMSE", "cents", "pair", False,
+                       "F0 difference in cents (100 = one semitone) on frames voiced in both clips; with "
+                       "f0_subtract_median, relative to each clip's median (Amphion's default).", amphion="f0rmse")
+FPC = Metric("fpc", "F0 Pearson correlation", "", "pair", True,
+             "Pearson correlation of the two F0 contours on frames voiced in both clips.", amphion="fpc")
+V_UV_F1 = Metric("v_uv_f1", "Voiced/unvoiced F1", "", "pair", True,
+                 "F1 of the generated clip's voicing decisions against the reference's (voiced = positive).",
+                 amphion="v_uv_f1")
+PERIODICITY_RMSE = Metric("f0_periodicity_rmse", "Periodicity RMSE", "", "pair", False,
+                          "RMSE of CREPE's frame periodicity (0 noise .. 1 pure tone); silent frames count as 0.",
+                          amphion="f0_periodicity_rmse")
+
+
+def f0_on_grid(clip: Clip, options: Options) -> np.ndarray:
+    """The clip's F0 in Hz on its frame grid, NaN where unvoiced."""
+    audio = clip.at(options.sample_rate)
+    contour = pitch(audio, options.sample_rate, options.f0_method, options.hop_seconds, options.f0_min,
+                    options.f0_max, voicing_threshold=PRAAT_VOICING)
+    return on_grid(contour.times, contour.hz, frame_count(len(audio), options.hop_length), options)
+
+
+def cents(hz: np.ndarray, subtract_median: bool) -> np.ndarray:
+    values = 1200 * np.log2(hz / 440.0)
+    return values - np.nanmedian(values) if subtract_median else values
+
+
+def compute_f0(item: Item, options: Options, scorers: Scorers) -> dict[str, float]:
+    reference, generated = item.pair()
+    ref_f0, gen_f0 = f0_on_grid(reference, options), f0_on_grid(generated, options)
+    for name, f0 in (("reference", ref_f0), ("generated", gen_f0)):
+        if np.count_nonzero(~np.isnan(f0)) < MIN_VOICED_FRAMES:
+            raise MetricError(f"the {name} clip has no voiced frames (no pitch found between "
+                              f"{options.f0_min:g} and {options.f0_max:g} Hz): F0 metrics need voiced speech or singing.")
+    ref_cents, gen_cents = cents(ref_f0, options.f0_subtract_median), cents(gen_f0, options.f0_subtract_median)
+    i, j = frame_path(item, options)
+    ref_voiced, gen_voiced = ~np.isnan(ref_f0[i]), ~np.isnan(gen_f0[j])
+    true_pos = int(np.sum(ref_voiced & gen_voiced))
+    false_pos = int(np.sum(~ref_voiced & gen_voiced))
+    false_neg = int(np.sum(ref_voiced & ~gen_voiced))
+    values = {"v_uv_f1": true_pos / (true_pos + (false_pos + false_neg) / 2) if true_pos else 0.0}
+    both = ref_voiced & gen_voiced
+    if true_pos < MIN_VOICED_FRAMES:
+        raise MetricError(f"the clips share only {true_pos} voiced frames after alignment: too few to compare pitch "
+                          f"(voiced/unvoiced F1 = {values['v_uv_f1']:.3f}).")
+    a, b = ref_f0[i][both], gen_f0[j][both]
+    values["f0_rmse_hz"] = rmse(a, b)
+    values["f0_rmse_cents"] = rmse(ref_cents[i][both], gen_cents[j][both])
+    corr_a, corr_b = (ref_cents[i][both], gen_cents[j][both]) if options.f0_subtract_median else (a, b)
+    values["fpc"] = finite(pearson(corr_a, corr_b), "The F0 correlation (a flat contour has none)")
+    return values
+
+
+def compute_periodicity(item: Item, options: Options, scorers: Scorers) -> dict[str, float]:
+    reference, generated = item.pair()
+    params = {"model": options.periodicity_model, "hop_seconds": options.hop_seconds}
+    tracks = []
+    for clip in (reference, generated):
+        result = scorers.score("metric.crepe", clip, params)
+        n = frame_count(len(clip.at(options.sample_rate)), options.hop_length)
+        tracks.append(np.nan_to_num(on_grid(result["times"], result["periodicity"], n, options)))
+    i, j = frame_path(item, options)
+    return {"f0_periodicity_rmse": rmse(tracks[0][i], tracks[1][j])}
+
+
+GROUPS = (
+    Group("f0", (F0_RMSE_HZ, F0_RMSE_CENTS, FPC, V_UV_F1), compute_f0),
+    Group("periodicity", (PERIODICITY_RMSE,), compute_periodicity),
+)

@@ -1,0 +1,33 @@
+"""Speaker similarity (Amphion's `similarity`, "pairwith" mode): the cosine similarity of the two clips' speaker
+embeddings. Resemblyzer works offline; WavLM-SV (Amphion's default) runs when its weights are downloaded.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Group, Item, Metric, MetricError, Options, Scorers
+
+ENCODERS = ("metric.resemblyzer", "metric.wavlm_sv")
+
+SPEAKER_SIMILARITY = Metric("speaker_similarity", "Speaker similarity", "", "pair", True,
+                            "Cosine similarity of speaker embeddings (1 = same voice; different voices score "
+                            "clearly lower).", amphion="similarity", min_seconds=1.6)
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    norm = np.linalg.norm(a) * np.linalg.norm(b)
+    if norm == 0:
+        raise MetricError("a speaker embedding is all zeros (no speech found).")
+    return float(np.dot(a, b) / norm)
+
+
+def compute_similarity(item: Item, options: Options, scorers: Scorers) -> dict[str, float]:
+    if options.speaker_model not in ENCODERS:
+        raise MetricError(f"unknown speaker model {options.speaker_model!r}; use one of {', '.join(ENCODERS)}.")
+    reference, generated = item.pair()
+    embeddings = [scorers.score(options.speaker_model, clip)["embedding"] for clip in (reference, generated)]
+    return {"speaker_similarity": cosine(*embeddings)}
+
+
+GROUPS = (Group("speaker", (SPEAKER_SIMILARITY,), compute_similarity),)

@@ -1,0 +1,213 @@
+"""The evaluation service: pairs, clips, sets (folders and zips) and generations, run as jobs; reports stored and
+found again by the generation they scored; a bad item never stops a set; bad requests say what to fix."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engines.contract import InvalidRequest
+from studio.evaluation import EvaluationRequest
+from studio.evaluation.inputs import accept_zip, extract_zip
+from studio.jobs import JobState
+from studio.services import Services
+from tests.evaluation_fixtures import SENTENCE_A, SENTENCE_B, speech, write  # noqa: F401
+
+FAST = {"periodicity_model": "tiny"}
+
+
+def finish(services: Services, request: EvaluationRequest):  # type: ignore[no-untyped-def]
+    job = services.jobs.wait(services.evaluation.submit(request).id, timeout=120)
+    assert job.state == JobState.succeeded, job.error
+    report = services.evaluation.report(job.id)
+    assert report is not None
+    return job, report
+
+
+def generate(services: Services, text: str) -> str:
+    job = services.jobs.wait(services.generation.submit("builtin.hibari", {"text": text}, {"seed": 1}).id, timeout=60)
+    assert job.state == JobState.succeeded, job.error
+    return job.id
+
+
+def test_a_generation_scored_against_a_reference_is_stored_under_its_job(services: Services, speech,
+                                                                         tmp_path: Path) -> None:
+    generation = generate(services, SENTENCE_A)
+    reference = write(tmp_path / "reference.wav", *speech["a"])
+    generated = services.paths.generations / f"{generation}.wav"
+    job, report = finish(services, EvaluationRequest("pair", str(generated), str(reference), SENTENCE_A,
+                                                     metrics=("wer", "speaker_similarity", "mcd", "pesq_wb")))
+    assert report.id == job.id and report.mode == "pair" and job.result["evaluation_id"] == job.id
+    (item,) = report.items
+    assert item.source_job == generation and item.generated == f"generations/{generation}.wav"
+    assert item.values["wer"] == 0.0 and item.values["speaker_similarity"] > 0.9 and item.values["mcd"] < 3
+    assert report.flat() == pytest.approx({k: item.values[k] for k in ("wer", "speaker_similarity", "mcd", "pesq_wb")})
+    ((evaluation_id, stored),) = services.evaluation.for_job(generation)
+    assert evaluation_id == job.id and stored.values == item.values
+
+
+def test_generations_are_scored_against_their_own_text(services: Services) -> None:
+    jobs = (generate(services, SENTENCE_A), generate(services, SENTENCE_B))
+    _, report = finish(services, EvaluationRequest("jobs", jobs=jobs, metrics=("wer", "distillmos")))
+    assert [item.source_job for item in report.items] == list(jobs)
+    assert [item.text for item in report.items] == [SENTENCE_A, SENTENCE_B]
+    assert all(item.values["wer"] < 0.1 and item.values["distillmos"] > 4 for item in report.items)  # tiny.en: ≤ 1 slip
+    assert report.summary["wer"]["n"] == 2
+    assert len(services.evaluation.for_job(jobs[1])) == 1
+
+
+def test_one_clip_gets_every_metric_that_needs_no_reference(services: Services, speech, tmp_path: Path) -> None:
+    generated = write(tmp_path / "clip.wav", *speech["a"])
+    _, report = finish(services, EvaluationRequest("clip", str(generated), text=SENTENCE_A))
+    assert report.metrics == ["wer", "cer", "distillmos", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "dnsmos_p808",
+                              "loudness_lufs", "snr_db"]
+    assert report.items[0].values["wer"] == 0.0 and set(report.items[0].errors) == {"snr_db"}
+
+
+def test_a_set_with_bad_items_scores_the_good_ones_and_explains_each_bad_one(services: Services, speech,
+                                                                           tmp_path: Path) -> None:
+    audio, rate = speech["a"]
+    reference, generated = tmp_path / "reference", tmp_path / "generated"
+    for n, gain in enumerate((1.0, 0.8, 0.6)):
+        write(reference / f"good{n}.wav", audio, rate)
+        write(generated / f"good{n}.flac", audio * gain, rate)  # names match without their extension
+    write(reference / "resampled.wav", audio, rate)
+    import soxr
+
+    write(generated / "resampled.wav", soxr.resample(audio, rate, 16_000), 16_000)
+    write(reference / "silent.wav", audio, rate)
+    write(generated / "silent.wav", np.zeros(rate), rate)
+    write(reference / "short.wav", audio, rate)
+    write(generated / "short.wav", audio[: rate], rate)
+    write(generated / "orphan.wav", audio, rate)
+    write(reference / "missing.wav", audio, rate)
+    (generated / "broken.wav").write_bytes(b"not audio at all")
+    write(reference / "broken.wav", audio, rate)
+
+    job, report = finish(services, EvaluationRequest("set", str(generated), str(reference),
+                                                     metrics=("energy_rmse", "speaker_similarity", "loudness_lufs")))
+    items = {item.name: item for item in report.items}
+    assert set(items) == {"good0", "good1", "good2", "resampled", "silent", "short", "orphan", "missing", "broken"}
+    energy = [items[f"good{n}"].values["energy_rmse"] for n in range(3)]
+    assert energy[0] == pytest.approx(0.0, abs=1e-3) and energy[0] < energy[1] < energy[2] <= -20 * np.log10(0.6)
+    assert "different sample rates" in " ".join(items["resampled"].notes)
+    assert items["resampled"].values["speaker_similarity"] > 0.95
+    assert all("generated clip is silent" in m for m in items["silent"].errors.values())
+    assert "needs at least 1.6 s" in items["short"].errors["speaker_similarity"] and "energy_rmse" in items["short"].values
+    assert "No reference named “orphan”" in items["orphan"].error and "loudness_lufs" in items["orphan"].values
+    assert items["orphan"].errors["energy_rmse"] == "needs a reference clip to compare with."
+    assert "No generated clip named “missing”" in items["missing"].error and not items["missing"].values
+    assert "cannot be read" in items["broken"].error and not items["broken"].values
+
+    scored = [items[n].values["energy_rmse"] for n in items if "energy_rmse" in items[n].values]
+    assert report.summary["energy_rmse"]["n"] == len(scored) == 5  # good0-2, resampled, short
+    assert report.summary["energy_rmse"]["mean"] == pytest.approx(np.mean(scored))
+    assert report.summary["energy_rmse"]["std"] == pytest.approx(np.std(scored, ddof=1))
+
+    rows = list(csv.reader(io.StringIO(report.to_csv())))
+    assert rows[0][:4] == ["item", "generated", "reference", "energy_rmse (dB)"]
+    assert [r[0] for r in rows[-3:]] == ["mean", "std", "n"] and len(rows) == 1 + 9 + 3
+    assert "No generated clip named" in {r[0]: r for r in rows}["missing"][-1]
+    flat = report.flat()
+    assert flat["energy_rmse"]["n"] == 5 and flat["energy_rmse"]["items"]["missing"] is None
+    assert json.loads(report.to_json())["items"][0]["name"] == report.items[0].name
+    assert job.result["failed_items"] == 4  # silent, orphan, missing, broken
+
+
+def test_zipped_sets_are_unpacked_safely_and_matched_by_name(services: Services, speech, tmp_path: Path) -> None:
+    audio, rate = speech["a"]
+    clip = write(tmp_path / "x.wav", audio, rate).read_bytes()
+    for name, top in (("reference.zip", "refs/"), ("generated.zip", "")):
+        with zipfile.ZipFile(tmp_path / name, "w") as zf:
+            zf.writestr(f"{top}one.wav", clip)
+            zf.writestr(f"{top}one.txt", SENTENCE_A)
+            zf.writestr(f"{top}sub/two.wav", clip)
+            zf.writestr("../escape.wav", clip)
+            zf.writestr(f"{top}notes.pdf", b"%PDF")
+    folders = [accept_zip(tmp_path / name) for name in ("reference.zip", "generated.zip")]
+    assert folders[0].name == "refs" and not (tmp_path / "escape.wav").exists()
+    assert sorted(p.name for p in folders[1].rglob("*")) == ["one.txt", "one.wav", "sub", "two.wav"]
+    _, report = finish(services, EvaluationRequest("set", str(folders[1]), str(folders[0]), metrics=("wer", "mcd")))
+    items = {item.name: item for item in report.items}
+    assert set(items) == {"one", "sub/two"}
+    assert items["one"].text == SENTENCE_A and items["one"].values == {"wer": 0.0, "mcd": 0.0}
+    assert items["sub/two"].values["mcd"] == 0.0 and "compare with the reference clip's transcript" in \
+        " ".join(items["sub/two"].notes) and items["sub/two"].values["wer"] == 0.0
+
+
+def test_set_uploads_that_are_not_zips_of_audio_are_refused_and_removed(tmp_path: Path) -> None:
+    for name, data, message in (("notes.txt", b"hi", "upload a .zip"), ("bad.zip", b"nope", "not a valid zip")):
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(InvalidRequest, match=message):
+            accept_zip(path)
+        assert not path.exists()
+    empty = tmp_path / "empty.zip"
+    with zipfile.ZipFile(empty, "w") as zf:
+        zf.writestr("readme.md", "no audio")
+    with pytest.raises(InvalidRequest, match="holds no audio files"):
+        extract_zip(empty, tmp_path / "out")
+
+
+@pytest.mark.parametrize(("request_args", "message"), [
+    ({"mode": "pair", "generated": "/no/such.wav", "reference": "/no/ref.wav"}, "does not exist"),
+    ({"mode": "pair", "generated": "GEN"}, "A pair needs a reference clip"),
+    ({"mode": "set", "generated": "GEN", "reference": "REF"}, "must be a folder"),
+    ({"mode": "clip", "generated": "GEN", "metrics": ("mcd",)}, "mcd cannot apply here"),
+    ({"mode": "clip", "generated": "GEN", "metrics": ("wer",)}, "WER and CER need the text"),
+    ({"mode": "clip", "generated": "GEN", "metrics": ("nope",)}, "Unknown metric nope"),
+    ({"mode": "clip", "generated": "GEN", "options": {"align": "sideways"}}, "align: 'sideways' is not one of"),
+    ({"mode": "jobs"}, "Pick at least one generation"),
+    ({"mode": "jobs", "jobs": ("nosuchjob",)}, "There is no generation nosuchjob"),
+    ({"mode": "both", "generated": "GEN"}, "Unknown mode"),
+])
+def test_bad_requests_are_refused_before_queueing_with_what_to_fix(services: Services, speech, tmp_path: Path,
+                                                                  request_args: dict, message: str) -> None:
+    paths = {"GEN": str(write(tmp_path / "gen.wav", *speech["a"])), "REF": str(write(tmp_path / "ref.wav", *speech["b"]))}
+    args = {k: paths.get(v, v) if isinstance(v, str) else v for k, v in request_args.items()}
+    with pytest.raises(InvalidRequest, match=message):
+        services.evaluation.submit(EvaluationRequest(**args))
+    assert services.jobs.list(kinds=("evaluate",)) == []
+
+
+def test_a_deleted_evaluation_leaves_no_rows(services: Services, speech, tmp_path: Path) -> None:
+    generated = write(tmp_path / "clip.wav", *speech["a"])
+    job, _ = finish(services, EvaluationRequest("clip", str(generated), metrics=("loudness_lufs",)))
+    assert [e.id for e in services.evaluation.list()] == [job.id]
+    assert services.evaluation.delete(job.id) and services.evaluation.report(job.id) is None
+    assert services.evaluation.list() == [] and not services.evaluation.delete(job.id)
+
+
+def test_cancelling_a_running_set_stops_it_and_stores_nothing(services: Services, speech, tmp_path: Path) -> None:
+    for n in range(8):
+        write(tmp_path / "reference" / f"{n}.wav", *speech["a"])
+        write(tmp_path / "generated" / f"{n}.wav", *speech["b"])
+    job = services.evaluation.submit(EvaluationRequest("set", str(tmp_path / "generated"), str(tmp_path / "reference"),
+                                                       metrics=("mcd", "energy_rmse")))
+    deadline = time.monotonic() + 30
+    while (current := services.jobs.get(job.id)).state == JobState.queued or current.progress == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert services.jobs.cancel(job.id)
+    job = services.jobs.wait(job.id, timeout=30)
+    assert job.state == JobState.cancelled and services.evaluation.report(job.id) is None
+
+
+def test_a_generation_with_a_reference_input_is_compared_with_that_clip(services: Services, speech,
+                                                                        tmp_path: Path) -> None:
+    reference = write(tmp_path / "prompt.wav", *speech["other_voice"])
+    payload = {"engine_id": "builtin.hibari", "params": {"seed": 2},
+               "inputs": {"text": SENTENCE_A, "reference": {"path": str(reference), "transcript": None}}}
+    generation = services.jobs.wait(services.jobs.submit("generate", payload, title="cloned").id, timeout=60)
+    assert generation.state == JobState.succeeded, generation.error
+    _, report = finish(services, EvaluationRequest("jobs", jobs=(generation.id,),
+                                                   metrics=("speaker_similarity", "wer")))
+    (item,) = report.items
+    assert item.reference == str(reference) and item.text == SENTENCE_A
+    assert item.values["wer"] == 0.0 and item.values["speaker_similarity"] < 0.8  # Hibari did not clone eSpeak

@@ -1,0 +1,113 @@
+"""The metric model engines: what is ready offline, the exact download hint for what is not, and the WavLM-SV path
+run end to end on a tiny random-weight checkpoint laid out exactly as the hub cache lays it out."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engines.registry import Registry
+from studio.metrics import Item, Options, score_item
+from studio.services import Services
+from tests.conftest import put_in_hub_cache
+from tests.evaluation_fixtures import clip, speech  # noqa: F401
+
+OFFLINE = ("metric.resemblyzer", "metric.distillmos", "metric.dnsmos", "metric.crepe")
+
+
+def test_offline_metric_models_are_ready_and_hub_ones_say_what_to_download() -> None:
+    registry = Registry()
+    for engine_id in OFFLINE:
+        assert registry.get(engine_id).check().ready, engine_id
+    for engine_id, repo in (("metric.wavlm_sv", "microsoft/wavlm-base-plus-sv"), ("metric.clap", "laion/clap-htsat-unfused")):
+        readiness = registry.get(engine_id).check()
+        assert readiness.state == "needs_download" and repo in readiness.message
+        assert readiness.hints == (f"huggingface-cli download {repo}",) and readiness.download_bytes > 100_000_000
+
+
+def test_similarity_with_an_absent_model_is_a_message_not_a_failure(tmp_path: Path, speech, services: Services) -> None:
+    from studio.metrics import EngineScorers
+
+    scorers = EngineScorers(services.registry, services.models.use, services.transcription.transcribe)
+    item = Item("x", clip(tmp_path / "a.wav", *speech["a"]), clip(tmp_path / "b.wav", *speech["b"]))
+    scores = score_item(item, ["speaker_similarity", "mcd"], Options(speaker_model="metric.wavlm_sv"), scorers)
+    assert "WavLM-SV is not ready" in scores.errors["speaker_similarity"]
+    assert "huggingface-cli download microsoft/wavlm-base-plus-sv" in scores.errors["speaker_similarity"]
+    assert scores.values["mcd"] > 0
+
+
+@pytest.fixture
+def tiny_wavlm(offline_hub: Path, tmp_path: Path) -> None:
+    """A random WavLMForXVector with the real architecture, saved where the hub cache keeps microsoft/wavlm-base-plus-sv."""
+    import torch
+    from transformers import Wav2Vec2FeatureExtractor, WavLMConfig, WavLMForXVector
+
+    torch.manual_seed(0)
+    config = WavLMConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37,
+                         conv_dim=(16, 16), conv_stride=(5, 4), conv_kernel=(10, 8), num_conv_pos_embeddings=16,
+                         num_conv_pos_embedding_groups=2, tdnn_dim=(16, 16), tdnn_kernel=(3, 1), tdnn_dilation=(1, 1),
+                         xvector_output_dim=8, num_buckets=32, max_bucket_distance=64)
+    saved = tmp_path / "wavlm"
+    WavLMForXVector(config).save_pretrained(saved)
+    Wav2Vec2FeatureExtractor(sampling_rate=16_000).save_pretrained(saved)
+    for file in saved.iterdir():
+        put_in_hub_cache(offline_hub, "microsoft/wavlm-base-plus-sv", file.name, file)
+
+
+def test_wavlm_sv_runs_from_the_hub_cache_when_its_weights_are_there(tiny_wavlm: None, tmp_path: Path, speech,
+                                                                    services: Services) -> None:
+    from studio.metrics import EngineScorers
+
+    assert services.registry.get("metric.wavlm_sv").check().ready
+    scorers = EngineScorers(services.registry, services.models.use, services.transcription.transcribe)
+    a = clip(tmp_path / "a.wav", *speech["a"])
+    options = Options(speaker_model="metric.wavlm_sv")
+    itself = score_item(Item("self", a, a), ["speaker_similarity"], options, scorers)
+    assert itself.values["speaker_similarity"] == pytest.approx(1.0, abs=1e-5)
+    other = score_item(Item("other", a, clip(tmp_path / "o.wav", *speech["other_voice"])), ["speaker_similarity"],
+                       options, scorers)
+    assert -1.0 <= other.values["speaker_similarity"] < 1.0 - 1e-4  # random weights: only the plumbing is proven
+    assert any(m.engine_id == "metric.wavlm_sv" for m in services.models.models())
+
+
+@pytest.fixture
+def tiny_clap(offline_hub: Path, tmp_path: Path) -> None:
+    """A random ClapModel (HTSAT audio tower, unfused) laid out as laion/clap-htsat-unfused is in the hub cache."""
+    import torch
+    from transformers import ClapConfig, ClapFeatureExtractor, ClapModel
+
+    torch.manual_seed(0)
+    audio = {"window_size": 4, "spec_size": 64, "num_mel_bins": 16, "patch_size": 4, "patch_stride": (4, 4),
+             "hidden_size": 32, "patch_embeds_hidden_size": 16, "depths": [1, 1], "num_attention_heads": [2, 2],
+             "projection_dim": 16, "enable_fusion": False}
+    text = {"vocab_size": 100, "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+            "intermediate_size": 20, "projection_dim": 16, "max_position_embeddings": 64}
+    saved = tmp_path / "clap"
+    ClapModel(ClapConfig(text_config=text, audio_config=audio, projection_dim=8)).save_pretrained(saved)
+    ClapFeatureExtractor(feature_size=16, hop_length=480, max_length_s=2).save_pretrained(saved)
+    for file in saved.iterdir():
+        put_in_hub_cache(offline_hub, "laion/clap-htsat-unfused", file.name, file)
+
+
+def test_fad_of_two_sets_uses_clap_embeddings_when_the_model_is_there(tiny_clap: None, tmp_path: Path, speech,
+                                                                     services: Services) -> None:
+    import numpy as np
+
+    from studio.evaluation import EvaluationRequest
+    from tests.evaluation_fixtures import white_noise, write
+
+    audio, rate = speech["a"]
+    for n in range(3):
+        write(tmp_path / "ref" / f"{n}.wav", audio * (0.5 + 0.2 * n), rate)
+        write(tmp_path / "same" / f"{n}.wav", audio * (0.5 + 0.2 * n), rate)
+        write(tmp_path / "noise" / f"{n}.wav", white_noise(rate * 3, seed=n, amplitude=0.3), rate)
+    reports = {}
+    for name in ("same", "noise"):
+        job = services.evaluation.submit(EvaluationRequest("set", str(tmp_path / name), str(tmp_path / "ref"),
+                                                           metrics=("fad", "loudness_lufs")))
+        job = services.jobs.wait(job.id, timeout=120)
+        assert job.error is None
+        reports[name] = services.evaluation.report(job.id)
+    assert reports["same"].set_values["fad"] == pytest.approx(0.0, abs=1e-6)
+    assert reports["noise"].set_values["fad"] > 1e-3
+    assert np.isfinite(reports["noise"].summary["loudness_lufs"]["mean"])
