@@ -187,7 +187,7 @@ class ModelsPage:
                 ui.label(f"Weights: {where}{size}" + (f" ({weights.note})" if weights.note else "")).classes(theme.HINT)
             readiness_help(readiness)
             ui.button("Load", icon="download_for_offline", on_click=lambda e=engine: self._load(e)) \
-                .props("outline no-caps").mark(f"load-{engine.id}").set_enabled(readiness.ready)
+                .props("outline no-caps").mark(f"load-{engine.id}").set_enabled(readiness.runnable)
 
     def _load(self, engine: Engine) -> None:
         job = self.services.load_model(engine.id)

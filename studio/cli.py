@@ -1,4 +1,4 @@
-"""The `amphion-studio` command: serve (default), doctor, generate."""
+"""The `amphion-studio` command: serve (default), doctor, generate, download, delete, runtime."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from . import cli_models
 from .settings import Settings, SettingsError
 
 
@@ -30,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                           help="a parameter value, e.g. -p speed=1.2 -p seed=7 (repeatable)")
     generate.add_argument("--json", action="store_true", help="print the job's result as JSON")
+    cli_models.add_commands(commands)
     return parser
 
 
@@ -50,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "generate":
         return _generate(settings, args)
+    if args.command in cli_models.COMMANDS:
+        return cli_models.run(settings, args)
     return _serve(settings)
 
 

@@ -150,7 +150,7 @@ class ModelManager:
                 entry.last_used = time.time()
                 return entry
         readiness = engine.check()
-        if not readiness.ready:
+        if not readiness.runnable:
             raise EngineError(f"{engine.name} is not ready: {readiness.message} " + " ".join(readiness.hints))
         estimate = self._measured.get(key, engine.memory_mb * 1_000_000)
         for report in self._make_room(estimate):

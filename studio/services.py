@@ -19,6 +19,7 @@ from .model_manager import ModelManager
 from .settings import Settings
 from .storage import Paths
 from .transcription import TranscriptionService
+from .weights import WeightManager
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class Services:
     jobs: JobQueue
     generation: GenerationService
     transcription: TranscriptionService
+    weights: WeightManager
 
     def __post_init__(self) -> None:
         self._stopping = threading.Event()
@@ -79,6 +81,7 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     jobs = JobQueue(db, log_path=str(paths.logs / "studio.log"))
     generation = GenerationService(registry, models, jobs, paths)
     transcription = TranscriptionService(registry, models, jobs)
-    services = Services(settings, paths, db, registry, models, jobs, generation, transcription)
+    weights = WeightManager(registry, jobs)
+    services = Services(settings, paths, db, registry, models, jobs, generation, transcription, weights)
     jobs.register(LOAD_MODEL, services._run_load_model)
     return services

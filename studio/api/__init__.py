@@ -12,6 +12,7 @@ from ..services import Services
 
 ROUTER_MODULES: tuple[str, ...] = (
     "studio.api.core",
+    "studio.api.weights",
 )
 
 

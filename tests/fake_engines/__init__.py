@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from engines.contract import Engine, EngineError, InputSlot, Param, Progress, Request, Result
+from engines.contract import Engine, EngineError, InputSlot, Param, Progress, Request, Result, Weights
 from engines.requirements import PythonModule, Requirements
 
 
@@ -110,3 +110,46 @@ class BrokenLoadEngine(Engine):
 
     def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
         raise EngineError("The checkpoint test.ckpt is damaged: download it again.")
+
+
+TINY_REPO = "studio-tests/tiny-model"  # tests.hub_server serves it; see tests/unit/test_weights.py
+TINY_BYTES = 3_000_000
+
+
+class DownloadEngine(Engine):
+    """Needs a small hub repository: for testing the weight manager against a local stand-in for the hub."""
+
+    id = "test.download"
+    name = "Needs a download"
+    task = "test"
+    summary = "Loads a 3 MB file from the hub (a local test server)."
+    sample_rate = 16_000
+    memory_mb = 4
+    params = (Param("variant", "choice", "small", choices=(("small", "small"), ("large", "large")),
+                    affects_load=True),)
+    weights = (
+        Weights("hub", TINY_REPO, label="Tiny model", size_bytes=TINY_BYTES, when=(("variant", "small"),)),
+        Weights("hub", TINY_REPO + "-large", files=("*.bin", "config.json"), label="Large variant",
+                size_bytes=2 * TINY_BYTES, when=(("variant", "large"),)),
+    )
+
+    def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
+        from studio.weights import ensure
+
+        return {"folders": [ensure(w, progress) for w in self.weights_for(options or {})]}
+
+    def run(self, model: Any, request: Request, progress: Progress) -> Result:
+        folder = model["folders"][0]
+        size = sum(p.stat().st_size for p in folder.rglob("*.bin"))
+        return Result(np.zeros(1600, np.float32), self.sample_rate, {"weights_bytes": size})
+
+
+class DownloadTwinEngine(Engine):
+    """Shares one file with test.download, as MaskGCT and Metis share checkpoints."""
+
+    id = "test.download_twin"
+    name = "Shares a download"
+    task = "test"
+    summary = "Uses the config of test.download's repository."
+    sample_rate = 16_000
+    weights = (Weights("hub", TINY_REPO, files=("config.json",), label="Tiny model config", size_bytes=100),)
