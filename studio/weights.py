@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,8 +40,10 @@ log = logging.getLogger(__name__)
 DOWNLOAD = "download"
 CONNECT_TIMEOUT = 5.0  # seconds to reach the hub; an offline machine fails fast instead of hanging
 READ_TIMEOUT = 20.0  # seconds without a byte before a transfer counts as stalled
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 128 * 1024  # small enough that progress and cancel respond within a fraction of a second
 REPORT_INTERVAL = 0.2  # seconds between progress reports while bytes flow
+SPEED_WINDOW = 3.0  # seconds of transfer the speed is averaged over
+MIN_SPEED_SPAN = 0.5  # seconds of transfer before a speed (and time left) is shown
 COMMIT_PATTERN = re.compile(r"^[0-9a-f]{40}$")
 GLOB_CHARS = set("*?[")
 SIZE_TOLERANCE = 0.5  # a pattern set with less than half its declared size on disk is not complete
@@ -223,8 +226,23 @@ class TransferStatus:
     total: int
     done: int = 0
     file: str = ""
-    speed: float = 0.0  # bytes per second, smoothed
-    started: float = field(default_factory=time.monotonic)
+    speed: float = 0.0  # bytes per second over the last few seconds of transfer; 0 until measured
+    samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=64), repr=False)
+
+    def add(self, nbytes: int) -> None:
+        """Count bytes as they arrive; the speed is measured over a sliding window of SPEED_WINDOW seconds."""
+        now = time.monotonic()
+        self.done += nbytes
+        self.samples.append((now, self.done))
+        while len(self.samples) > 2 and now - self.samples[1][0] >= SPEED_WINDOW:
+            self.samples.popleft()
+        start_time, start_done = self.samples[0]
+        if now - start_time >= MIN_SPEED_SPAN:
+            self.speed = (self.done - start_done) / (now - start_time)
+
+    def pause(self) -> None:
+        """Between files (metadata calls, renames) the clock does not count against the speed."""
+        self.samples.clear()
 
     @property
     def eta(self) -> float | None:
@@ -348,19 +366,19 @@ class Downloader:
             if resume and response.status_code == 200:  # the server ignored Range: start over
                 status.total += resume
                 resume, mode = 0, "wb"
-            last_report, last_done, last_time = 0.0, status.done, time.monotonic()
+            status.pause()
+            status.add(0)
+            last_report = 0.0
             with item.incomplete.open(mode) as out:
                 for chunk in response.iter_content(CHUNK_BYTES):
                     progress.check()
                     if not chunk:
                         continue
                     out.write(chunk)
-                    status.done += len(chunk)
+                    status.add(len(chunk))
                     now = time.monotonic()
                     if now - last_report >= REPORT_INTERVAL:
-                        rate = (status.done - last_done) / max(now - last_time, 1e-6)
-                        status.speed = rate if status.speed == 0 else 0.7 * status.speed + 0.3 * rate
-                        last_report, last_done, last_time = now, status.done, now
+                        last_report = now
                         progress(status.fraction, status.describe())
         written = item.incomplete.stat().st_size
         if item.size is not None and written != item.size:
