@@ -155,7 +155,8 @@ class Weights:
     label: str = ""  # what the Models page calls it, e.g. "Whisper small"
     revision: str = "main"
     url: str = ""  # source "url": the file to fetch
-    path: str = ""  # source "url": where it lands, relative to TORCH_HOME (torch.hub's own layout)
+    path: str = ""  # source "url": where it lands, relative to the `cache` folder, in the fetching library's layout
+    cache: Literal["torch", "whisper"] = "torch"  # source "url": TORCH_HOME (torch.hub) or openai-whisper's cache
     when: tuple[tuple[str, Any], ...] = ()  # (param, value) pairs that need this set
 
     @property

@@ -2,8 +2,9 @@
 
 Hub weights live in the standard Hugging Face cache (HF_HUB_CACHE, from HF_HOME) in the hub's own layout
 (blobs/<etag>, snapshots/<commit>/<file>, refs/<revision>), so files other tools fetched are reused and
-anything downloaded here is found by `hf_hub_download(..., local_files_only=True)`. Files torch.hub fetches
-itself (torchaudio's HuBERT, EnCodec) go to TORCH_HOME the way torch.hub lays them out.
+anything downloaded here is found by `hf_hub_download(..., local_files_only=True)`. Files other libraries fetch
+themselves go where those libraries look: torch.hub's (torchaudio's HuBERT, EnCodec) into TORCH_HOME, and
+openai-whisper's into its own cache.
 
 A download streams each file into `<blob>.incomplete` (the name huggingface_hub uses too), reporting bytes,
 speed and time left; cancelling leaves the partial file, and the next download resumes it with an HTTP
@@ -79,6 +80,19 @@ def torch_home() -> Path:
         return Path(os.environ["TORCH_HOME"]).expanduser()
     cache = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
     return Path(cache).expanduser() / "torch"
+
+
+def whisper_cache() -> Path:
+    """openai-whisper's download root, computed the way it does."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "whisper"
+
+
+CACHE_ROOTS: dict[str, Callable[[], Path]] = {"torch": torch_home, "whisper": whisper_cache}
+
+
+def url_target(weights: Weights) -> Path:
+    """Where a "url" set lands: its path under its cache folder."""
+    return CACHE_ROOTS[weights.cache]() / weights.path
 
 
 def repo_dir(repo_id: str) -> Path:
@@ -164,7 +178,7 @@ def state(weights: Weights) -> WeightState:
     if weights.source == "user":
         return WeightState(weights, "user")
     if weights.source == "url":
-        final = torch_home() / weights.path
+        final = url_target(weights)
         if final.is_file():
             return WeightState(weights, "present", final.stat().st_size, final)
         partial = final.with_name(final.name + ".incomplete")
@@ -294,7 +308,7 @@ class Downloader:
 
     def plan(self, weights: Weights) -> list[_PlannedFile]:
         if weights.source == "url":
-            final = torch_home() / weights.path
+            final = url_target(weights)
             if final.is_file():
                 return []
             return [_PlannedFile(final.name, weights.url, weights.size_bytes or None,
@@ -498,7 +512,7 @@ def ensure(weights: Weights, progress: Progress, advice: str = "") -> Path:
 def _offline_message(sets: list[Weights]) -> str:
     size = sum(state(w).missing_bytes for w in sets)
     names = ", ".join(w.title for w in sets)
-    where = torch_home() if all(w.source == "url" for w in sets) else hub_cache()
+    where = ", ".join(sorted({str(url_target(w).parent if w.source == "url" else hub_cache()) for w in sets}))
     return (f"{names} ({format_bytes(size)}) is not on this machine, and the studio is offline (HF_HUB_OFFLINE is "
             f"set), so it cannot download it. Connect to the internet and unset HF_HUB_OFFLINE, or copy the files "
             f"into {where}.")
@@ -519,7 +533,7 @@ def _check_disk_space(needed: int) -> None:
 def delete(weights: Weights) -> int:
     """Remove a set from disk; returns the bytes freed. Blobs another snapshot still uses are kept."""
     if weights.source == "url":
-        final = torch_home() / weights.path
+        final = url_target(weights)
         freed = 0
         for path in (final, final.with_name(final.name + ".incomplete")):
             if path.is_file():

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from engines.contract import Engine, EngineError, InputSlot, Param, Progress, Request, Result, Weights
+from engines.amphion.base import AmphionEngine
 from engines.requirements import PythonModule, Requirements
 
 
@@ -153,3 +154,32 @@ class DownloadTwinEngine(Engine):
     summary = "Uses the config of test.download's repository."
     sample_rate = 16_000
     weights = (Weights("hub", TINY_REPO, files=("config.json",), label="Tiny model config", size_bytes=100),)
+
+
+class AmphionProbeEngine(AmphionEngine):
+    """Opens a file of the Amphion checkout by its relative path inside a session, and stays there a while:
+    for proving that the rest of the studio keeps its own working directory meanwhile."""
+
+    id = "test.amphion_probe"
+    name = "Amphion working-directory probe"
+    task = "test"
+    summary = "Reads ./models/tts/maskgct/config/maskgct.json inside an Amphion session."
+    sample_rate = 16_000
+    params = (Param("hold_seconds", "float", 0.0, min=0.0, max=30.0),)
+    relative_file = "./models/tts/maskgct/config/maskgct.json"
+
+    def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
+        return self.runtime
+
+    def run(self, model: Any, request: Request, progress: Progress) -> Result:
+        import os
+
+        with model.session():
+            size = len(open(self.relative_file, encoding="utf-8").read())
+            cwd = os.getcwd()
+            deadline = time.monotonic() + request.params["hold_seconds"]
+            while time.monotonic() < deadline:
+                progress(None, "Inside the Amphion session")
+                time.sleep(0.02)
+        return Result(np.zeros(1600, np.float32), self.sample_rate, {"cwd": cwd, "config_chars": size,
+                                                                     "cwd_after": os.getcwd()})
