@@ -1,4 +1,4 @@
-"""`amphion-studio download | delete`: an engine's weights from the command line, with live progress."""
+"""`amphion-studio download | delete | runtime`: weights and isolated runtimes from the command line."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +8,7 @@ from typing import Any
 
 from .settings import Settings
 
-COMMANDS = ("download", "delete")
+COMMANDS = ("download", "delete", "runtime")
 
 
 def add_commands(commands: Any) -> None:
@@ -19,11 +19,17 @@ def add_commands(commands: Any) -> None:
     download.add_argument("--all", action="store_true", help="every variant the engine can use")
     delete = commands.add_parser("delete", help="delete an engine's downloaded weights")
     delete.add_argument("engine", help="engine id (see `doctor`)")
+    runtime = commands.add_parser("runtime", help="isolated runtimes (Qwen3-TTS, Chatterbox): install, list, remove")
+    runtime.add_argument("action", choices=("install", "list", "remove"))
+    runtime.add_argument("name", nargs="?", help="runtime name (see `runtime list`)")
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     from engines.contract import EngineError
     from engines.registry import Registry
+
+    if args.command == "runtime":
+        return _runtime(settings, args)
 
     registry = Registry(context=settings, extra_packages=settings.engine_packages)
     if args.engine not in registry:
@@ -91,3 +97,29 @@ class _ProgressLine:
     def finish(self) -> None:
         if self.tty:
             sys.stdout.write("\n")
+
+
+def _runtime(settings: Settings, args: argparse.Namespace) -> int:
+    from engines.isolated.runtime import RUNTIMES, Runtime, RuntimeBuildError, runtimes
+
+    if args.action == "list":
+        for runtime in runtimes(settings.runtimes):
+            status = runtime.status()
+            print(f"{runtime.spec.name:<16} {status.state:<14} {status.message}")
+            if status.hint:
+                print(f"{'':<16} fix: {status.hint}")
+        return 0
+    if args.name not in RUNTIMES:
+        print(f"amphion-studio: name a runtime: {', '.join(RUNTIMES)}.", file=sys.stderr)
+        return 2
+    runtime = Runtime.named(args.name, settings.runtimes)
+    if args.action == "remove":
+        print(f"Removed {runtime.dir}." if runtime.remove() else f"{runtime.dir} does not exist.")
+        return 0
+    try:
+        status = runtime.install(say=lambda line: print(line, flush=True))
+    except RuntimeBuildError as exc:
+        print(f"amphion-studio: {exc}", file=sys.stderr)
+        return 1
+    print(status.message)
+    return 0 if status.ready else 1

@@ -74,11 +74,22 @@ def engine_lines(registry: Registry) -> Iterator[str]:
                 yield f"     fix: {hint}"
 
 
+def runtime_lines(settings: Settings) -> Iterator[str]:
+    from engines.isolated.runtime import runtimes
+
+    for runtime in runtimes(settings.runtimes):
+        status = runtime.status()
+        yield f"{runtime.spec.name:<20} {status.state}: {status.message}"
+        if status.hint:
+            yield f"{'':<20} fix: {status.hint}"
+
+
 def report(settings: Settings) -> str:
     from engines.amphion.base import doctor_lines as amphion_lines
 
     registry = Registry(context=settings, extra_packages=settings.engine_packages)
     lines = ["Environment", *("  " + line for line in environment_lines(settings)), "",
              "Amphion", *("  " + line for line in amphion_lines(settings)), "",
+             "Isolated runtimes", *("  " + line for line in runtime_lines(settings)), "",
              f"Engines ({len(registry)})", *("  " + line for line in engine_lines(registry))]
     return "\n".join(lines)

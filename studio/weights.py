@@ -10,7 +10,8 @@ A download streams each file into `<blob>.incomplete` (the name huggingface_hub 
 speed and time left; cancelling leaves the partial file, and the next download resumes it with an HTTP
 Range request. Every set's pending files get their `.incomplete` placeholder before the first byte, so a
 download stopped between two files still reads as "partly downloaded". A set given by patterns (or a whole
-repository) is judged offline by what its snapshot holds, leftover `.incomplete` files and its declared size. Offline (HF_HUB_OFFLINE) or with
+repository) is complete when each pattern matches a file of its snapshot and no transfer is unfinished; the
+file list itself is the hub's, so files deleted by hand from such a set are not noticed until it is fetched. Offline (HF_HUB_OFFLINE) or with
 the hub unreachable, a missing set fails at once with a plain message instead of hanging (short timeouts).
 """
 from __future__ import annotations
@@ -47,7 +48,6 @@ SPEED_WINDOW = 3.0  # seconds of transfer the speed is averaged over
 MIN_SPEED_SPAN = 0.5  # seconds of transfer before a speed (and time left) is shown
 COMMIT_PATTERN = re.compile(r"^[0-9a-f]{40}$")
 GLOB_CHARS = set("*?[")
-SIZE_TOLERANCE = 0.5  # a pattern set with less than half its declared size on disk is not complete
 
 Status = Literal["present", "partial", "missing", "bundled", "user"]
 
@@ -197,11 +197,9 @@ def _hub_state(weights: Weights) -> WeightState:
     patterns = [f for f in weights.files if _is_pattern(f)]
     if weights.files and not patterns:
         complete = all(name in matched for name in exact)
-    else:  # the file list is the hub's: judge by what is there, leftovers of a transfer, and the declared size
+    else:  # the file list is the hub's: judge by what is there and by leftovers of an unfinished transfer
         has_each_pattern = all(any(_matches(n, (p,)) for n in matched) for p in patterns)
-        big_enough = on_disk >= SIZE_TOLERANCE * weights.size_bytes
-        complete = (bool(matched) and has_each_pattern and all(n in matched for n in exact) and not incomplete
-                    and big_enough)
+        complete = bool(matched) and has_each_pattern and all(n in matched for n in exact) and not incomplete
     if complete:
         return WeightState(weights, "present", on_disk, snapshot)
     partial_bytes = sum(p.stat().st_size for p in incomplete)

@@ -27,32 +27,64 @@ from urllib.parse import unquote, urlparse
 LFS_THRESHOLD = 10_000  # bytes: larger files get X-Linked-Etag like LFS files on the hub
 
 
+Content = bytes | Path  # a file's bytes, or a path to read them from (checkpoints of a gigabyte stay on disk)
+
+
 @dataclass
 class FakeHub:
-    repos: dict[str, dict[str, bytes]] = field(default_factory=dict)
-    files: dict[str, bytes] = field(default_factory=dict)
+    repos: dict[str, dict[str, Content]] = field(default_factory=dict)
+    files: dict[str, Content] = field(default_factory=dict)
     bytes_per_second: float | None = None
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)  # (method, path, Range header)
     url: str = ""
 
-    def add_repo(self, repo_id: str, files: dict[str, bytes]) -> str:
+    def add_repo(self, repo_id: str, files: dict[str, Content]) -> str:
         self.repos[repo_id] = dict(files)
         return self.commit(repo_id)
 
     def add_folder(self, repo_id: str, folder: Path) -> str:
         """A repository whose files are those under `folder` (relative names, as the hub lists them)."""
-        return self.add_repo(repo_id, {p.relative_to(folder).as_posix(): p.read_bytes()
+        return self.add_repo(repo_id, {p.relative_to(folder).as_posix(): p
                                        for p in sorted(folder.rglob("*")) if p.is_file()})
 
     def commit(self, repo_id: str) -> str:
         digest = hashlib.sha1(repo_id.encode())
         for name, data in sorted(self.repos[repo_id].items()):
-            digest.update(name.encode() + hashlib.sha256(data).digest())
+            digest.update(name.encode() + _etag(data).encode())
         return digest.hexdigest()
 
 
-def _etag(data: bytes) -> str:
+def _size(data: Content) -> int:
+    return data.stat().st_size if isinstance(data, Path) else len(data)
+
+
+_hashes: dict[tuple[str, int, float], str] = {}
+
+
+def _etag(data: Content) -> str:
+    """sha256 for large files (as LFS), git-style sha1 for small ones; files on disk are hashed once."""
+    if isinstance(data, Path):
+        stat = data.stat()
+        key = (str(data), stat.st_size, stat.st_mtime)
+        if key not in _hashes:
+            digest = hashlib.sha256() if stat.st_size > LFS_THRESHOLD else hashlib.sha1()
+            with data.open("rb") as source:
+                for block in iter(lambda: source.read(1 << 22), b""):
+                    digest.update(block)
+            _hashes[key] = digest.hexdigest()
+        return _hashes[key]
     return hashlib.sha256(data).hexdigest() if len(data) > LFS_THRESHOLD else hashlib.sha1(data).hexdigest()
+
+
+def _chunks(data: Content, start: int, step: int) -> Iterator[bytes]:
+    if isinstance(data, Path):
+        with data.open("rb") as source:
+            source.seek(start)
+            yield from iter(lambda: source.read(step), b"")
+    else:
+        view = memoryview(data)
+        for offset in range(start, len(view), step):
+            yield bytes(view[offset:offset + step])
 
 
 def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
@@ -89,7 +121,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
         def _model_info(self, repo: str) -> None:
             if repo not in hub.repos:
                 return self._error(404, "RepoNotFound")
-            siblings = [{"rfilename": name, "size": len(data), "blobId": _etag(data)}
+            siblings = [{"rfilename": name, "size": _size(data), "blobId": _etag(data)}
                         for name, data in sorted(hub.repos[repo].items())]
             payload = json.dumps({"id": repo, "modelId": repo, "sha": hub.commit(repo), "private": False,
                                   "siblings": siblings}).encode()
@@ -99,29 +131,27 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(payload)
 
-        def _file(self, data: bytes, body: bool, extra: dict[str, str]) -> None:
-            start = 0
+        def _file(self, data: Content, body: bool, extra: dict[str, str]) -> None:
+            start, size = 0, _size(data)
             match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
             if match and body:
                 start = int(match.group(1))
             self.send_response(206 if start else 200)
             etag = _etag(data)
-            headers = {**extra, "ETag": f'"{etag}"', "Accept-Ranges": "bytes",
-                       "Content-Length": str(len(data) - start)}
-            if len(data) > LFS_THRESHOLD:
-                headers.update({"X-Linked-Etag": f'"{etag}"', "X-Linked-Size": str(len(data))})
+            headers = {**extra, "ETag": f'"{etag}"', "Accept-Ranges": "bytes", "Content-Length": str(size - start)}
+            if size > LFS_THRESHOLD:
+                headers.update({"X-Linked-Etag": f'"{etag}"', "X-Linked-Size": str(size)})
             if start:
-                headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+                headers["Content-Range"] = f"bytes {start}-{size - 1}/{size}"
             for key, value in headers.items():
                 self.send_header(key, value)
             self.end_headers()
             if not body:
                 return
-            view = memoryview(data)[start:]
             step = 64 * 1024
             try:
-                for offset in range(0, len(view), step):
-                    self.wfile.write(view[offset:offset + step])
+                for chunk in _chunks(data, start, step):
+                    self.wfile.write(chunk)
                     if hub.bytes_per_second:
                         time.sleep(step / hub.bytes_per_second)
             except (BrokenPipeError, ConnectionResetError):  # the client cancelled
