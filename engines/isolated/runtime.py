@@ -174,7 +174,7 @@ class Runtime:
             say(f"Installing {', '.join(_requirement_lines(no_deps))} without their pinned dependencies")
             self._run([*pip, "--no-deps", "-r", str(no_deps)], log, log_path)
         requirements = self.spec.folder / "requirements.txt"
-        say(f"Installing the tested set in {requirements.relative_to(REPO_ROOT)} (pip's output: {log_path})")
+        say(f"Installing the tested set in {requirements} (pip's output: {log_path})")
         self._run([*pip, "-c", str(constraints), "-r", str(requirements)], log, log_path)
         say(f"Checking that {self.spec.probe} imports with the machine's torch")
         probe = PROBE.format(module=self.spec.probe, packages=("torch", "transformers", self.spec.distribution))

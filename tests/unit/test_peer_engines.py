@@ -7,28 +7,25 @@ that a failure. STUDIO_TEST_RUNTIMES moves the cache (default ~/.cache/amphion-s
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 import soundfile as sf
 from huggingface_hub import constants
 
-from engines.isolated.runtime import REPO_ROOT, Runtime, RuntimeBuildError
+from engines.isolated.runtime import Runtime, RuntimeBuildError
 from studio.jobs import JobInfo, JobState
 from studio.services import Services, build_services
 from studio.settings import Settings
 from tests.hub_server import FakeHub
+from tests.runtimes import tiny
 
-CACHE = Path(os.environ.get("STUDIO_TEST_RUNTIMES", "~/.cache/amphion-studio/test-runtimes")).expanduser()
 REQUIRED = os.environ.get("STUDIO_REQUIRE_RUNTIMES") == "1"
-REFERENCE_TEXT = "Good morning, this is my voice."
 QWEN_BASE = "Qwen/Qwen3-TTS-12Hz-0.6B-Base"
 QWEN_CUSTOM = "Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice"
 QWEN_DESIGN = "Qwen/Qwen3-TTS-12Hz-1.7B-VoiceDesign"
@@ -36,49 +33,27 @@ CHATTERBOX = "ResembleAI/chatterbox"
 
 
 def built(name: str) -> Runtime:
-    runtime = Runtime.named(name, CACHE)
-    if not runtime.status().ready:
-        try:
-            runtime.install(say=lambda line: print(f"[{name}] {line}", flush=True))
-        except RuntimeBuildError as exc:
-            if REQUIRED:
-                raise
-            pytest.skip(f"the {name} runtime could not be built here (PyPI unreachable?): {str(exc)[:300]}")
-    return runtime
-
-
-def tiny_checkpoint(runtime: Runtime, builder: str, *args: str) -> Path:
-    """Build once per builder, runtime and torch; later runs reuse it (the cache is keyed by all three)."""
-    source = (REPO_ROOT / "tests" / "runtimes" / f"{builder}.py").read_bytes()
-    key = hashlib.sha256(source + json.dumps(runtime.fingerprint(), sort_keys=True).encode()).hexdigest()[:12]
-    out = CACHE / "tiny" / f"{builder}-{key}"
-    done = out.with_name(out.name + ".complete")
-    if not done.exists():
-        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-        subprocess.run([str(runtime.python), "-m", f"tests.runtimes.{builder}", str(out), *args], check=True,
-                       env=env, cwd=REPO_ROOT, capture_output=True)
-        done.touch()
-    return out
+    try:
+        return tiny.built(name)
+    except RuntimeBuildError as exc:
+        if REQUIRED:
+            raise
+        pytest.skip(f"the {name} runtime could not be built here (PyPI unreachable?): {str(exc)[:300]}")
 
 
 @pytest.fixture(scope="session")
 def reference_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Real speech from the default engine, with its transcript: the voice the peers clone."""
-    from hibari import Hibari
-
-    path = tmp_path_factory.mktemp("reference") / "reference.wav"
-    sf.write(str(path), Hibari()(REFERENCE_TEXT, seed=3), 24_000)
-    return path
+    return tiny.reference_clip(tmp_path_factory.mktemp("reference") / "reference.wav")
 
 
 @pytest.fixture(scope="session")
 def qwen_checkpoints() -> Path:
-    return tiny_checkpoint(built("qwen-tts"), "build_tiny_qwen3_tts", "base", "custom_voice", "voice_design")
+    return tiny.tiny_checkpoint(built("qwen-tts"), "build_tiny_qwen3_tts", "base", "custom_voice", "voice_design")
 
 
 @pytest.fixture(scope="session")
 def chatterbox_checkpoint(reference_clip: Path) -> Path:
-    return tiny_checkpoint(built("chatterbox-tts"), "build_tiny_chatterbox", str(reference_clip))
+    return tiny.tiny_checkpoint(built("chatterbox-tts"), "build_tiny_chatterbox", str(reference_clip))
 
 
 @pytest.fixture(scope="session")
@@ -91,7 +66,7 @@ def session_hub(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def peer_services(fake_hub: FakeHub, session_hub: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(session_hub))
     monkeypatch.setenv("HF_HUB_CACHE", str(session_hub))
-    monkeypatch.setenv("STUDIO_RUNTIMES_DIR", str(CACHE))
+    monkeypatch.setenv("STUDIO_RUNTIMES_DIR", str(tiny.CACHE))
     services = build_services(Settings.load())
     services.start()
     yield services
@@ -154,7 +129,7 @@ def test_qwen3_tts_clones_a_voice_through_the_job_queue(qwen_checkpoints: Path, 
     engine = peer_services.registry.get("peer.qwen3_tts")
     assert engine.check().label.startswith("needs download") or engine.check().ready
     inputs = {"text": "Hello from the cloned voice.",
-              "reference": {"path": str(reference_clip), "transcript": REFERENCE_TEXT}}
+              "reference": {"path": str(reference_clip), "transcript": tiny.REFERENCE_TEXT}}
     params = {"mode": "clone", "max_new_tokens": 32, "seed": 5}
     job, stages = run_job(peer_services, "peer.qwen3_tts", inputs, params)
     assert job.state == JobState.succeeded, job.error
@@ -167,8 +142,11 @@ def test_qwen3_tts_clones_a_voice_through_the_job_queue(qwen_checkpoints: Path, 
     assert loaded.footprint > 100_000_000
     again, _ = run_job(peer_services, "peer.qwen3_tts", inputs, params)
     assert np.array_equal(audio_of(peer_services, again)[0], audio)  # the same seed gives the same audio
+    workers = [c for c in psutil.Process().children() if "engines.isolated.worker" in " ".join(c.cmdline())]
+    assert len(workers) == 1
     report = peer_services.models.unload(loaded.key)
     assert report.freed > 100_000_000
+    assert not workers[0].is_running() or workers[0].status() == psutil.STATUS_ZOMBIE  # unloading ended the worker
 
 
 def test_qwen3_tts_built_in_voices_and_voice_design(qwen_checkpoints: Path, peer_services: Services,
