@@ -83,7 +83,7 @@ def _langsegment_broken() -> bool:
     if "LangSegment" in sys.modules and hasattr(sys.modules["LangSegment"], "getTexts"):
         return False
     try:
-        import LangSegment  # noqa: F401
+        import LangSegment  # noqa: F401  (the import is the test)
     except ImportError:
         sys.modules.pop("LangSegment", None)
         sys.modules.pop("LangSegment.LangSegment", None)

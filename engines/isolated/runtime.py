@@ -43,7 +43,8 @@ PTH_NAME = "zz-studio-machine-torch.pth"
 PROBE = """
 import importlib.metadata, json
 import torch, {module}
-print(json.dumps({{name: importlib.metadata.version(name) for name in {packages!r}}}))
+versions = {{name: importlib.metadata.version(name) for name in {packages!r}}}
+print(json.dumps({{"versions": versions, "torch": torch.__file__}}))
 """
 
 
@@ -179,11 +180,12 @@ class Runtime:
         say(f"Checking that {self.spec.probe} imports with the machine's torch")
         probe = PROBE.format(module=self.spec.probe, packages=("torch", "transformers", self.spec.distribution))
         out = self._run([str(self.python), "-c", probe], log, log_path, capture=True)
-        versions = json.loads(out.strip().splitlines()[-1])
-        if versions.get("torch") != machine_versions().get("torch"):
-            raise RuntimeBuildError(f"The {self.spec.title} runtime imports torch {versions.get('torch')} instead of the "
-                                f"machine's {machine_versions().get('torch')}; see {log_path}.")
-        stamp = {"fingerprint": self.fingerprint(), "versions": versions, "built": time.strftime("%Y-%m-%d %H:%M")}
+        found = json.loads(out.strip().splitlines()[-1])
+        if not Path(found["torch"]).is_relative_to(self.dir / "machine-torch"):
+            raise RuntimeBuildError(f"The {self.spec.title} runtime imports its own torch ({found['torch']}) instead "
+                                    f"of the machine's; see {log_path}.")
+        stamp = {"fingerprint": self.fingerprint(), "versions": found["versions"],
+                 "built": time.strftime("%Y-%m-%d %H:%M")}
         (self.dir / STAMP).write_text(json.dumps(stamp, indent=2))
 
     def _run(self, command: list[str], log: Any, log_path: Path, capture: bool = False) -> str:
@@ -196,8 +198,8 @@ class Runtime:
         if result.returncode != 0:
             tail = _tail(log_path)
             raise RuntimeBuildError(f"Building the {self.spec.title} runtime failed at `{' '.join(command[:6])} ...`:"
-                                f"\n{tail}\nThe whole log is {log_path}. Fix the cause (often the network or a "
-                                f"missing compiler), then run `{self.install_command}` again.")
+                                    f"\n{tail}\nThe whole log is {log_path}. Fix the cause (often the network or "
+                                    f"a missing compiler), then run `{self.install_command}` again.")
         return result.stdout or ""
 
     def remove(self) -> bool:

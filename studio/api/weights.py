@@ -35,7 +35,8 @@ def build_router(services: Services) -> APIRouter:
     @router.get("")
     def on_disk() -> dict[str, Any]:
         """Bytes on disk per engine, and the numbers of running downloads (bytes, speed, time left)."""
-        live = {job_id: {**dataclasses.asdict(s), "eta": s.eta, "fraction": s.fraction}
+        live = {job_id: {"title": s.title, "file": s.file, "done": s.done, "total": s.total, "speed": s.speed,
+                         "eta": s.eta, "fraction": s.fraction}
                 for job_id, s in list(services.weights.live.items())}
         return {"engines": services.weights.on_disk(), "downloads": live}
 

@@ -11,6 +11,7 @@ import pytest
 from huggingface_hub import constants, hf_hub_download, scan_cache_dir
 
 from engines.contract import Cancelled, EngineError, Progress, Weights
+from studio import downloads
 from studio import weights as weight_manager
 from studio.cli import main
 from studio.jobs import JobState
@@ -111,7 +112,7 @@ def test_offline_and_not_cached_says_so_at_once(services: Services) -> None:
 
 def test_an_unreachable_hub_fails_with_a_plain_message_instead_of_hanging(
         services: Services, fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(weight_manager, "READ_TIMEOUT", 1.0)
+    monkeypatch.setattr(downloads, "READ_TIMEOUT", 1.0)
     with silent_endpoint() as url:
         monkeypatch.setattr(constants, "ENDPOINT", url)
         job = services.jobs.wait(services.weights.submit_download("test.download").id, 30)
@@ -157,16 +158,21 @@ def test_a_variant_downloads_on_first_use_inside_the_generation_job(services: Se
     assert sorted(p.name for p in snapshot.iterdir()) == ["config.json", "model.bin", "model_2.bin"]
 
 
-def test_a_torch_hub_file_lands_in_torch_home(fake_hub: FakeHub, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("cache", "path", "where"), [
+    ("torch", "hub/checkpoints/hubert.pth", "torch/hub/checkpoints/hubert.pth"),  # TORCH_HOME, as torch.hub
+    ("whisper", "medium.pt", "xdg/whisper/medium.pt"),  # XDG_CACHE_HOME/whisper, as openai-whisper
+])
+def test_files_other_libraries_fetch_land_where_those_libraries_look(
+        fake_hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: str, path: str, where: str) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    fake_hub.files["hubert.pth"] = MODEL
-    extra = Weights("url", url=f"{fake_hub.url}/files/hubert.pth", path="hub/checkpoints/hubert.pth",
-                    size_bytes=TINY_BYTES, label="HuBERT")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    fake_hub.files["model.pt"] = MODEL
+    extra = Weights("url", url=f"{fake_hub.url}/files/model.pt", path=path, cache=cache, size_bytes=TINY_BYTES,
+                    label="Extra model")
     assert weight_manager.state(extra).status == "missing"
-    path = weight_manager.ensure(extra, Progress())
-    assert path == tmp_path / "torch" / "hub" / "checkpoints" / "hubert.pth" and path.read_bytes() == MODEL
-    assert weight_manager.delete(extra) == TINY_BYTES and not path.exists()
+    found = weight_manager.ensure(extra, Progress())
+    assert found == tmp_path / where and found.read_bytes() == MODEL
+    assert weight_manager.delete(extra) == TINY_BYTES and not found.exists()
 
 
 def test_hibari_fetches_an_extra_voice_through_the_weight_manager(services: Services, fake_hub: FakeHub) -> None:
@@ -204,8 +210,12 @@ def test_api_lists_downloads_and_deletes(services: Services, tiny_repo: FakeHub)
     app.include_router(build_router(services))
     client = TestClient(app)
     assert client.get("/api/weights/test.download").json()[0]["status"] == "missing"
+    tiny_repo.bytes_per_second = 2_000_000
     job = client.post("/api/weights/test.download/download", json={"params": {"variant": "small"}}).json()
+    live = wait_for(lambda: client.get("/api/weights").json()["downloads"].get(job["id"], {}).get("done"))
+    assert live > 0 and client.get("/api/weights").json()["downloads"][job["id"]]["total"] == TINY_BYTES + len(CONFIG)
     assert services.jobs.wait(job["id"], 30).state == JobState.succeeded
+    assert client.get("/api/weights").json()["downloads"] == {}
     assert client.get("/api/weights").json()["engines"]["test.download"] == TINY_BYTES + len(CONFIG)
     assert client.post("/api/weights/test.download/download", json={}).status_code == 409
     assert client.post("/api/weights/test.download/download", json={"params": {"nope": 1}}).status_code == 400
