@@ -14,6 +14,7 @@ import queue
 import subprocess
 import threading
 import time
+import weakref
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -48,8 +49,12 @@ class WorkerProcess:
         self.process = subprocess.Popen(
             [str(runtime.python), "-m", "engines.isolated.worker", adapter], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment, cwd=runtime.dir, bufsize=1)
-        threading.Thread(target=self._read_messages, name=f"worker-{self.pid}-out", daemon=True).start()
-        threading.Thread(target=self._read_log, name=f"worker-{self.pid}-log", daemon=True).start()
+        weakref.finalize(self, _end, self.process)  # a worker never outlives its handle (the readers hold no self)
+        header = f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {runtime.spec.name} worker {self.pid} ({adapter})\n"
+        threading.Thread(target=_read_messages, args=(self.process.stdout, self.messages, self.tail),
+                         name=f"worker-{self.pid}-out", daemon=True).start()
+        threading.Thread(target=_read_log, args=(self.process.stderr, log_path, header, self.tail),
+                         name=f"worker-{self.pid}-log", daemon=True).start()
         self.info = self._wait_ready()
 
     @property
@@ -61,26 +66,6 @@ class WorkerProcess:
         return self.process.poll() is None
 
     # -- reading ----------------------------------------------------------------------------------------------
-
-    def _read_messages(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            try:
-                self.messages.put(json.loads(line))
-            except ValueError:
-                self.tail.append(line.rstrip())
-        self.messages.put(_EOF)
-
-    def _read_log(self) -> None:
-        assert self.process.stderr is not None
-        with self.log_path.open("a", encoding="utf-8") as out:
-            out.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {self.runtime.spec.name} worker {self.pid} "
-                      f"({self.adapter})\n")
-            for line in self.process.stderr:
-                out.write(line)
-                out.flush()
-                if line.strip():
-                    self.tail.append(line.rstrip())
 
     def _wait_ready(self) -> dict[str, Any]:
         deadline = time.monotonic() + START_TIMEOUT
@@ -169,6 +154,13 @@ class WorkerProcess:
 
     # -- memory and stopping ----------------------------------------------------------------------------------
 
+    def memory(self) -> dict[str, Any] | None:
+        """The worker's own memory report (CUDA allocations included), or None while a request runs."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        self._lock.release()
+        return self.request("memory", {}).get("memory")
+
     def rss(self) -> int:
         import psutil
 
@@ -192,3 +184,27 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+
+
+def _end(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.terminate()
+
+
+def _read_messages(stream: Any, messages: queue.Queue[Any], tail: deque[str]) -> None:
+    for line in stream:
+        try:
+            messages.put(json.loads(line))
+        except ValueError:
+            tail.append(line.rstrip())
+    messages.put(_EOF)
+
+
+def _read_log(stream: Any, log_path: Path, header: str, tail: deque[str]) -> None:
+    with log_path.open("a", encoding="utf-8") as out:
+        out.write(header)
+        for line in stream:
+            out.write(line)
+            out.flush()
+            if line.strip():
+                tail.append(line.rstrip())

@@ -56,9 +56,10 @@ class RemoteModel:
         if self.worker is None or not self.worker.alive:
             return 0
         rss = self.worker.rss()
-        allocated = int(self.memory.get("cuda_allocated", 0))
         if not self.device.startswith("cuda"):
             return rss
+        self.memory = self.worker.memory() or self.memory  # the last report while a request runs
+        allocated = int(self.memory.get("cuda_allocated", 0))
         return rss + allocated if self.memory.get("integrated") else allocated
 
     def close(self) -> None:

@@ -71,6 +71,7 @@ def peer_services(fake_hub: FakeHub, session_hub: Path, monkeypatch: pytest.Monk
     services.start()
     yield services
     services.stop()
+    services.models.unload_all()  # ends the workers now rather than when their handles are collected
 
 
 def run_job(services: Services, engine_id: str, inputs: dict, params: dict, timeout: float = 600) -> tuple[JobInfo, list[str]]:

@@ -82,3 +82,27 @@ def test_failures_keep_their_kind_and_a_crash_is_explained(worker: WorkerProcess
         run(worker, "invalid", tmp_path)
     with pytest.raises(EngineError, match=r"The Probe runtime stopped during run \(exit code 3\).*runtime-probe.log"):
         run(worker, "crash", tmp_path)
+
+
+def test_the_worker_reports_its_memory_and_leaves_when_the_studio_goes(worker: WorkerProcess) -> None:
+    import psutil
+
+    assert worker.memory()["rss"] > 50_000_000  # the probe holds 50 MB of ballast
+    process = psutil.Process(worker.pid)
+    worker.process.stdin.close()  # the studio went away: the worker leaves on its own
+    process.wait(timeout=10)
+
+
+def test_a_dropped_handle_does_not_leave_a_worker_behind(tmp_path: Path) -> None:
+    import gc
+
+    import psutil
+
+    runtime = Runtime(RuntimeSpec("probe", "Probe", "json", "pip", "a test stand-in"), tmp_path)
+    (runtime.dir / "bin").mkdir(parents=True)
+    (runtime.dir / "bin" / "python").symlink_to(sys.executable)
+    handle = WorkerProcess(runtime, ADAPTER, tmp_path / "probe.log")
+    process = psutil.Process(handle.pid)
+    del handle
+    gc.collect()
+    process.wait(timeout=10)
