@@ -75,9 +75,9 @@ def check_amphion(engine: Engine, *, extensions: tuple[str, ...] = (), needs_tra
     hidden = AmphionRuntime(root).hidden_packages()
     if hidden:
         return Readiness("missing_dependency", hidden[0])
-    requirements = Requirements(engine.requirements.python, engine.requirements.binaries, False,
-                                engine.requirements.cuda)
-    readiness = check_requirements(requirements, engine.context)
+    declared = engine.requirements  # the checkout is settled above (also when it comes from AMPHION_ROOT alone)
+    readiness = check_requirements(Requirements(python=declared.python, binaries=declared.binaries,
+                                                cuda=declared.cuda), engine.context)
     if not readiness.ready:
         return readiness
     if needs_transformers_4:

@@ -34,7 +34,8 @@ _EOF = object()
 class WorkerProcess:
     """A running worker for one adapter in one runtime."""
 
-    def __init__(self, runtime: Runtime, adapter: str, log_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, runtime: Runtime, adapter: str, log_path: Path, env: dict[str, str] | None = None,
+                 progress: Progress | None = None) -> None:
         self.runtime = runtime
         self.adapter = adapter
         self.log_path = log_path
@@ -55,7 +56,7 @@ class WorkerProcess:
                          name=f"worker-{self.pid}-out", daemon=True).start()
         threading.Thread(target=_read_log, args=(self.process.stderr, log_path, header, self.tail),
                          name=f"worker-{self.pid}-log", daemon=True).start()
-        self.info = self._wait_ready()
+        self.info = self._wait_ready(progress or Progress())
 
     @property
     def pid(self) -> int:
@@ -67,9 +68,12 @@ class WorkerProcess:
 
     # -- reading ----------------------------------------------------------------------------------------------
 
-    def _wait_ready(self) -> dict[str, Any]:
+    def _wait_ready(self, progress: Progress) -> dict[str, Any]:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
+            if progress.cancelled:
+                self.stop(grace=0)
+                raise Cancelled()
             try:
                 message = self.messages.get(timeout=POLL)
             except queue.Empty:

@@ -34,7 +34,8 @@ class RemoteModel:
     def start(self, progress: Progress) -> None:
         runtime = self.engine.runtime()
         progress(0.0, f"Starting the {runtime.spec.title} runtime")
-        worker = WorkerProcess(runtime, self.engine.adapter, self.engine.log_path(), self.engine.worker_env())
+        worker = WorkerProcess(runtime, self.engine.adapter, self.engine.log_path(), self.engine.worker_env(),
+                               progress)
         try:
             answer = worker.request("load", {"device": self.device, "options": self.options, "weights": self.weights},
                                     progress.span(0.1, 1.0))
