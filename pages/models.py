@@ -181,7 +181,7 @@ class ModelsPage:
             return
         usage = self.services.weights.on_disk()
         self.disk_label.set_text(f"Weights on disk: {format_bytes(sum(usage.values()))} for {len(usage)} engine(s), "
-                                 f"in the Hugging Face cache and TORCH_HOME." if usage else
+                                 f"in the Hugging Face cache and the caches torch.hub and Whisper use." if usage else
                                  "No downloaded weights on disk yet.")
 
     def _engines_section(self) -> None:
