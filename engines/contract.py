@@ -141,14 +141,35 @@ class AudioInput:
 
 @dataclass(frozen=True)
 class Weights:
-    """Where an engine's checkpoints come from: a hub repository, or a checkpoint the user supplies."""
+    """Where an engine's checkpoints come from: a hub repository, a URL, a package, or the user.
+
+    The weight manager (studio/weights.py) downloads, finds and deletes them. `when` limits a set to the
+    param values that need it (a voice, a model size); an empty `when` means the engine always needs it.
+    """
 
     source: Literal["hub", "package", "user", "url"]
     repo_id: str = ""
-    files: tuple[str, ...] = ()  # exact files or glob patterns
+    files: tuple[str, ...] = ()  # exact files or glob patterns; empty means the whole repository
     size_bytes: int = 0
     license: str = ""
     note: str = ""  # e.g. "extra pretrained model: speech features"
+    label: str = ""  # what the Models page calls it, e.g. "Whisper small"
+    revision: str = "main"
+    url: str = ""  # source "url": the file to fetch
+    path: str = ""  # source "url": where it lands, relative to the `cache` folder, in the fetching library's layout
+    cache: Literal["torch", "whisper"] = "torch"  # source "url": TORCH_HOME (torch.hub) or openai-whisper's cache
+    when: tuple[tuple[str, Any], ...] = ()  # (param, value) pairs that need this set
+
+    @property
+    def title(self) -> str:
+        return self.label or self.repo_id or self.path or self.note or self.source
+
+    @property
+    def downloadable(self) -> bool:
+        return self.source in ("hub", "url")
+
+    def needed_for(self, params: dict[str, Any]) -> bool:
+        return all(params.get(name) == value for name, value in self.when)
 
 
 T = TypeVar("T")
@@ -267,8 +288,18 @@ class Engine:
     # -- declarations turned into behaviour ------------------------------------------------------------------
 
     def check(self) -> Readiness:
-        """Whether the engine can run here, and if not, exactly what is missing."""
-        return check_requirements(self.requirements, self.context)
+        """Whether the engine can run here with its default params, and if not, exactly what is missing."""
+        readiness = check_requirements(self.requirements, self.context)
+        if not readiness.ready:
+            return readiness
+        from studio.weights import weights_readiness  # the weight manager knows where downloads live
+
+        return weights_readiness(self, self.weights_for(self.defaults()))
+
+    def weights_for(self, params: dict[str, Any]) -> list[Weights]:
+        """The weight sets a run with these params needs (missing params take their defaults)."""
+        values = {**self.defaults(), **params}
+        return [w for w in self.weights if w.needed_for(values)]
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -279,12 +310,16 @@ class Engine:
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
 
-    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Request:
-        """A Request checked against the declared slots and params (InvalidRequest says what to fix)."""
+    def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Every param's value, checked and in its type (missing ones take defaults); InvalidRequest otherwise."""
         unknown = set(params) - {p.name for p in self.params}
         if unknown:
             raise InvalidRequest(f"{self.name} has no parameter {', '.join(sorted(unknown))}.")
-        checked_params = {p.name: p.coerce(params.get(p.name)) for p in self.params}
+        return {p.name: p.coerce(params.get(p.name)) for p in self.params}
+
+    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Request:
+        """A Request checked against the declared slots and params (InvalidRequest says what to fix)."""
+        checked_params = self.check_params(params)
         checked_inputs: dict[str, Any] = {}
         for slot in self.inputs:
             value = inputs.get(slot.name)

@@ -13,7 +13,7 @@ from typing import Any
 
 from .contract import Engine
 
-ENGINE_PACKAGES: tuple[str, ...] = ("engines.builtin",)
+ENGINE_PACKAGES: tuple[str, ...] = ("engines.builtin", "engines.amphion", "engines.peers")
 
 
 def discover(packages: Iterable[str] = ENGINE_PACKAGES) -> list[type[Engine]]:

@@ -30,6 +30,11 @@ class Readiness:
         return self.state == "ready"
 
     @property
+    def runnable(self) -> bool:
+        """A job may run it: ready, or only weights are missing (the job downloads them, with progress)."""
+        return self.state in ("ready", "needs_download")
+
+    @property
     def label(self) -> str:
         if self.state == "needs_download" and self.download_bytes:
             return f"needs download ({format_bytes(self.download_bytes)})"

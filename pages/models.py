@@ -1,4 +1,4 @@
-"""Models: every engine's readiness, loaded models with load / unload / pin, live memory and the budget."""
+"""Models: every engine's readiness and weights (download, cancel, delete), loaded models, live memory, the budget."""
 from __future__ import annotations
 
 import time
@@ -8,15 +8,20 @@ from nicegui import run, ui
 
 from components import theme
 from components.engine_picker import readiness_badge, readiness_help
+from components.weights_panel import WeightsPanel
 from engines.contract import TASK_TITLES, Engine, EngineError
 from engines.requirements import format_bytes
+from studio.jobs import ACTIVE_STATES
 from studio.model_manager import ModelInfo
 from studio.services import Services
 from studio.settings import SettingsError
+from studio.weights import DOWNLOAD
 
 from .shortcuts import Shortcuts
 
 GB = 1e9
+WEIGHTS_POLL_SECONDS = 0.5
+WEIGHTS_FULL_EVERY = 4  # ticks
 
 
 def memory_chart(history: list[tuple[float, int, int]], budget: int) -> dict[str, Any]:
@@ -58,7 +63,9 @@ class ModelsPage:
                 self.last_report = ui.label("").classes(theme.HINT).mark("unload-report")
             self._engines_section()
         ui.timer(2.0, self.refresh)
+        ui.timer(WEIGHTS_POLL_SECONDS, self.refresh_weights)
         self.refresh()
+        self.refresh_weights()
 
     # -- memory --------------------------------------------------------------------------------------------
 
@@ -159,13 +166,32 @@ class ModelsPage:
         ui.notify(text)
         self.refresh()
 
-    # -- engines -------------------------------------------------------------------------------------------
+    # -- engines and their weights ------------------------------------------------------------------------
+
+    def refresh_weights(self) -> None:
+        """Panels with a download in flight every tick; the others (file system scans) every few ticks."""
+        self._weights_tick += 1
+        full = self._weights_tick % WEIGHTS_FULL_EVERY == 1
+        active = {job.engine_id: job for job in self.services.jobs.list(kinds=(DOWNLOAD,), states=ACTIVE_STATES)}
+        for panel in self.weight_panels:
+            job = active.get(panel.engine.id)
+            if full or job is not None or panel.job is not None:
+                panel.refresh(job)
+        if not full:
+            return
+        usage = self.services.weights.on_disk()
+        self.disk_label.set_text(f"Weights on disk: {format_bytes(sum(usage.values()))} for {len(usage)} engine(s), "
+                                 f"in the Hugging Face cache and the caches torch.hub and Whisper use." if usage else
+                                 "No downloaded weights on disk yet.")
 
     def _engines_section(self) -> None:
+        self.weight_panels: list[WeightsPanel] = []
+        self._weights_tick = 0
         by_task: dict[str, list[Engine]] = {}
         for engine in self.services.registry:
             by_task.setdefault(engine.task, []).append(engine)
         ui.label(f"Engines ({len(self.services.registry)})").classes(theme.SECTION_TITLE)
+        self.disk_label = ui.label("").classes(theme.HINT).mark("weights-on-disk")
         for task, engines in by_task.items():
             ui.label(TASK_TITLES.get(task, task)).classes("text-subtitle1 text-weight-medium")
             with ui.grid().classes("w-full grid-cols-1 md:grid-cols-2 gap-3"):
@@ -181,13 +207,11 @@ class ModelsPage:
             ui.label(engine.summary).classes("text-body2")
             facts = [engine.id, engine.license, f"~{format_bytes(engine.memory_mb * 1e6)} in memory"]
             ui.label(" · ".join(f for f in facts if f)).classes(theme.HINT)
-            for weights in engine.weights:
-                where = weights.repo_id or weights.source
-                size = f" · {format_bytes(weights.size_bytes)}" if weights.size_bytes else ""
-                ui.label(f"Weights: {where}{size}" + (f" ({weights.note})" if weights.note else "")).classes(theme.HINT)
             readiness_help(readiness)
+            if engine.weights:
+                self.weight_panels.append(WeightsPanel(self.services, engine))
             ui.button("Load", icon="download_for_offline", on_click=lambda e=engine: self._load(e)) \
-                .props("outline no-caps").mark(f"load-{engine.id}").set_enabled(readiness.ready)
+                .props("outline no-caps").mark(f"load-{engine.id}").set_enabled(readiness.runnable)
 
     def _load(self, engine: Engine) -> None:
         job = self.services.load_model(engine.id)

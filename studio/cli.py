@@ -1,4 +1,4 @@
-"""The `amphion-studio` command: serve (default), doctor, generate, convert, evaluate."""
+"""The `amphion-studio` command: serve (default), doctor, generate, convert, evaluate, download, delete, runtime."""
 from __future__ import annotations
 
 import argparse
@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import cli_models
 from .settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("-o", "--option", action="append", default=[], metavar="NAME=VALUE",
                           help="how metrics are computed, e.g. -o f0_method=pyworld -o periodicity_model=tiny")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object keyed by metric name")
+    cli_models.add_commands(commands)
     return parser
 
 
@@ -87,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         from .evaluation.cli import evaluate
 
         return evaluate(settings, args, _parse_params)
+    if args.command in cli_models.COMMANDS:
+        return cli_models.run(settings, args)
     return _serve(settings)
 
 

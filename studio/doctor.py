@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 
 from engines.registry import Registry
-from engines.requirements import amphion_root_problem, format_bytes
+from engines.requirements import format_bytes
 
 from . import memory
 from .settings import Settings
@@ -61,8 +61,6 @@ def environment_lines(settings: Settings) -> Iterator[str]:
            f"budget {'auto (85 %)' if settings.memory_budget_gb is None else f'{settings.memory_budget_gb:g} GB'}")
     yield f"ffmpeg               {_binary('ffmpeg')}"
     yield f"espeak-ng            {_binary('espeak-ng')}"
-    problem = amphion_root_problem(settings.amphion_root)
-    yield f"Amphion checkout     {settings.amphion_root if problem is None else problem}"
 
 
 def engine_lines(registry: Registry) -> Iterator[str]:
@@ -76,8 +74,22 @@ def engine_lines(registry: Registry) -> Iterator[str]:
                 yield f"     fix: {hint}"
 
 
+def runtime_lines(settings: Settings) -> Iterator[str]:
+    from engines.isolated.runtime import runtimes
+
+    for runtime in runtimes(settings.runtimes):
+        status = runtime.status()
+        yield f"{runtime.spec.name:<20} {status.state}: {status.message}"
+        if status.hint:
+            yield f"{'':<20} fix: {status.hint}"
+
+
 def report(settings: Settings) -> str:
+    from engines.amphion.base import doctor_lines as amphion_lines
+
     registry = Registry(context=settings, extra_packages=settings.engine_packages)
     lines = ["Environment", *("  " + line for line in environment_lines(settings)), "",
+             "Amphion", *("  " + line for line in amphion_lines(settings)), "",
+             "Isolated runtimes", *("  " + line for line in runtime_lines(settings)), "",
              f"Engines ({len(registry)})", *("  " + line for line in engine_lines(registry))]
     return "\n".join(lines)

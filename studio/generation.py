@@ -57,7 +57,7 @@ class GenerationService:
                                  f"{', '.join(e.id for e in self.registry)}.")
         engine = self.registry.get(engine_id)
         readiness = engine.check()
-        if not readiness.ready:
+        if not readiness.runnable:
             raise EngineNotReady(engine, readiness)
         return engine, engine.validate(self.audio_refs.resolve(engine, inputs), params)
 

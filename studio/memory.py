@@ -83,6 +83,12 @@ def footprint(device: str) -> int:
     return allocated
 
 
+def external_bytes(model: object) -> int:
+    """Memory a model holds outside this process (an isolated runtime's worker), if it can tell."""
+    measure = getattr(model, "memory_bytes", None)
+    return int(measure()) if callable(measure) else 0
+
+
 def tensor_bytes(model: object) -> int:
     """Bytes of torch parameters and buffers reachable from `model` (itself, its attributes, one level down)."""
     torch = torch_if_loaded()

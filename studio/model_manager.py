@@ -135,9 +135,11 @@ class ModelManager:
         try:
             yield entry.model
         finally:
+            outside = memory.external_bytes(entry.model)  # a worker process grows as it runs
             with self._lock:
                 entry.in_use -= 1
                 entry.last_used = time.time()
+                entry.footprint = max(entry.footprint, outside)
 
     def load(self, engine: Engine, options: dict[str, Any], progress: Progress) -> ModelInfo:
         key = engine.load_key(options)
@@ -150,7 +152,7 @@ class ModelManager:
                 entry.last_used = time.time()
                 return entry
         readiness = engine.check()
-        if not readiness.ready and readiness.state != "needs_download":  # loading is what downloads
+        if not readiness.runnable:
             raise EngineError(f"{engine.name} is not ready: {readiness.message} " + " ".join(readiness.hints))
         estimate = self._measured.get(key, engine.memory_mb * 1_000_000)
         for report in self._make_room(estimate):
@@ -165,7 +167,7 @@ class ModelManager:
         load_options = {p.name: options.get(p.name, p.default) for p in engine.params if p.affects_load}
         model = engine.load(device, progress, load_options)
         seconds = time.perf_counter() - started
-        measured = max(memory.footprint(device) - before, memory.tensor_bytes(model))
+        measured = max(memory.footprint(device) - before, memory.tensor_bytes(model)) + memory.external_bytes(model)
         entry = _Loaded(key, engine.id, model, device, measured, seconds, time.time())
         with self._lock:
             self._models[key] = entry
@@ -210,11 +212,13 @@ class ModelManager:
                 raise EngineError(f"{key} is in use by the running job; unload it when the job has finished.")
             del self._models[key]
         device, footprint = entry.device, entry.footprint
-        before = memory.footprint(device)
+        outside = memory.external_bytes(entry.model)
+        before = memory.footprint(device) + outside
         try:
             self.registry.get(entry.engine_id).unload(entry.model)
         except Exception:
             log.exception("the unload hook of %s failed", key)
+        before -= memory.external_bytes(entry.model)  # what the model's worker process gave back
         try:
             reference = weakref.ref(entry.model)
         except TypeError:

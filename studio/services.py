@@ -27,6 +27,7 @@ from .settings import Settings
 from .storage import Paths
 from .transcription import TranscriptionService
 from .uploads import UploadService
+from .weights import WeightManager
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class Services:
     comparisons: Comparisons
     conversion: ConversionService
     evaluation: EvaluationService
+    weights: WeightManager
 
     def __post_init__(self) -> None:
         self._stopping = threading.Event()
@@ -105,7 +107,8 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     comparisons = Comparisons(db, registry, history, uploads)
     conversion = ConversionService(registry, generation)
     evaluation = EvaluationService(registry, models, jobs, transcription, paths, db)
+    weights = WeightManager(registry, jobs)
     services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads,
-                        prompt_cache, library, history, comparisons, conversion, evaluation)
+                        prompt_cache, library, history, comparisons, conversion, evaluation, weights)
     jobs.register(LOAD_MODEL, services._run_load_model)
     return services

@@ -33,6 +33,7 @@ class Settings:
     ssl_keyfile: Path | None = None
     log_level: str = "INFO"
     engine_packages: tuple[str, ...] = ()  # extra packages of engines (plug-ins), comma-separated in the environment
+    runtimes_dir: Path | None = None  # isolated runtimes' environments; None: <home>/runtimes
     sources: dict[str, str] = field(default_factory=dict, compare=False)  # setting -> where its value came from
 
     ENV_NAMES = {"amphion_root": "AMPHION_ROOT"}
@@ -40,6 +41,11 @@ class Settings:
     @classmethod
     def env_name(cls, name: str) -> str:
         return cls.ENV_NAMES.get(name, "STUDIO_" + name.upper())
+
+    @property
+    def runtimes(self) -> Path:
+        """Where isolated runtimes (engines/isolated) keep their environments."""
+        return self.runtimes_dir or self.home / "runtimes"
 
     @property
     def config_file(self) -> Path:
@@ -113,7 +119,7 @@ def _absolute(path: str | Path) -> Path:
 
 def _convert(name: str, value: Any) -> Any:
     try:
-        if name in ("home", "amphion_root", "ssl_certfile", "ssl_keyfile"):
+        if name in ("home", "amphion_root", "ssl_certfile", "ssl_keyfile", "runtimes_dir"):
             return None if value in (None, "") else _absolute(value)
         if name == "port":
             port = int(value)

@@ -11,6 +11,7 @@ import pytest
 
 from studio.services import Services, build_services
 from studio.settings import Settings
+from tests.hub_server import FakeHub, serve
 
 FAKE_ENGINES = "tests.fake_engines"
 SENTENCE = "The quick brown fox jumps over the lazy dog. Welcome to the audio studio."
@@ -39,6 +40,22 @@ def offline_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     return cache
+
+
+@pytest.fixture
+def fake_hub(offline_hub: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    """A local stand-in for the hub (tests/hub_server.py), online, with HF_ENDPOINT pointing at it."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import reset_sessions
+
+    with serve(FakeHub()) as hub:
+        monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setattr(constants, "ENDPOINT", hub.url)
+        reset_sessions()  # sessions made while offline refuse every request
+        yield hub
+    reset_sessions()
 
 
 def put_in_hub_cache(cache: Path, repo_id: str, filename: str, source: Path, commit: str = "0" * 40) -> Path:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..contract import Engine, InputSlot, Progress, Request, Result, Weights
-from ..requirements import PythonModule, Readiness, Requirements
-from .speaker_encoders import hub_cache, hub_readiness
+from ..requirements import PythonModule, Requirements
+from .speaker_encoders import hub_folder
 
 CLAP_RATE = 48_000
 
@@ -30,15 +30,12 @@ class ClapAudioEmbedder(Engine):
                        size_bytes=615_000_000, license="Apache-2.0"),)
     requirements = Requirements(python=(PythonModule("transformers", "transformers"), PythonModule("torch", "torch")))
 
-    def check(self) -> Readiness:
-        return hub_readiness(self, self.HUB_REPO, "config.json", self.weights[0].size_bytes)
-
     def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
         from transformers import ClapFeatureExtractor, ClapModel
 
-        where = {"local_files_only": True, "cache_dir": hub_cache()}
-        extractor = ClapFeatureExtractor.from_pretrained(self.HUB_REPO, **where)
-        model = ClapModel.from_pretrained(self.HUB_REPO, **where).eval().to(device)
+        folder = hub_folder(self, progress)
+        extractor = ClapFeatureExtractor.from_pretrained(folder)
+        model = ClapModel.from_pretrained(folder).eval().to(device)
         return extractor, model, device
 
     def run(self, model: Any, request: Request, progress: Progress) -> Result:

@@ -1,7 +1,8 @@
 """Hibari: the embedded default speech engine (English, 24 kHz, Apache-2.0), offline from the first minute.
 
 The "heart" voice ships inside the `hibari-tts` package; the other voices are 8 MB files in the hub
-repository `maureesewilliams/hibari`, fetched into the standard Hugging Face cache on first use.
+repository `maureesewilliams/hibari`, fetched by the weight manager into the standard Hugging Face cache on
+first use (or from the Models page).
 """
 from __future__ import annotations
 
@@ -46,44 +47,30 @@ class HibariTTS(Engine):
         Param("seed", "seed", -1, help="Fixes the voice's breath noise: the same seed gives identical audio. "
                                        "-1 picks a new one each time (the one used is kept with the result)."),
     )
-    weights = (
-        Weights("package", note="voice 'heart' is inside the hibari-tts package", size_bytes=7_936_868,
-                license="Apache-2.0"),
-        Weights("hub", HUB_REPO, tuple(f"voices/{f}" for _, f, _ in VOICES.values() if f),
-                size_bytes=sum(b for _, f, b in VOICES.values() if f), license="Apache-2.0",
-                note="optional extra voices"),
-    )
+    weights = tuple(
+        Weights("package", label=f"Voice {name} (built in)", note="inside the hibari-tts package", size_bytes=size,
+                license="Apache-2.0", when=(("voice", name),)) if file is None else
+        Weights("hub", HUB_REPO, (f"voices/{file}",), size_bytes=size, license="Apache-2.0",
+                label=f"Voice {name}", note="optional extra voice", when=(("voice", name),))
+        for name, (_, file, size) in VOICES.items())
     requirements = Requirements(python=(PythonModule("hibari", "hibari-tts"),
                                         PythonModule("onnxruntime", "onnxruntime")))
 
     def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
         from hibari import Hibari
 
+        from studio.weights import ensure
+
         voice = (options or {}).get("voice", "heart")
-        model_path = None if VOICES[voice][1] is None else self._voice_file(voice, progress)
+        (weights,) = self.weights_for({"voice": voice})
+        model_path = None if weights.source == "package" else str(
+            ensure(weights, progress.span(0, 0.8), advice="Meanwhile the built-in voice 'heart' works offline.")
+            / weights.files[0])
         progress(0.8, f"Loading voice {voice}")
         model = Hibari(voice=voice, model=model_path, threads=min(2, os.cpu_count() or 1))
         progress(0.9, "Warming up")
         model("Ready.", seed=0)  # loads the G2P and sizes onnxruntime's buffers, so both count in the footprint
         return model
-
-    def _voice_file(self, voice: str, progress: Progress) -> str:
-        from huggingface_hub import hf_hub_download
-        from huggingface_hub.errors import LocalEntryNotFoundError
-
-        filename = f"voices/{VOICES[voice][1]}"
-        try:
-            return hf_hub_download(HUB_REPO, filename, local_files_only=True)
-        except LocalEntryNotFoundError:
-            pass
-        progress(0.1, f"Downloading voice {voice} ({VOICES[voice][2] / 1e6:.1f} MB)")
-        try:
-            return hf_hub_download(HUB_REPO, filename)
-        except Exception as exc:  # offline, hub unreachable, ...
-            raise EngineError(
-                f"The voice '{voice}' is not on this machine and could not be downloaded from huggingface.co "
-                f"({type(exc).__name__}). Choose the built-in voice 'heart', or connect to the internet and retry."
-            ) from exc
 
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
         text: str = request.inputs["text"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..contract import Engine, InputSlot, Progress, Request, Result, Weights
-from ..requirements import PythonModule, Readiness, Requirements
+from ..requirements import PythonModule, Requirements
 
 RATE = 16_000
 AUDIO = (InputSlot("audio", "audio", "Audio", help="Speech of one speaker."),)
@@ -21,24 +21,11 @@ def read_16k(request: Request) -> Any:
     return audio
 
 
-def hub_cache() -> str:
-    """The hub cache as configured now (transformers keeps the one it saw at import)."""
-    from huggingface_hub import constants
+def hub_folder(engine: Engine, progress: Progress) -> Any:
+    """The engine's hub weights as a local folder, downloaded first (with progress) when missing."""
+    from studio.weights import ensure
 
-    return constants.HF_HUB_CACHE
-
-
-def hub_readiness(engine: Engine, repo_id: str, filename: str, size_bytes: int) -> Readiness:
-    """Ready when `filename` of `repo_id` is in the local hub cache; otherwise what to download."""
-    readiness = Engine.check(engine)
-    if not readiness.ready:
-        return readiness
-    from huggingface_hub import try_to_load_from_cache
-
-    if isinstance(try_to_load_from_cache(repo_id, filename, cache_dir=hub_cache()), str):
-        return readiness
-    return Readiness("needs_download", f"The weights ({repo_id}) are not in the Hugging Face cache.",
-                     (f"huggingface-cli download {repo_id}",), download_bytes=size_bytes)
+    return ensure(engine.weights[0], progress.span(0, 0.7))
 
 
 class ResemblyzerEncoder(Engine):
@@ -84,15 +71,12 @@ class WavLMSpeakerVerifier(Engine):
                        size_bytes=403_000_000, license="MIT"),)
     requirements = Requirements(python=(PythonModule("transformers", "transformers"), PythonModule("torch", "torch")))
 
-    def check(self) -> Readiness:
-        return hub_readiness(self, self.HUB_REPO, "config.json", self.weights[0].size_bytes)
-
     def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
         from transformers import Wav2Vec2FeatureExtractor, WavLMForXVector
 
-        where = {"local_files_only": True, "cache_dir": hub_cache()}
-        extractor = Wav2Vec2FeatureExtractor.from_pretrained(self.HUB_REPO, **where)
-        model = WavLMForXVector.from_pretrained(self.HUB_REPO, **where).eval().to(device)
+        folder = hub_folder(self, progress)
+        extractor = Wav2Vec2FeatureExtractor.from_pretrained(folder)
+        model = WavLMForXVector.from_pretrained(folder).eval().to(device)
         return extractor, model, device
 
     def run(self, model: Any, request: Request, progress: Progress) -> Result:

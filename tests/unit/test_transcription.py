@@ -52,7 +52,8 @@ def test_bad_requests_are_refused(services: Services, speech: Path, tmp_path: Pa
 def test_a_model_that_is_not_downloaded_says_so_offline(services: Services, speech: Path) -> None:
     job = services.jobs.wait(services.transcription.submit(speech, params={"model": "base"}).id, 60)
     assert job.state == JobState.failed
-    assert "not on this machine and could not be downloaded" in job.error and "tiny.en" in job.error
+    assert "Whisper base (145.0 MB) is not on this machine" in job.error and "offline" in job.error
+    assert "tiny.en" in job.error
 
 
 def test_silence_transcribes_to_nothing(services: Services, tmp_path: Path) -> None:

@@ -66,14 +66,14 @@ def in_hub_cache(tiny_checkpoint: Path, offline_hub: Path) -> str:
 def test_without_weights_it_says_how_much_it_needs_to_download() -> None:
     readiness = WhisperTransformers().check()
     assert readiness.state == "needs_download" and readiness.label == "needs download (1.6 GB)"
-    assert "openai/whisper-large-v3-turbo" in readiness.message
+    assert "Whisper large-v3-turbo (1.6 GB)" in readiness.message
 
 
 def test_offline_without_weights_a_transcription_fails_with_advice(services: Services, tmp_path: Path) -> None:
     clip = write(tmp_path / "a.wav", np.zeros(16_000, np.float32), 16_000)
     job = services.jobs.wait(services.transcription.submit(clip, "builtin.whisper_hf").id, 60)
     assert job.state == JobState.failed
-    assert "not on this machine and could not be downloaded" in job.error and "tiny.en" in job.error
+    assert "is not on this machine, and the studio is offline" in job.error and "tiny.en" in job.error
 
 
 def test_the_hub_checkpoint_loads_and_transcribes_with_language_and_word_times(

@@ -1,0 +1,147 @@
+"""The base class of Amphion adapters: declarations in, a precise readiness out.
+
+`AmphionEngine.check()` reports the first thing missing, in the order a user fixes them: the checkout, an
+installed package hiding one of Amphion's, Python modules (with pip names), programs (espeak-ng), version
+pins, a compiled extension not built in this checkout (with the exact command), the user's own checkpoint for
+recipe-only models, and finally weights to download (with the size). See runtime.py for the developer note.
+"""
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..contract import Engine
+from ..requirements import READY, Readiness, Requirements, amphion_root_problem, check_requirements
+from . import traps
+from .runtime import AmphionRuntime, checkout_root
+
+CLONE_HINTS = ("git clone https://github.com/open-mmlab/Amphion.git",
+               "then set AMPHION_ROOT=/path/to/Amphion (environment or config file) and restart the studio")
+
+
+@dataclass(frozen=True)
+class Extension:
+    """A compiled part of the checkout that Amphion builds in place (its run.sh scripts do it)."""
+
+    name: str
+    folder: str  # relative to the checkout
+    module: str  # the compiled module, relative to `folder`, without suffix
+    build: tuple[str, ...]  # shell steps run in `folder`; {python} is the studio's interpreter
+    needs: tuple[tuple[str, str], ...] = ()  # (import name, pip name) the build needs
+
+    def built(self, root: Path) -> bool:
+        base = root / self.folder / self.module
+        return any(base.with_name(base.name + suffix).is_file() for suffix in importlib.machinery.EXTENSION_SUFFIXES)
+
+    def command(self, root: Path) -> str:
+        steps = [s.format(python=shlex.quote(sys.executable)) for s in self.build]
+        return f"cd {shlex.quote(str(root / self.folder))} && " + " && ".join(steps)
+
+
+EXTENSIONS: dict[str, Extension] = {
+    "monotonic_align": Extension(
+        "monotonic_align", "modules/monotonic_align", "monotonic_align/core",
+        ("mkdir -p monotonic_align", "{python} setup.py build_ext --inplace"),
+        (("Cython", "Cython"), ("numpy", "numpy"))),
+}
+
+
+def user_checkpoint_dir(context: Any, engine_id: str) -> Path | None:
+    home = getattr(context, "home", None)
+    return Path(home) / "checkpoints" / engine_id if home else None
+
+
+def user_checkpoints(context: Any, engine_id: str) -> list[Path]:
+    """The user's checkpoints for an engine (folders or files under <STUDIO_HOME>/checkpoints/<id>/), newest first."""
+    folder = user_checkpoint_dir(context, engine_id)
+    if folder is None or not folder.is_dir():
+        return []
+    found = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def check_amphion(engine: Engine, *, extensions: tuple[str, ...] = (), needs_transformers_4: bool = False,
+                  recipe_only: bool = False) -> Readiness:
+    """The readiness of an Amphion engine (see the module docstring for the order)."""
+    root = checkout_root(engine.context)
+    problem = amphion_root_problem(root)
+    if problem or root is None:
+        return Readiness("missing_dependency", problem or "No Amphion checkout is configured.", CLONE_HINTS)
+    hidden = AmphionRuntime(root).hidden_packages()
+    if hidden:
+        return Readiness("missing_dependency", hidden[0])
+    declared = engine.requirements  # the checkout is settled above (also when it comes from AMPHION_ROOT alone)
+    readiness = check_requirements(Requirements(python=declared.python, binaries=declared.binaries,
+                                                cuda=declared.cuda), engine.context)
+    if not readiness.ready:
+        return readiness
+    if needs_transformers_4:
+        for message, command in traps.pin_problems():
+            return Readiness("missing_dependency", message, (command,))
+    for name in extensions:
+        readiness = check_extension(EXTENSIONS[name], root)
+        if not readiness.ready:
+            return readiness
+    if recipe_only and not user_checkpoints(engine.context, engine.id):
+        folder = user_checkpoint_dir(engine.context, engine.id)
+        return Readiness("needs_checkpoint", f"{engine.name} has no public weights: train a checkpoint on the "
+                                             f"Training page, or put one (its folder, with args.json) in {folder}.")
+    from studio.weights import weights_readiness  # the weight manager knows where downloads live
+
+    return weights_readiness(engine, engine.weights_for(engine.defaults()))
+
+
+def check_extension(extension: Extension, root: Path) -> Readiness:
+    if extension.built(root):
+        return READY
+    missing = [pip for module, pip in extension.needs if importlib.util.find_spec(module) is None]
+    hints = ((f"pip install {' '.join(missing)}",) if missing else ()) + (extension.command(root),)
+    return Readiness("missing_dependency", f"Amphion's compiled extension {extension.name} is not built in "
+                                           f"{root}; build it once:", hints)
+
+
+class AmphionEngine(Engine):
+    """An adapter of an Amphion model; subclasses declare, `check()` turns it into readiness."""
+
+    family = "Amphion"
+    requirements: ClassVar[Requirements] = Requirements(amphion=True)
+    extensions: ClassVar[tuple[str, ...]] = ()  # names in EXTENSIONS the model imports
+    needs_transformers_4: ClassVar[bool] = False  # Llama-based models: transformers >= 4.41, < 5
+    recipe_only: ClassVar[bool] = False  # no public weights: the user's checkpoint
+
+    def check(self) -> Readiness:
+        return check_amphion(self, extensions=self.extensions, needs_transformers_4=self.needs_transformers_4,
+                             recipe_only=self.recipe_only)
+
+    @property
+    def runtime(self) -> AmphionRuntime:
+        return AmphionRuntime.of(self.context)
+
+    def user_checkpoints(self) -> list[Path]:
+        return user_checkpoints(self.context, self.id)
+
+
+def doctor_lines(context: Any) -> list[str]:
+    """What `amphion-studio doctor` shows about Amphion: checkout, extensions, environment fixes, pins."""
+    root = checkout_root(context)
+    problem = amphion_root_problem(root)
+    lines = [f"Amphion checkout     {problem or root}"]
+    if root is not None and not problem:
+        for hidden in AmphionRuntime(root).hidden_packages():
+            lines.append(f"  !! {hidden}")
+        for extension in EXTENSIONS.values():
+            built = extension.built(root)
+            lines.append(f"extension            {extension.name}: " +
+                         ("built" if built else f"not built; build it with: {extension.command(root)}"))
+    for fix, state in traps.status():
+        note = " (stand-in)" if fix.stand_in else ""
+        lines.append(f"fix {state:<16} {fix.name}{note}: {fix.remedy}" if state != "not needed"
+                     else f"fix {state:<16} {fix.name}")
+    for message, command in traps.pin_problems():
+        lines.append(f"  !! {message} Fix: {command}")
+    return lines

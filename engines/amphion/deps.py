@@ -1,0 +1,62 @@
+"""What Amphion's inference code imports (with pip names) and the extra pretrained models it fetches.
+
+Adapters compose these into `requirements` and `weights`. Module lists follow the imports of Amphion at
+d3de90f (reference/amphion-catalog.md §1.2, §8); sizes of extra models are the published files', rounded.
+"""
+from __future__ import annotations
+
+from ..contract import Weights
+from ..requirements import Binary, PythonModule
+
+ESPEAK_NG = Binary("espeak-ng", "espeak-ng")  # phonemizer's backend (MaskGCT, Metis, Vevo G2P; VITS, VALL-E)
+
+JSON5 = PythonModule("json5", "json5")  # utils/util.py load_config
+RUAMEL_YAML = PythonModule("ruamel.yaml", "ruamel.yaml")  # utils/util.py imports it at module level
+EINOPS = PythonModule("einops", "einops")
+ACCELERATE = PythonModule("accelerate", "accelerate")
+SAFETENSORS = PythonModule("safetensors", "safetensors")
+LIBROSA = PythonModule("librosa", "librosa")
+PHONEMIZER = PythonModule("phonemizer", "phonemizer")
+G2P_EN = PythonModule("g2p_en", "g2p_en")
+JIEBA = PythonModule("jieba", "jieba")
+CN2AN = PythonModule("cn2an", "cn2an")
+PYPINYIN = PythonModule("pypinyin", "pypinyin")
+LANGSEGMENT = PythonModule("LangSegment", "LangSegment")  # 0.2.0 needs traps.py's langsegment-module fix
+PYOPENJTALK = PythonModule("pyopenjtalk", "pyopenjtalk")  # builds from source (about 1.5 min)
+PYKAKASI = PythonModule("pykakasi", "pykakasi")
+UNIDECODE = PythonModule("unidecode", "unidecode")
+ONNXRUNTIME = PythonModule("onnxruntime", "onnxruntime")  # Chinese polyphone G2P
+LANGID = PythonModule("langid", "langid")  # Metis language detection
+PEFT = PythonModule("peft", "peft")  # Metis LoRA tasks
+IPYTHON = PythonModule("IPython", "ipython")  # imported by vevo_utils.py and vevosing_utils.py
+YAML = PythonModule("yaml", "pyyaml")
+WHISPER = PythonModule("whisper", "openai-whisper")  # bins/tts and Vevo1.5 features
+SIX = PythonModule("six", "six")  # the wenet extractor (bins/tts path)
+ENCODEC = PythonModule("encodec", "encodec")  # NaturalSpeech2, VALL-E v1
+TORCHCREPE = PythonModule("torchcrepe", "torchcrepe")  # Vevo1.5
+PARSELMOUTH = PythonModule("parselmouth", "praat-parselmouth")
+
+BASE = (JSON5, RUAMEL_YAML, EINOPS, SAFETENSORS, LIBROSA, YAML)
+MASKGCT_G2P = (PHONEMIZER, G2P_EN, JIEBA, CN2AN, PYPINYIN, LANGSEGMENT, PYOPENJTALK, PYKAKASI, UNIDECODE,
+               ONNXRUNTIME)  # models/tts/maskgct/g2p: MaskGCT, Metis, Vevo-TTS
+MASKGCT = BASE + (ACCELERATE,) + MASKGCT_G2P
+METIS = MASKGCT + (LANGID, PEFT)
+VEVO = BASE + (ACCELERATE, IPYTHON) + MASKGCT_G2P
+VEVO_1_5 = VEVO + (WHISPER, TORCHCREPE, PARSELMOUTH)
+CLASSIC_TTS = BASE + (PHONEMIZER, G2P_EN, UNIDECODE, WHISPER, SIX)  # bins/tts: VITS, FastSpeech2, NS2, VALL-E, Jets
+
+# Extra pretrained models, fetched by the weight manager where the libraries look for them.
+W2V_BERT_2 = Weights("hub", "facebook/w2v-bert-2.0", ("config.json", "preprocessor_config.json", "model.safetensors"),
+                     size_bytes=2_320_000_000, license="MIT", label="w2v-BERT 2.0",
+                     note="extra pretrained model: semantic speech features")
+HUBERT_LARGE = Weights("url", url="https://download.pytorch.org/torchaudio/models/hubert_fairseq_large_ll60k.pth",
+                       path="hub/checkpoints/hubert_fairseq_large_ll60k.pth", size_bytes=1_260_000_000, license="MIT",
+                       label="HuBERT Large (torchaudio)", note="extra pretrained model: content features (Vevo)")
+ENCODEC_24KHZ = Weights("url", url="https://dl.fbaipublicfiles.com/encodec/v0/encodec_24khz-d7cc33bc.th",
+                        path="hub/checkpoints/encodec_24khz-d7cc33bc.th", size_bytes=89_000_000, license="MIT",
+                        label="EnCodec 24 kHz", note="extra pretrained model: codec (NaturalSpeech2, VALL-E v1)")
+WHISPER_MEDIUM = Weights(
+    "url", url="https://openaipublic.azureedge.net/main/whisper/models/"
+               "345ae4da62f9b3d59415adc60127b97c714f32e89e936602e85993674d08dcb1/medium.pt",
+    path="medium.pt", cache="whisper", size_bytes=1_530_000_000, license="MIT", label="Whisper medium (openai-whisper)",
+    note="extra pretrained model: content features (Vevo1.5, singing conversion)")

@@ -1,0 +1,121 @@
+"""Engine benchmark on tiny weights: prints numbers measured in one run (not a test; nothing here asserts).
+
+    .venv/bin/python tests/benchmarks/bench_engines.py [ENGINE_ID ...]
+
+Per engine, through the studio's own job queue and model manager:
+- load: seconds to load (the model manager's measurement; for isolated engines this includes starting the
+  runtime's worker process)
+- first chunk: seconds from submitting a one-sentence request (the unit long text is split into) to its audio
+- RTF: engine time / audio duration for a longer request (below 1 is faster than real time)
+- memory: the footprint the model manager measured, against the engine's declared estimate (`memory_mb`)
+
+Weights: Hibari ships real ones; the peers run on the tiny random-weight checkpoints the tests build
+(tests/runtimes), so their speed and memory say how the machinery performs, not the released models (add an
+Amphion engine by appending a Case whose `prepare` lays its tiny checkpoint into the hub cache).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+SENTENCE = "The quick brown fox jumps over the lazy dog."
+LONGER = ("The studio keeps every voice you make. It measures each model as it loads, keeps the total under a "
+          "budget you choose, and frees the memory again when you are done.")
+
+
+@dataclass
+class Case:
+    engine_id: str
+    params: dict[str, Any] = field(default_factory=dict)
+    inputs: Callable[[Path], dict[str, Any]] = lambda work: {}
+    prepare: Callable[[Path, Path], None] = lambda hub, work: None  # lay weights into the hub cache
+
+
+def _qwen(hub: Path, work: Path) -> None:
+    from tests.runtimes import tiny
+
+    folder = tiny.tiny_checkpoint(tiny.built("qwen-tts"), "build_tiny_qwen3_tts", "base", "custom_voice",
+                                  "voice_design")
+    tiny.link_into_hub_cache(hub, "Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice", folder / "custom_voice")
+
+
+def _chatterbox(hub: Path, work: Path) -> None:
+    from tests.runtimes import tiny
+
+    clip = tiny.reference_clip(work / "reference.wav")
+    folder = tiny.tiny_checkpoint(tiny.built("chatterbox-tts"), "build_tiny_chatterbox", str(clip))
+    tiny.link_into_hub_cache(hub, "ResembleAI/chatterbox", folder)
+
+
+CASES = [
+    Case("builtin.hibari", {"seed": 1}),
+    Case("peer.qwen3_tts", {"mode": "custom", "speaker": "Ryan", "language": "English", "max_new_tokens": 64,
+                            "seed": 1}, prepare=_qwen),
+    Case("peer.chatterbox", {"max_new_tokens": 100, "flow_steps": 2, "seed": 1}, prepare=_chatterbox),
+]
+
+
+def measure(case: Case, work: Path) -> dict[str, float]:
+    from huggingface_hub import constants
+
+    from studio.jobs import JobState
+    from studio.services import build_services
+    from studio.settings import Settings
+    from tests.runtimes import tiny
+
+    hub = work / "hub"
+    hub.mkdir(parents=True, exist_ok=True)
+    case.prepare(hub, work)
+    constants.HF_HUB_CACHE = str(hub)
+    constants.HF_HUB_OFFLINE = True
+    os.environ.update(HF_HUB_CACHE=str(hub), HF_HUB_OFFLINE="1", STUDIO_RUNTIMES_DIR=str(tiny.CACHE))
+    services = build_services(Settings.load(home=work / "home"))
+    services.start()
+    try:
+        engine = services.registry.get(case.engine_id)
+
+        def generate(text: str) -> tuple[float, dict[str, Any]]:
+            started = time.perf_counter()
+            job = services.generation.submit(case.engine_id, {"text": text, **case.inputs(work)}, case.params)
+            job = services.jobs.wait(job.id, timeout=3600)
+            if job.state != JobState.succeeded:
+                raise RuntimeError(f"{case.engine_id}: {job.error}")
+            return time.perf_counter() - started, job.result
+
+        generate(SENTENCE)  # loads the model
+        (info,) = [m for m in services.models.models() if m.engine_id == case.engine_id]
+        first_chunk, _ = generate(SENTENCE)
+        _, result = generate(LONGER)
+        return {"load_s": info.load_seconds, "first_chunk_s": first_chunk, "rtf": result["rtf"],
+                "memory_mb": info.footprint / 1e6, "declared_mb": engine.memory_mb}
+    finally:
+        services.stop()
+        services.models.unload_all()
+
+
+def main(selected: list[str]) -> None:
+    print(f"{'engine':<18} {'load s':>7} {'first chunk s':>14} {'RTF':>7} {'memory MB':>10} {'declared MB':>12}")
+    for case in CASES:
+        if selected and case.engine_id not in selected:
+            continue
+        with tempfile.TemporaryDirectory(prefix="bench-engines-") as work:
+            try:
+                row = measure(case, Path(work))
+            except Exception as exc:  # one engine failing (no runtime here) must not hide the others
+                print(f"{case.engine_id:<18} skipped: {str(exc).splitlines()[0][:100]}")
+                continue
+        print(f"{case.engine_id:<18} {row['load_s']:>7.2f} {row['first_chunk_s']:>14.2f} {row['rtf']:>7.3f} "
+              f"{row['memory_mb']:>10.0f} {row['declared_mb']:>12.0f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

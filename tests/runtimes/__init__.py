@@ -1,0 +1,1 @@
+"""Isolated runtimes in tests and benchmarks: building them (cached), tiny checkpoints made inside them."""
