@@ -21,6 +21,7 @@ from .jobs import JobContext, JobInfo, JobQueue
 from .library import LibraryService
 from .logs import configure_logging
 from .model_manager import ModelManager
+from .projects import ProjectService
 from .prompt_cache import PromptCache
 from .settings import Settings
 from .storage import Paths
@@ -49,6 +50,7 @@ class Services:
     history: HistoryService
     comparisons: Comparisons
     conversion: ConversionService
+    projects: ProjectService
 
     def __post_init__(self) -> None:
         self._stopping = threading.Event()
@@ -102,7 +104,8 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     history = HistoryService(db, paths, registry, jobs, generation)
     comparisons = Comparisons(db, registry, history, uploads)
     conversion = ConversionService(registry, generation)
+    projects = ProjectService(db, paths, library, history)
     services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads,
-                        prompt_cache, library, history, comparisons, conversion)
+                        prompt_cache, library, history, comparisons, conversion, projects)
     jobs.register(LOAD_MODEL, services._run_load_model)
     return services
