@@ -17,6 +17,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "studio.api.history",
     "studio.api.openai",
     "studio.api.conversion",
+    "studio.api.projects",
 )
 
 

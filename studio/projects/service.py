@@ -6,6 +6,7 @@ checked on the way in with the rules the library and the history apply to what a
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
@@ -46,6 +48,8 @@ JOBS = Job.__table__
 MAX_PROJECT_BYTES = 4 * 1024**3  # the largest project zip the studio takes in over HTTP or from the page
 STAGING = ".imports"  # under STUDIO_HOME: imports in progress (a crash's leftovers are cleaned at start)
 JOURNAL = "journal.json"
+LOCK = ".lock"  # held by the import that uses a staging folder (another process may be starting meanwhile)
+LEFT_ALONE_SECONDS = {"staging": 120, "incoming": 6 * 3600}  # younger leftovers may still be in use
 EXPORTS = "projects"  # under STUDIO_HOME/exports: zips made for a download
 KEEP_EXPORTS_SECONDS = 3600
 SPACE_MARGIN = 64 * 1024**2
@@ -268,8 +272,9 @@ class ProjectService:
             staging = self.staging / uuid.uuid4().hex[:12]
             staging.mkdir(parents=True)
             try:
-                moves = self._stage(reader, plan, staging)
-                self._commit(plan, moves, staging)
+                with _held(staging):
+                    moves = self._stage(reader, plan, staging)
+                    self._commit(plan, moves, staging)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
         self._history.revision += 1  # pages showing the history refresh
@@ -444,6 +449,10 @@ class ProjectService:
         if not self.staging.is_dir():
             return
         for entry in self.staging.iterdir():
+            age = time.time() - entry.stat().st_mtime
+            if age < LEFT_ALONE_SECONDS["incoming" if entry.name.startswith("incoming-") else "staging"] \
+                    or _in_use(entry):
+                continue
             journal = entry / JOURNAL
             if journal.is_file():
                 record = json.loads(journal.read_text())
@@ -577,6 +586,26 @@ def _remapped_clip(item: str, generations: dict[str, str], uploads: dict[str, st
 
 def _record(model: type[R], row: Row[Any], **files: Any) -> R:
     return model.model_validate({**row._mapping, **files})
+
+
+@contextmanager
+def _held(folder: Path) -> Iterator[None]:
+    with open(folder / LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _in_use(folder: Path) -> bool:
+    try:
+        lock = open(folder / LOCK)
+    except OSError:  # not a folder, or no lock: nobody holds it
+        return False
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+    return False
 
 
 def _remove(path: Path) -> None:

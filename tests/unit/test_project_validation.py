@@ -2,8 +2,11 @@
 left exactly as it was (no row, no file); a crash in the middle is cleaned up at the next start."""
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import stat
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -205,14 +208,22 @@ def test_an_import_cut_short_by_a_crash_is_undone_at_the_next_start(project: Pat
         {"placed": placed + ["../outside.txt"], "ids": {"generations": ["cafe00000000"]}}))
     (tmp_path / "outside.txt").write_text("not the studio's")
     (staging / "incoming-abc.zip").write_bytes(b"half an upload")
+    (staging / "incoming-new.zip").write_bytes(b"a page is receiving this one")
+    (staging / "busy").mkdir()  # another process is importing with it
+    hours_ago = time.time() - 7 * 3600
+    for old in ("cut", "incoming-abc.zip", "busy"):
+        os.utime(staging / old, (hours_ago, hours_ago))
     kept_before = sorted(p.name for p in (home / "generations").iterdir())
 
-    again = build_services(Settings.load(home=home))
+    with open(staging / "busy" / project_service.LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        again = build_services(Settings.load(home=home))
     try:
         assert not any((home / relative).exists() for relative in placed)
         assert sorted(p.name for p in (home / "generations").iterdir()) == [
             n for n in kept_before if n != "cafe00000000.wav"]
-        assert (tmp_path / "outside.txt").exists() and not any(staging.iterdir())
+        assert (tmp_path / "outside.txt").exists()
+        assert sorted(p.name for p in staging.iterdir()) == ["busy", "incoming-new.zip"]
         assert again.history.list().total == 2  # the import that finished is untouched
     finally:
         again.stop()

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from studio.history import HistoryQuery
 from studio.history.compare import VOTES
 from studio.jobs import JobState
+from studio.library import NotFound
 from studio.projects import FORMAT, ProjectError, Selection
 from studio.services import Services, build_services
 from studio.settings import Settings
@@ -149,6 +150,13 @@ def test_a_round_trip_into_a_fresh_studio_keeps_everything(source: Source, fresh
     assert fresh.history.list(HistoryQuery(search="later", grouped=True)).total == 1  # the text index knows them
     from_generation = next(s for s in fresh.library.samples(source.bob) if s.source == "generation")
     assert from_generation.source_ref == source.speech
+
+    assert fresh.jobs.get(source.speech) is None  # its job stayed in the other studio; it can still be kept
+    kept = fresh.library.add_generation(source.anna, job_id=source.speech, transcript=speech.text, transcribe=False)
+    assert (kept.source, kept.source_ref, kept.transcript) == ("generation", source.speech, speech.text)
+    assert digest(kept.original) == digest(fresh.history.audio_path(speech))
+    with pytest.raises(NotFound):
+        fresh.library.add_generation(source.anna, job_id="../../studio", transcribe=False)
 
 
 def test_imported_references_still_work(source: Source, fresh: Services) -> None:
