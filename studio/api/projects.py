@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, UploadFile
@@ -10,10 +11,13 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
-from ..projects import ImportReport, ProjectError, Selection
+from ..projects import ExportSummary, ImportReport, ProjectError, Selection
 from ..projects import service as projects_module
 from ..services import Services
 from .uploads import MULTIPART_OVERHEAD
+
+PREFIX = "/api/projects"
+DOWNLOADS = "/downloads"
 
 
 class ExportBody(BaseModel):
@@ -25,12 +29,17 @@ class ExportBody(BaseModel):
     everything: bool = Field(False, description="Export every voice, generation and vote of the studio")
 
 
+def download_url(summary: ExportSummary) -> str:
+    """Where a page's browser fetches a zip made by ProjectService.export_file."""
+    return f"{PREFIX}{DOWNLOADS}/{summary.path.parent.name}"
+
+
 def report_json(report: ImportReport) -> dict[str, Any]:
     return {**dataclasses.asdict(report), "message": report.describe()}
 
 
 def build_router(services: Services) -> APIRouter:
-    router = APIRouter(prefix="/api/projects", tags=["projects"])
+    router = APIRouter(prefix=PREFIX, tags=["projects"])
     projects = services.projects
 
     def too_large() -> HTTPException:
@@ -45,9 +54,20 @@ def build_router(services: Services) -> APIRouter:
             summary = projects.export_file(Selection(tuple(body.profiles), tuple(body.generations), body.everything))
         except ProjectError as exc:
             raise HTTPException(exc.status, str(exc)) from None
-        return FileResponse(summary.path, media_type="application/zip", filename=summary.filename,
-                            headers={"x-studio-project": summary.describe()},
-                            background=BackgroundTask(summary.path.unlink, missing_ok=True))
+        return zip_response(summary.path, {"x-studio-project": summary.describe()})
+
+    @router.get(f"{DOWNLOADS}/{{token}}", response_class=FileResponse, include_in_schema=False)
+    def download(token: str) -> FileResponse:
+        """A zip the pages exported (see `download_url`); it can be fetched once."""
+        path = projects.exported(token)
+        if path is None:
+            raise HTTPException(404, "This export is gone (each is downloaded once, or within an hour); export "
+                                     "again.")
+        return zip_response(path)
+
+    def zip_response(path: Path, headers: dict[str, str] | None = None) -> FileResponse:
+        return FileResponse(path, media_type="application/zip", filename=path.name, headers=headers,
+                            background=BackgroundTask(projects.discard_export, path))
 
     @router.post("/import", status_code=201)
     async def import_(request: Request, file: UploadFile) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -50,7 +51,7 @@ STAGING = ".imports"  # under STUDIO_HOME: imports in progress (a crash's leftov
 JOURNAL = "journal.json"
 LOCK = ".lock"  # held by the import that uses a staging folder (another process may be starting meanwhile)
 LEFT_ALONE_SECONDS = {"staging": 120, "incoming": 6 * 3600}  # younger leftovers may still be in use
-EXPORTS = "projects"  # under STUDIO_HOME/exports: zips made for a download
+EXPORTS = "projects"  # under STUDIO_HOME/exports: zips made for a download, one folder each
 KEEP_EXPORTS_SECONDS = 3600
 SPACE_MARGIN = 64 * 1024**2
 CHUNK = 500  # ids per IN (...) query
@@ -70,7 +71,6 @@ class Selection:
 @dataclass(frozen=True)
 class ExportSummary:
     path: Path
-    filename: str  # what to download it as
     profiles: int
     samples: int
     uploads: int
@@ -172,17 +172,29 @@ class ProjectService:
                           votes=len(manifest.votes))
 
         atomic_write(target, write)
-        return ExportSummary(target, target.name, **counts)
+        return ExportSummary(target, **counts)
 
     def export_file(self, selection: Selection) -> ExportSummary:
-        """Export into the studio's exports folder, for a download (such files go after an hour)."""
-        folder = self._paths.exports / EXPORTS
-        folder.mkdir(parents=True, exist_ok=True)
-        self._prune_exports(folder)
-        summary = self.export(selection, folder / f"{uuid.uuid4().hex[:12]}.zip")
-        filename = f"amphion-studio-project-{time.strftime('%Y%m%d-%H%M%S')}.zip"
-        return ExportSummary(summary.path, filename, summary.profiles, summary.samples, summary.uploads,
-                             summary.generations, summary.votes)
+        """Export for a download: into exports/projects/<token>/ (`exported(token)` finds it; it goes after an
+        hour, or when `discard_export` is called once it was sent)."""
+        root = self._paths.exports / EXPORTS
+        self._prune_exports(root)
+        folder = root / uuid.uuid4().hex[:12]
+        folder.mkdir(parents=True)
+        try:
+            return self.export(selection, folder / f"amphion-studio-project-{time.strftime('%Y%m%d-%H%M%S')}.zip")
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    def exported(self, token: str) -> Path | None:
+        """The zip `export_file` made under `token` (its folder's name), or None."""
+        folder = self._paths.exports / EXPORTS / token
+        found = sorted(folder.glob("*.zip")) if re.fullmatch(r"[0-9a-f]{12}", token) else []
+        return found[0] if found else None
+
+    def discard_export(self, path: Path) -> None:
+        shutil.rmtree(path.parent, ignore_errors=True)
 
     def _gather(self, selection: Selection) -> _Gathered:
         if not (selection.everything or selection.profiles or selection.generations):
@@ -256,10 +268,10 @@ class ProjectService:
                   for slot, value in row.inputs.items()}  # paths are this studio's; references say it all
         return _record(GenerationRecord, row, inputs=inputs, audio=audio)
 
-    def _prune_exports(self, folder: Path) -> None:
-        for old in folder.glob("*.zip"):
+    def _prune_exports(self, root: Path) -> None:
+        for old in root.glob("*") if root.is_dir() else ():
             if time.time() - old.stat().st_mtime > KEEP_EXPORTS_SECONDS:
-                old.unlink(missing_ok=True)
+                _remove(old)
 
     # -- import --------------------------------------------------------------------------------------------
 
