@@ -1,11 +1,11 @@
 """Projects and keeping generations as voice samples on the pages (User fixture, real engines): export a history
-selection and library voices, import a project, keep a history item or a result as a sample."""
+selection and library voices, import a project, keep a history item or a result as a sample. The `services`
+fixture fills the studio's data folder before the page opens (it must come before `user`)."""
 from __future__ import annotations
 
 import io
 import json
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,19 +16,11 @@ from studio.history import HistoryItem
 from studio.projects import Selection
 from studio.services import Services, build_services
 from studio.settings import Settings
+from tests.ui.test_speech_page import generate
 from tests.unit.test_uploads import tone_file
 
 JOB_WAIT = 150
 LONG = "A sentence long enough to be kept as a reference sample of a voice."
-
-
-@pytest.fixture
-def seed(studio_home: Path) -> Iterator[Services]:
-    """The studio's data as another process sees it (same STUDIO_HOME), filled before the page opens."""
-    services = build_services(Settings.load())
-    services.start()
-    yield services
-    services.stop()
 
 
 def spoken(services: Services, *texts: str) -> list[HistoryItem]:
@@ -45,8 +37,8 @@ async def upload_project(user: User, name: str, data: bytes) -> None:
     await upload.handle_uploads([ui.upload.SmallFileUpload(name, "application/zip", data)])
 
 
-async def test_the_history_selection_is_exported_as_a_project(seed: Services, user: User) -> None:
-    first, second, third = spoken(seed, "One for the project.", "Two for the project.", "Three stays home.")
+async def test_the_history_selection_is_exported_as_a_project(services: Services, user: User) -> None:
+    first, second, third = spoken(services, "One for the project.", "Two for the project.", "Three stays home.")
     await user.open("/history")
     for item in (first, second):
         user.find(marker=f"select-{item.id}").click()
@@ -59,7 +51,7 @@ async def test_the_history_selection_is_exported_as_a_project(seed: Services, us
     await user.should_see("Exported 2 generations.")
 
 
-async def test_a_project_is_imported_from_the_history_page_and_a_bad_file_says_why(seed: Services, user: User,
+async def test_a_project_is_imported_from_the_history_page_and_a_bad_file_says_why(services: Services, user: User,
                                                                                   tmp_path: Path) -> None:
     other = build_services(Settings.load(home=tmp_path / "other"))
     other.start()
@@ -80,9 +72,9 @@ async def test_a_project_is_imported_from_the_history_page_and_a_bad_file_says_w
     await user.should_see(marker=f"history-{made.id}")
 
 
-async def test_a_history_item_is_kept_as_a_sample_of_a_new_or_existing_voice(seed: Services, user: User) -> None:
-    long, short = spoken(seed, LONG, "Too short.")
-    narrator = seed.library.create_profile("Narrator")
+async def test_a_history_item_is_kept_as_a_sample_of_a_new_or_existing_voice(services: Services, user: User) -> None:
+    long, short = spoken(services, LONG, "Too short.")
+    narrator = services.library.create_profile("Narrator")
     await user.open("/history")
     user.find(marker=f"keep-{short.id}").click()
     await user.should_see("a voice sample needs 2 s to 5 min")
@@ -95,8 +87,8 @@ async def test_a_history_item_is_kept_as_a_sample_of_a_new_or_existing_voice(see
     user.find(marker="keep-new-name").clear().type("Reader")
     user.find(marker="keep-save").click()
     await user.should_see("Kept as a sample of Reader.", retries=50)
-    reader = seed.library.profile_by_name("Reader")
-    (sample,) = seed.library.samples(reader.id)
+    reader = services.library.profile_by_name("Reader")
+    (sample,) = services.library.samples(reader.id)
     assert (sample.transcript, sample.source, sample.source_ref) == (LONG, "generation", long.id)
     assert sample.duration == pytest.approx(long.duration, abs=0.01)
 
@@ -105,14 +97,14 @@ async def test_a_history_item_is_kept_as_a_sample_of_a_new_or_existing_voice(see
     user.find(marker="keep-voice").elements.pop().set_value(narrator.id)
     user.find(marker="keep-save").click()
     await user.should_see("Kept as a sample of Narrator.", retries=50)
-    assert len(seed.library.samples(narrator.id)) == 1
+    assert len(services.library.samples(narrator.id)) == 1
 
 
-async def test_voices_are_exported_and_imported_on_the_library_page(seed: Services, user: User,
+async def test_voices_are_exported_and_imported_on_the_library_page(services: Services, user: User,
                                                                    tmp_path: Path) -> None:
     for name in ("Anna", "Bob"):
-        voice = seed.library.create_profile(name)
-        seed.library.add_file(voice.id, tone_file(tmp_path / f"{name}.wav", seconds=2.5), transcript="hum",
+        voice = services.library.create_profile(name)
+        services.library.add_file(voice.id, tone_file(tmp_path / f"{name}.wav", seconds=2.5), transcript="hum",
                               transcribe=False)
     await user.open("/library")
     await user.should_see(marker="profile-Anna")
@@ -130,19 +122,18 @@ async def test_voices_are_exported_and_imported_on_the_library_page(seed: Servic
     await user.should_see(marker="profile-Bob (imported)")
     with user.scope(marker="profile-detail"):
         await user.should_see("Anna (imported)")
-    assert [p.samples for p in seed.library.profiles()] == [1, 1, 1, 1]
+    assert [p.samples for p in services.library.profiles()] == [1, 1, 1, 1]
 
 
-async def test_a_speech_result_is_kept_as_a_sample(seed: Services, user: User) -> None:
-    seed.library.create_profile("Narrator")
+async def test_a_speech_result_is_kept_as_a_sample(services: Services, user: User) -> None:
+    services.library.create_profile("Narrator")
     await user.open("/speech")
-    user.find(marker="speech-text").type(LONG)
-    user.find(marker="generate").click()
+    await generate(user, LONG)
     await user.should_see(marker="result-card", retries=JOB_WAIT)
     with user.scope(marker="result-card"):
         user.find("Keep as sample").click()
     await user.should_see(marker="keep-dialog")
     user.find(marker="keep-save").click()
     await user.should_see("Kept as a sample of Narrator.", retries=50)
-    (sample,) = seed.library.samples(seed.library.profile_by_name("Narrator").id)
+    (sample,) = services.library.samples(services.library.profile_by_name("Narrator").id)
     assert sample.transcript == LONG and sample.source == "generation"
