@@ -21,8 +21,8 @@ DOWNLOADS = "/downloads"
 
 
 class ExportBody(BaseModel):
-    profiles: list[str] = Field(default_factory=list,
-                                description="Voice profiles by id or name; each comes with all its samples and versions")
+    profiles: list[str] = Field(
+        default_factory=list, description="Voice profiles by id or name; each comes with all its samples and versions")
     generations: list[str] = Field(default_factory=list,
                                    description="Generation ids; each comes with its takes, the voices and clips it "
                                                "used, and the blind votes it took part in")

@@ -121,6 +121,15 @@ def profile_name(name: str) -> str:
     return name
 
 
+def language_code(language: str | None) -> str:
+    """A profile's language as the library keeps it: a code such as en or pt-br, or empty; LibraryError if not."""
+    code = (language or "").strip().lower()
+    if code and not re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]{2,8})?", code):
+        raise LibraryError(f"Language {language!r}: use a language code such as en, zh, ja or pt-br, "
+                           f"or leave it empty.")
+    return code
+
+
 def words_of(text: str) -> list[str]:
     return re.sub(r"[^\w' ]+", " ", text.lower()).split()
 
@@ -178,11 +187,7 @@ class LibraryService:
 
     @staticmethod
     def _checked_language(language: str | None) -> str:
-        code = (language or "").strip().lower()
-        if code and not re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]{2,8})?", code):
-            raise LibraryError(f"Language {language!r}: use a language code such as en, zh, ja or pt-br, "
-                               f"or leave it empty.")
-        return code
+        return language_code(language)
 
     def profile(self, profile_id: str) -> ProfileInfo:
         found = self.profiles(ids=[profile_id])

@@ -114,10 +114,10 @@ class ProjectReader:
             if info.file_size > MAX_MEMBER_BYTES:
                 raise ProjectError(f"{name[:80]} in the project expands to {_megabytes(info.file_size)}; files of at "
                                    f"most {_megabytes(MAX_MEMBER_BYTES)} are accepted.", 413)
-            if info.file_size > CHUNK and info.file_size > MAX_EXPANSION * max(info.compress_size, 1):
-                raise ProjectError(f"{name[:80]} in the project expands {info.file_size // max(info.compress_size, 1):,}"
-                                   f" times (to {_megabytes(info.file_size)}): that is a zip bomb, not a project.",
-                                   413)
+            expansion = info.file_size // max(info.compress_size, 1)
+            if info.file_size > CHUNK and expansion > MAX_EXPANSION:
+                raise ProjectError(f"{name[:80]} in the project expands {expansion:,} times (to "
+                                   f"{_megabytes(info.file_size)}): that is a zip bomb, not a project.", 413)
             total += info.file_size
             if total > MAX_TOTAL_BYTES:
                 raise ProjectError(f"The project expands to more than {_megabytes(MAX_TOTAL_BYTES)}; split it into "

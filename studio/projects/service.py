@@ -34,7 +34,7 @@ from ..history.query import GENERATIONS, G
 from ..history.service import MAX_NOTES_CHARS, clean_tags
 from ..jobs.table import Job
 from ..library import LibraryError, LibraryService, NotFound
-from ..library.service import MAX_DESCRIPTION, MAX_NAME, MAX_TRANSCRIPT, clean_text, profile_name
+from ..library.service import MAX_DESCRIPTION, MAX_NAME, MAX_TRANSCRIPT, clean_text, language_code, profile_name
 from ..library.tables import PROFILES, SAMPLES
 from ..storage import Paths, atomic_write
 from ..uploads import ACCEPTED_SUFFIXES, UPLOADS, safe_name
@@ -208,7 +208,8 @@ class ProjectService:
                 profile_ids = {self._profile_id(key) for key in selection.profiles}
                 groups = {self._group_of(connection, generation_id) for generation_id in selection.generations}
                 generations = sorted(_rows(connection, GENERATIONS, G.id, groups)
-                                     + _rows(connection, GENERATIONS, G.original_id, groups), key=lambda r: r.created_at)
+                                     + _rows(connection, GENERATIONS, G.original_id, groups),
+                                     key=lambda r: r.created_at)
                 keys = [clip_key(GENERATION, row.id) for row in generations]
                 rounds = {r for chunk in _chunks(keys) for r in connection.execute(
                     select(V.round_id).distinct().where(V.item.in_(chunk))).scalars()}
@@ -330,8 +331,8 @@ class ProjectService:
         for record in manifest.profiles:
             name = _free_name(_checked(profile_name, record.name, f"voice “{record.name[:40]}”"), taken_names)
             profiles.append({**record.model_dump(), "id": profile_ids[record.id], "name": name,
-                             "name_key": name.casefold(), "language": _checked(
-                                 LibraryService._checked_language, record.language, f"voice “{name}”"),
+                             "name_key": name.casefold(),
+                             "language": _checked(language_code, record.language, f"voice “{name}”"),
                              "description": _checked(clean_text, record.description, f"voice “{name}”",
                                                      MAX_DESCRIPTION, "The description")})
             imported.append(ImportedProfile(profile_ids[record.id], name, record.name))
@@ -357,7 +358,8 @@ class ProjectService:
                             "root_id": sample_ids.get(record.root_id, record.root_id),
                             "parent_id": sample_ids.get(record.parent_id, record.parent_id) if record.parent_id
                             else None,
-                            "original": self._relative(original), "normalised": self._relative(folder / "normalised.wav")})
+                            "original": self._relative(original),
+                            "normalised": self._relative(folder / "normalised.wav")})
 
         uploads = []
         for record in manifest.uploads:

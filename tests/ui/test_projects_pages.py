@@ -117,7 +117,8 @@ async def test_voices_are_exported_and_imported_on_the_library_page(services: Se
 
     user.find(marker="import-project").click()
     await upload_project(user, "voices.zip", response.content)
-    await user.should_see("Names already taken: “Anna” as “Anna (imported)”, “Bob” as “Bob (imported)”.")
+    await user.should_see("Names already taken: “Anna” as “Anna (imported)”, “Bob” as “Bob (imported)”.",
+                          retries=20)
     await user.should_see(marker="profile-Anna (imported)")
     await user.should_see(marker="profile-Bob (imported)")
     with user.scope(marker="profile-detail"):

@@ -66,8 +66,9 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
                                       transcribe=False)
             done(services, library.transcribe(spoken.id).id)
             done(services, library.fix(spoken.id, "trim").id)
-            speech = history.wait(services.generation.submit("builtin.hibari", {"text": "Kept for later, and long enough to become a voice sample."},
-                                                             {"seed": 3}).id, JOB_WAIT)
+            speech = history.wait(services.generation.submit(
+                "builtin.hibari", {"text": "Kept for later, and long enough to become a voice sample."},
+                {"seed": 3}).id, JOB_WAIT)
             take = history.wait(history.rerun(speech.id).id, JOB_WAIT)
             history.update(speech.id, favourite=True, rating=4, tags=["intro", "calm"], notes="the good one")
             history.update(take.id, rating=2)
@@ -212,9 +213,16 @@ def test_importing_twice_gives_new_ids_and_names_consistently(source: Source, fr
     with fresh.db.connect() as connection:
         votes = connection.execute(select(VOTES)).all()
     assert len({v.round_id for v in votes}) == 2 * 3
+    assert len({v.item for v in votes}) == 3 * 4  # each copy's votes name that copy's clips
+    assert len({v.profile_id for v in votes if v.profile_id}) == 3 * 2
     for vote in votes:
         assert fresh.comparisons.clip(vote.item)  # every clip key names a clip of this studio
     assert fresh.comparisons.tally().rounds == 6
+
+    bob_copy = second.profiles[1]
+    (from_generation,) = [s for s in fresh.library.samples(bob_copy.id) if s.source == "generation"]
+    speech_copy = fresh.history.require(from_generation.source_ref)  # the copy of the generation it came from
+    assert speech_copy.id != source.speech and speech_copy.take == 1 and speech_copy in copies
 
 
 def test_a_selection_brings_what_it_needs(source: Source, studio_home: Path, tmp_path: Path) -> None:

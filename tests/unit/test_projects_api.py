@@ -67,7 +67,8 @@ async def test_export_then_import_into_another_studio(client: httpx.AsyncClient,
     assert everything.headers["x-studio-project"] == "2 voices, 2 samples and 2 generations"
 
 
-async def test_refusals_say_what_to_do(client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+async def test_refusals_say_what_to_do(client: httpx.AsyncClient,  # noqa: F811
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
     nothing = await client.post("/api/projects/export", json={})
     assert nothing.status_code == 400 and nothing.json()["detail"].startswith("Choose what to export")
     unknown = await client.post("/api/projects/export", json={"profiles": ["Nobody"]})
