@@ -124,6 +124,22 @@ class _Gathered:
     votes: list[Row[Any]]
 
 
+@dataclass(frozen=True)
+class _Ids:
+    """The project's ids mapped to this studio's (the same, or new where this studio uses them already)."""
+
+    profiles: dict[str, str]
+    samples: dict[str, str]
+    uploads: dict[str, str]
+    generations: dict[str, str]
+    rounds: dict[str, str]
+
+    @property
+    def renewed(self) -> int:
+        return sum(old != new for ids in (self.profiles, self.samples, self.uploads, self.generations, self.rounds)
+                   for old, new in ids.items())
+
+
 @dataclass
 class _Plan:
     """An import worked out before anything is written: rows to insert, files to place, what to report."""
@@ -307,112 +323,121 @@ class ProjectService:
                                f"space; the studio's disk has {free / 1024**3:.1f} GB. Free some space first.", 507)
 
     def _plan(self, manifest: Manifest) -> _Plan:
-        plan = _Plan()
-        home = self._paths.home
         with self._db.connect() as connection:
-            profile_ids = _new_ids("voice profile", [p.id for p in manifest.profiles],
-                                   _existing(connection, PROFILES.c.id, [p.id for p in manifest.profiles]))
-            sample_ids = _new_ids("sample", [s.id for s in manifest.samples], _existing(
-                connection, SAMPLES.c.id, [s.id for s in manifest.samples], lambda i: self._paths.library / i))
-            upload_ids = _new_ids("clip", [u.id for u in manifest.uploads], _existing(
-                connection, UPLOADS.c.id, [u.id for u in manifest.uploads], lambda i: self._paths.uploads / i))
-            generation_list = [g.id for g in manifest.generations]
-            generation_ids = _new_ids("generation", generation_list, _existing(
-                connection, G.id, generation_list, lambda i: self._paths.generations / f"{i}.wav")
-                | _existing(connection, JOBS.c.id, generation_list))
-            rounds = list(dict.fromkeys(v.round_id for v in manifest.votes))
-            round_ids = _new_ids("round", rounds, _existing(connection, V.round_id, rounds))
+            ids = self._new_ids(connection, manifest)
             taken_names = set(connection.execute(select(PROFILES.c.name_key)).scalars())
-            elsewhere = self._files_elsewhere(connection, manifest, sample_ids, upload_ids)
-        new_ids = sum(old != new for ids in (profile_ids, sample_ids, upload_ids, generation_ids, round_ids)
-                      for old, new in ids.items())
-
-        profiles, imported = [], []
-        for record in manifest.profiles:
-            name = _free_name(_checked(profile_name, record.name, f"voice “{record.name[:40]}”"), taken_names)
-            profiles.append({**record.model_dump(), "id": profile_ids[record.id], "name": name,
-                             "name_key": name.casefold(),
-                             "language": _checked(language_code, record.language, f"voice “{name}”"),
-                             "description": _checked(clean_text, record.description, f"voice “{name}”",
-                                                     MAX_DESCRIPTION, "The description")})
-            imported.append(ImportedProfile(profile_ids[record.id], name, record.name))
-
-        samples = []
-        sources = {"fix": sample_ids, "generation": generation_ids, "upload": upload_ids, "recording": upload_ids}
-        for record in manifest.samples:
-            if record.profile_id not in profile_ids:
-                raise ProjectError(f"The project is inconsistent: sample {record.id} belongs to voice profile "
-                                   f"{record.profile_id}, which is not in it.")
-            new = sample_ids[record.id]
-            folder = self._paths.library / new
-            plan.folders.append(folder)
-            original = folder / f"original{_suffix(record.original, f'sample {record.id}')}"
-            plan.files += [(record.original, original, False), (record.normalised, folder / "normalised.wav", True)]
-            what = f"sample “{record.name[:40]}”"
-            samples.append({**record.model_dump(exclude={"original", "normalised"}), "id": new,
-                            "profile_id": profile_ids[record.profile_id], "audio_hash": record.normalised.sha256,
-                            "name": _checked(clean_text, record.name, what, 255, "The name") or "sample",
-                            "transcript": _checked(clean_text, record.transcript, what, MAX_TRANSCRIPT,
-                                                   "The transcript"),
-                            "source_ref": sources.get(record.source, {}).get(record.source_ref, record.source_ref),
-                            "root_id": sample_ids.get(record.root_id, record.root_id),
-                            "parent_id": sample_ids.get(record.parent_id, record.parent_id) if record.parent_id
-                            else None,
-                            "original": self._relative(original),
-                            "normalised": self._relative(folder / "normalised.wav")})
-
-        uploads = []
-        for record in manifest.uploads:
-            new = upload_ids[record.id]
-            folder = self._paths.uploads / new
-            plan.folders.append(folder)
-            original = folder / f"original{_suffix(record.original, f'clip {record.id}')}"
-            plan.files += [(record.original, original, False), (record.normalised, folder / "normalised.wav", True)]
-            uploads.append({**record.model_dump(exclude={"original", "normalised"}), "id": new,
-                            "name": safe_name(record.name), "original": self._relative(original),
-                            "normalised": self._relative(folder / "normalised.wav")})
-
-        located = {**elsewhere, **{("sample", sample_ids[s.id]): self._paths.library / sample_ids[s.id]
+            elsewhere = self._files_elsewhere(connection, manifest, ids)
+        plan = _Plan()
+        profiles, imported = self._profile_rows(manifest, ids, taken_names)
+        samples = self._sample_rows(manifest, ids, plan)
+        uploads = self._upload_rows(manifest, ids, plan)
+        located = {**elsewhere, **{("sample", ids.samples[s.id]): self._paths.library / ids.samples[s.id]
                                    / "normalised.wav" for s in manifest.samples},
-                   **{("upload", upload_ids[u.id]): self._paths.uploads / upload_ids[u.id] / "normalised.wav"
+                   **{("upload", ids.uploads[u.id]): self._paths.uploads / ids.uploads[u.id] / "normalised.wav"
                       for u in manifest.uploads}}
-        maps = {"profile": profile_ids, "sample": sample_ids, "upload": upload_ids}
-        generations = []
-        for record in manifest.generations:
-            if record.original_id is not None and record.original_id not in generation_ids:
-                raise ProjectError(f"The project is inconsistent: generation {record.id} is a take of "
-                                   f"{record.original_id}, which is not in it.")
-            new = generation_ids[record.id]
-            audio = self._paths.generations / f"{new}.wav"
-            plan.files.append((record.audio, audio, True))
-            what = f"generation {record.id}"
-            generations.append({
-                **record.model_dump(exclude={"audio"}), "id": new, "audio": self._relative(audio),
-                "original_id": generation_ids[record.original_id] if record.original_id else None,
-                "profile_id": profile_ids.get(record.profile_id, record.profile_id) if record.profile_id else None,
-                "inputs": _located_inputs(record.inputs, maps, located),
-                "tags": _checked(clean_tags, record.tags, what),
-                "notes": _checked(_checked_notes, record.notes, what)})
-
-        votes = [{**record.model_dump(), "round_id": round_ids[record.round_id],
-                  "item": _remapped_clip(record.item, generation_ids, upload_ids),
-                  "profile_id": profile_ids.get(record.profile_id, record.profile_id) if record.profile_id else None}
-                 for record in manifest.votes]
-
+        generations = self._generation_rows(manifest, ids, plan, located)
+        votes = [{**record.model_dump(), "round_id": ids.rounds[record.round_id],
+                  "item": _remapped_clip(record.item, ids.generations, ids.uploads),
+                  "profile_id": _mapped(ids.profiles, record.profile_id)} for record in manifest.votes]
         plan.rows = {PROFILES: profiles, SAMPLES: samples, UPLOADS: uploads, GENERATIONS: generations, VOTES: votes}
         plan.ids = {"profiles": [p["id"] for p in profiles], "samples": [s["id"] for s in samples],
                     "uploads": [u["id"] for u in uploads], "generations": [g["id"] for g in generations],
-                    "rounds": list(dict.fromkeys(v["round_id"] for v in votes))}
-        plan.report = ImportReport(imported, len(samples), len(uploads), len(generations), len(votes), new_ids)
+                    "rounds": list(ids.rounds.values())}
+        plan.report = ImportReport(imported, len(samples), len(uploads), len(generations), len(votes), ids.renewed)
         return plan
 
-    def _files_elsewhere(self, connection: Connection, manifest: Manifest, sample_ids: dict[str, str],
-                         upload_ids: dict[str, str]) -> dict[tuple[str, str], Path]:
+    def _new_ids(self, connection: Connection, manifest: Manifest) -> _Ids:
+        """Each id of the project, kept, or renewed where this studio already uses it (as a row or a file)."""
+        def ids(what: str, values: list[str], column: Column[Any], path_of: Callable[[str], Path] | None = None,
+                also: Column[Any] | None = None) -> dict[str, str]:
+            taken = _existing(connection, column, values, path_of)
+            return _new_ids(what, values, taken | (_existing(connection, also, values) if also is not None else set()))
+
+        return _Ids(ids("voice profile", [p.id for p in manifest.profiles], PROFILES.c.id),
+                    ids("sample", [s.id for s in manifest.samples], SAMPLES.c.id, lambda i: self._paths.library / i),
+                    ids("clip", [u.id for u in manifest.uploads], UPLOADS.c.id, lambda i: self._paths.uploads / i),
+                    ids("generation", [g.id for g in manifest.generations], G.id,
+                        lambda i: self._paths.generations / f"{i}.wav", also=JOBS.c.id),
+                    ids("round", list(dict.fromkeys(v.round_id for v in manifest.votes)), V.round_id))
+
+    @staticmethod
+    def _profile_rows(manifest: Manifest, ids: _Ids,
+                      taken_names: set[str]) -> tuple[list[dict[str, Any]], list[ImportedProfile]]:
+        rows, imported = [], []
+        for record in manifest.profiles:
+            name = _free_name(_checked(profile_name, record.name, f"voice “{record.name[:40]}”"), taken_names)
+            rows.append({**record.model_dump(), "id": ids.profiles[record.id], "name": name,
+                         "name_key": name.casefold(),
+                         "language": _checked(language_code, record.language, f"voice “{name}”"),
+                         "description": _checked(clean_text, record.description, f"voice “{name}”",
+                                                 MAX_DESCRIPTION, "The description")})
+            imported.append(ImportedProfile(ids.profiles[record.id], name, record.name))
+        return rows, imported
+
+    def _sample_rows(self, manifest: Manifest, ids: _Ids, plan: _Plan) -> list[dict[str, Any]]:
+        rows = []
+        sources = {"fix": ids.samples, "generation": ids.generations, "upload": ids.uploads,
+                   "recording": ids.uploads}  # what a sample's source_ref names
+        for record in manifest.samples:
+            if record.profile_id not in ids.profiles:
+                raise ProjectError(f"The project is inconsistent: sample {record.id} belongs to voice profile "
+                                   f"{record.profile_id}, which is not in it.")
+            folder = self._paths.library / ids.samples[record.id]
+            files = self._plan_files(plan, folder, record.original, record.normalised, f"sample {record.id}")
+            what = f"sample “{record.name[:40]}”"
+            rows.append({**record.model_dump(exclude={"original", "normalised"}), **files,
+                         "id": ids.samples[record.id], "profile_id": ids.profiles[record.profile_id],
+                         "audio_hash": record.normalised.sha256,
+                         "name": _checked(clean_text, record.name, what, 255, "The name") or "sample",
+                         "transcript": _checked(clean_text, record.transcript, what, MAX_TRANSCRIPT, "The transcript"),
+                         "source_ref": _mapped(sources.get(record.source, {}), record.source_ref),
+                         "root_id": _mapped(ids.samples, record.root_id),
+                         "parent_id": _mapped(ids.samples, record.parent_id)})
+        return rows
+
+    def _upload_rows(self, manifest: Manifest, ids: _Ids, plan: _Plan) -> list[dict[str, Any]]:
+        rows = []
+        for record in manifest.uploads:
+            folder = self._paths.uploads / ids.uploads[record.id]
+            files = self._plan_files(plan, folder, record.original, record.normalised, f"clip {record.id}")
+            rows.append({**record.model_dump(exclude={"original", "normalised"}), **files,
+                         "id": ids.uploads[record.id], "name": safe_name(record.name)})
+        return rows
+
+    def _plan_files(self, plan: _Plan, folder: Path, original: FileRef, normalised: FileRef,
+                    what: str) -> dict[str, str]:
+        """A sample's or an upload's folder and two files, planned; their paths as the row keeps them."""
+        plan.folders.append(folder)
+        paths = {"original": folder / f"original{_suffix(original, what)}", "normalised": folder / "normalised.wav"}
+        plan.files += [(original, paths["original"], False), (normalised, paths["normalised"], True)]
+        return {key: self._relative(path) for key, path in paths.items()}
+
+    def _generation_rows(self, manifest: Manifest, ids: _Ids, plan: _Plan,
+                         located: dict[tuple[str, str], Path]) -> list[dict[str, Any]]:
+        rows = []
+        maps = {"profile": ids.profiles, "sample": ids.samples, "upload": ids.uploads}
+        for record in manifest.generations:
+            if record.original_id is not None and record.original_id not in ids.generations:
+                raise ProjectError(f"The project is inconsistent: generation {record.id} is a take of "
+                                   f"{record.original_id}, which is not in it.")
+            audio = self._paths.generations / f"{ids.generations[record.id]}.wav"
+            plan.files.append((record.audio, audio, True))
+            what = f"generation {record.id}"
+            rows.append({**record.model_dump(exclude={"audio"}), "id": ids.generations[record.id],
+                         "audio": self._relative(audio), "original_id": _mapped(ids.generations, record.original_id),
+                         "profile_id": _mapped(ids.profiles, record.profile_id),
+                         "inputs": _located_inputs(record.inputs, maps, located),
+                         "tags": _checked(clean_tags, record.tags, what),
+                         "notes": _checked(_checked_notes, record.notes, what)})
+        return rows
+
+    def _files_elsewhere(self, connection: Connection, manifest: Manifest,
+                         ids: _Ids) -> dict[tuple[str, str], Path]:
         """The files of samples and uploads that generations refer to and this studio already has."""
         wanted: dict[str, set[str]] = {"sample": set(), "upload": set()}
         for record in manifest.generations:
             for ref in _references(record.inputs):
-                for kind, ours in (("sample", sample_ids), ("upload", upload_ids)):
+                for kind, ours in (("sample", ids.samples), ("upload", ids.uploads)):
                     if isinstance(ref.get(kind), str) and ref[kind] not in ours:
                         wanted[kind].add(ref[kind])
         found = {("sample", r.id): self._paths.home / r.normalised
@@ -591,6 +616,11 @@ def _located_inputs(inputs: dict[str, Any], maps: dict[str, dict[str, str]],
                 value["path"] = str(path)
         result[slot] = value
     return result
+
+
+def _mapped(ids: dict[str, str], value: str | None) -> str | None:
+    """A reference through an id map; one to something outside the project stays as it is."""
+    return ids.get(value, value) if value else value
 
 
 def _remapped_clip(item: str, generations: dict[str, str], uploads: dict[str, str]) -> str:
