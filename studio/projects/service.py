@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 import soundfile as sf
+from pydantic import ValidationError
 from sqlalchemy import Column, Table, insert, select
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.engine import Engine as SqlEngine
@@ -629,7 +630,13 @@ def _remapped_clip(item: str, generations: dict[str, str], uploads: dict[str, st
 
 
 def _record(model: type[R], row: Row[Any], **files: Any) -> R:
-    return model.model_validate({**row._mapping, **files})
+    try:
+        return model.model_validate({**row._mapping, **files})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        what = f"{model.__name__.removesuffix('Record').lower()} {getattr(row, 'id', None) or row.round_id}"
+        raise ProjectError(f"The {what} cannot be exported: its {'.'.join(map(str, error['loc']))} is "
+                           f"{error['input']!r} ({error['msg']}).", 500) from None
 
 
 @contextmanager

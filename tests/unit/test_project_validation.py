@@ -239,3 +239,13 @@ def test_long_names_stay_within_the_limit_when_renamed(services: Services, empty
     (renamed,) = empty.projects.import_project(path).profiles
     assert renamed.name == "A" * 69 + " (imported)" and len(renamed.name) == 80
     assert empty.library.profile(renamed.id).name == renamed.name
+
+
+def test_a_stored_row_the_format_cannot_hold_is_named(services: Services, tmp_path: Path) -> None:
+    made = services.history.wait(services.generation.submit("test.tone", {"text": "x"}, {"seconds": 0.4, "steps": 1,
+                                                                                          "step_seconds": 0}).id, 30)
+    with services.db.begin() as connection:
+        connection.execute(GENERATIONS.update().where(GENERATIONS.c.id == made.id).values(sample_rate=0))
+    with pytest.raises(ProjectError, match=f"The generation {made.id} cannot be exported: its sample_rate is 0"):
+        services.projects.export(Selection(everything=True), tmp_path / "x.zip")
+    assert not (tmp_path / "x.zip").exists()
