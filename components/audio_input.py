@@ -34,7 +34,8 @@ MAX_RECORDING_SECONDS = 300
 
 
 def media_url(upload: StoredAudio, home_uploads_route: str = "/media/uploads") -> str:
-    return f"{home_uploads_route}/{upload.id}/{upload.normalised.name}"
+    """Where the browser plays it: an upload's normalised copy, or the `url` a picked clip brings."""
+    return getattr(upload, "url", "") or f"{home_uploads_route}/{upload.id}/{upload.normalised.name}"
 
 
 class AudioInputField:

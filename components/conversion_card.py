@@ -8,13 +8,28 @@ from typing import Any
 
 from nicegui import background_tasks, run, ui
 
-from studio.conversion import ConversionService
+from studio.conversion import SOURCE_SLOT, ConversionService, voice_name
 from studio.generation import GenerationService
+from studio.history.compare import GENERATION, UPLOAD, clip_key
 from studio.jobs import JobInfo
+from studio.library import LibraryService
 
 from . import theme
 from .audio_plots import conversion_figure
+from .compare_tray import add_to_comparison
 from .result_card import ResultCard, file_url
+
+
+def compared_clips(job: JobInfo) -> list[str]:
+    """The clip keys to hear a conversion against: its source, the converted clip, and the target when it was an
+    upload (library voices are not clips of the comparison)."""
+    inputs = job.payload.get("inputs", {})
+
+    def upload(value: Any) -> str | None:
+        return clip_key(UPLOAD, value["upload"]) if isinstance(value, dict) and value.get("upload") else None
+
+    others = [upload(value) for slot, value in inputs.items() if slot != SOURCE_SLOT]
+    return [key for key in (upload(inputs.get(SOURCE_SLOT)), clip_key(GENERATION, job.id), *others) if key]
 
 
 def change_summary(extras: dict[str, Any]) -> list[str]:
@@ -33,11 +48,18 @@ def change_summary(extras: dict[str, Any]) -> list[str]:
 
 class ConversionCard(ResultCard):
     def __init__(self, job: JobInfo, generation: GenerationService, conversion: ConversionService, *,
-                 note_names: bool = False, on_reuse: Callable[[str, Any], None] | None = None) -> None:
+                 note_names: bool = False, on_reuse: Callable[[str, Any], None] | None = None,
+                 library: LibraryService | None = None) -> None:
         self.conversion = conversion
         self.note_names = note_names
         self.source = conversion.source_path(job)
-        super().__init__(job, generation, on_reuse)
+        super().__init__(job, generation, on_reuse, library)
+
+    def _actions(self) -> None:
+        clips = compared_clips(self.job)
+        if len(clips) > 1:
+            ui.button("Compare with source", icon="compare", on_click=lambda: add_to_comparison(*clips)) \
+                .props("outline no-caps").mark("compare-with-source")
 
     def _extra(self) -> None:
         inputs = self.job.payload.get("inputs", {})
@@ -65,8 +87,7 @@ class ConversionCard(ResultCard):
         engine = self.generation.registry.get(self.job.engine_id) if self.job.engine_id in self.generation.registry \
             else None
         slot = self.conversion.target_slot(engine) if engine else None
-        value = inputs.get(slot) if slot else None
-        return value.get("name") if isinstance(value, dict) else None
+        return voice_name(inputs.get(slot)) if slot else None
 
     async def _similarity(self) -> None:
         """Speaker similarity of the result to the target and to the source (when the metric is installed)."""

@@ -36,6 +36,7 @@ class RowActions:
     rerun: Callable[[HistoryItem], Any]
     vary: Callable[[HistoryItem], Any]
     delete: Callable[[HistoryItem], Any]
+    keep: Callable[[HistoryItem], Any] | None = None  # as a voice sample
 
 
 def facts(item: HistoryItem, engine_name: str, profile_name: str | None = None) -> list[str]:
@@ -83,6 +84,9 @@ class HistoryRow:
                     .props("outline no-caps").mark(f"vary-{key}")
                 ui.button("Tags & notes", icon="edit_note", on_click=lambda: actions.edit(self.item)) \
                     .props("outline no-caps").mark(f"edit-{key}")
+                if actions.keep is not None:
+                    ui.button("Keep as sample", icon="library_add", on_click=lambda: actions.keep(self.item)) \
+                        .props("outline no-caps").mark(f"keep-{key}")
                 ui.space()
                 ui.button("Delete", icon="delete", color="negative", on_click=lambda: actions.delete(self.item)) \
                     .props("outline no-caps").mark(f"delete-{key}")

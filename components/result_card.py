@@ -1,5 +1,6 @@
 """The result card: a player streaming the file from disk, the clip's plots, downloads in four formats, metadata,
-and a button that sets the result aside for the A/B comparison."""
+a button that sets the result aside for the A/B comparison, and (given the library) one that keeps it as a voice
+sample."""
 from __future__ import annotations
 
 import datetime as dt
@@ -14,10 +15,12 @@ from studio.audio.io import EXPORT_FORMATS
 from studio.generation import GenerationService
 from studio.history.compare import GENERATION, clip_key
 from studio.jobs import JobInfo
+from studio.library import LibraryService
 
 from . import theme
 from .audio_plots import clip_figure
 from .compare_tray import compare_button
+from .keep_sample import keep_button
 
 MEDIA_ROUTE = "/media"  # STUDIO_HOME/generations is served at /media/generations, with range requests
 
@@ -41,7 +44,7 @@ def download_url(job: JobInfo, fmt: str) -> str:
 
 class ResultCard:
     def __init__(self, job: JobInfo, generation: GenerationService,
-                 on_reuse: Callable[[str, Any], None] | None = None) -> None:
+                 on_reuse: Callable[[str, Any], None] | None = None, library: LibraryService | None = None) -> None:
         self.job = job
         self.generation = generation
         result: dict[str, Any] = job.result or {}
@@ -63,6 +66,9 @@ class ResultCard:
                     ui.button(fmt.upper(), icon="download").props(
                         f'outline no-caps type=a href="{download_url(job, fmt)}" download').mark(f"download-{fmt}")
                 compare_button(clip_key(GENERATION, job.id))
+                self._actions()
+                if library is not None:
+                    keep_button(library, job.id, job.title, float(result.get("duration") or 0))
                 ui.space()
                 self.f0_method = ui.toggle({m: "F0: WORLD" if m == "pyworld" else "F0: Praat" for m in F0_METHODS},
                                            value="pyworld", on_change=lambda: self._plot()).props("dense no-caps")
@@ -73,6 +79,9 @@ class ResultCard:
 
     def _extra(self) -> None:
         """Subclasses add rows under the player here (a conversion shows its source)."""
+
+    def _actions(self) -> None:
+        """Subclasses add buttons next to Compare here."""
 
     def _figure(self, path: Path, f0_method: str, columns: int) -> dict[str, Any]:
         """The plot of the result (runs off the event loop); subclasses may show more than the clip."""

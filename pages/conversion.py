@@ -12,6 +12,8 @@ from components import theme
 from components.audio_input import AudioInputField, Picker
 from components.conversion_card import ConversionCard
 from components.engine_picker import EnginePicker
+from components.generation_picker import history_picker
+from components.library_picker import library_clip, library_picker, voice_picker
 from components.param_form import ParamForm
 from components.upload_picker import recent_uploads_picker
 from engines.contract import Engine, InputSlot
@@ -36,11 +38,16 @@ VOICE = ConversionTask("vc", "Voice conversion",
                        "Say it in another voice: the source's words and timing, the target's voice.", False)
 
 
-def audio_pickers(services: Services, slot: InputSlot) -> list[Picker]:
-    """Where a slot's clip can come from besides an upload. The library's profile picker and the history's
-    picker plug in here; a picked object with a `ref` attribute (e.g. {"sample": id}) is sent as that
-    reference instead of an upload id (see studio/audio_refs.py)."""
-    return [recent_uploads_picker(services.uploads)]
+def audio_pickers(services: Services, engine: Engine, slot: InputSlot) -> list[Picker]:
+    """Where a slot's clip can come from besides an upload: a recent upload, a library sample, a generation from
+    the history, and for a target voice a whole library voice. A picked object with a `ref` attribute (e.g.
+    {"profile": id}) is sent as that reference instead of an upload id (see studio/audio_refs.py). The source is
+    always copied as an upload: the voice a conversion is recorded under is its target's."""
+    target = slot.name != SOURCE_SLOT
+    pickers = [recent_uploads_picker(services.uploads),
+               library_picker(services.library, services.uploads, by_reference=target),
+               history_picker(services.history, services.uploads)]
+    return pickers + ([voice_picker(services.library, engine, slot)] if target else [])
 
 
 def audio_ref(value: StoredAudio) -> dict[str, Any]:
@@ -97,11 +104,12 @@ class ConversionPage(TaskPage):
         label = slot.label + ("" if slot.required else " (optional)")
         field = AudioInputField(self.services.uploads, label, min_seconds=slot.min_seconds,
                                 max_seconds=slot.max_seconds, help=_slot_help(slot),
-                                pickers=audio_pickers(self.services, slot), marker=f"slot-{slot.name}",
+                                pickers=audio_pickers(self.services, self.engine, slot), marker=f"slot-{slot.name}",
                                 on_change=lambda value, name=slot.name: self._audio_changed(name, value))
         saved = self.prefs.setdefault("inputs", {}).get(slot.name)
-        if isinstance(saved, dict) and "upload" in saved:
-            stored = self.services.uploads.get(saved["upload"])
+        if isinstance(saved, dict):
+            stored = self.services.uploads.get(saved["upload"]) if "upload" in saved \
+                else library_clip(self.services.library, saved, self.engine, slot)
             if stored is not None:
                 field.set(stored)
         self.audio_fields[slot.name] = field
@@ -152,7 +160,7 @@ class ConversionPage(TaskPage):
 
     def _result_card(self, job: JobInfo) -> ConversionCard:
         return ConversionCard(job, self.services.generation, self.services.conversion,
-                              note_names=self.spec.note_names)
+                              note_names=self.spec.note_names, library=self.services.library)
 
 
 def _slot_help(slot: InputSlot) -> str:

@@ -13,11 +13,14 @@ from components.history_dialogs import confirm_delete, edit_tags_and_notes, vari
 from components.history_row import HistoryRow, RowActions
 from components.history_stats import stats_figures, summary
 from components.job_progress import JobProgress
+from components.keep_sample import keep_as_sample
 from components.names import engine_name, profile_names
+from components.project_dialogs import download_project, import_project
 from engines.contract import InvalidRequest
 from studio.generation import EngineNotReady
 from studio.history import SORTS, HistoryError, HistoryItem, HistoryPage, HistoryQuery
 from studio.history.compare import GENERATION, clip_key
+from studio.projects import Selection
 from studio.services import Services
 
 from .shortcuts import Shortcuts
@@ -60,6 +63,8 @@ class HistoryListPage:
                 ui.label("History").classes("text-h5")
                 self.count = ui.label("").classes(theme.HINT).mark("history-count")
                 ui.space()
+                ui.button("Import", icon="unarchive", on_click=self._import).props("outline no-caps") \
+                    .mark("import-project")
                 ui.button("Compare", icon="compare_arrows", on_click=lambda: ui.navigate.to("/compare")) \
                     .props("outline no-caps").mark("open-compare")
             self._filters()
@@ -73,6 +78,8 @@ class HistoryListPage:
                 ui.space()
                 ui.button("Compare", icon="compare_arrows", on_click=self._compare_selected) \
                     .props("outline no-caps").mark("compare-selected")
+                ui.button("Export", icon="archive", on_click=self._export_selected) \
+                    .props("outline no-caps").mark("export-selected")
                 ui.button("Delete", icon="delete", color="negative", on_click=self._delete_selected) \
                     .props("outline no-caps").mark("delete-selected")
                 ui.button("Clear", icon="deselect", on_click=self._clear_selection).props("flat no-caps")
@@ -210,7 +217,7 @@ class HistoryListPage:
 
     def _row(self, item: HistoryItem) -> None:
         actions = RowActions(self._select_item, self._favourite, self._rate, self._edit, self._rerun, self._vary,
-                             self._delete)
+                             self._delete, self._keep)
         self.rows[item.id] = HistoryRow(item, self._engine_name(item.engine_id), actions, item.id in self.selected,
                                         self._profile_name(item.profile_id) or None)
 
@@ -305,6 +312,10 @@ class HistoryListPage:
         if params is not None:
             self._queue_take(item, lambda: self.history.vary(item.id, params, new_seed=False), "a variation")
 
+    async def _keep(self, item: HistoryItem) -> None:
+        with self.root:
+            await keep_as_sample(self.services.library, item.id, item.title, item.duration, item.text)
+
     async def _delete(self, item: HistoryItem) -> None:
         with self.root:
             confirmed = await confirm_delete(1, item.group_size - 1)
@@ -338,6 +349,16 @@ class HistoryListPage:
 
     def _compare_selected(self) -> None:
         add_to_comparison(*(clip_key(GENERATION, generation_id) for generation_id in self.selected))
+
+    async def _export_selected(self) -> None:
+        with self.root:
+            await download_project(self.services.projects, Selection(generations=tuple(self.selected)))
+
+    async def _import(self) -> None:
+        with self.root:
+            if await import_project(self.services.projects) is not None:
+                self._update_facets()
+                self.refresh()
 
     async def _delete_selected(self) -> None:
         with self.root:

@@ -12,6 +12,7 @@ from nicegui import app, run, ui
 
 from components import theme
 from components.audio_input import AudioInputField
+from components.project_dialogs import export_voices, import_project
 from components.sample_card import SampleCard
 from engines.builtin.whisper_asr import LANGUAGES
 from studio.jobs import JobState
@@ -46,6 +47,10 @@ class LibraryPage:
         with ui.column().classes(theme.PAGE):
             with ui.row().classes("w-full items-center gap-2"):
                 ui.label("Voice library").classes("text-h5 grow")
+                ui.button("Import", icon="unarchive", on_click=self.import_project).props("outline no-caps") \
+                    .mark("import-project")
+                ui.button("Export", icon="archive", on_click=self.export_voices).props("outline no-caps") \
+                    .mark("export-project")
                 ui.button("New voice", icon="person_add", on_click=self.new_profile).props("no-caps") \
                     .mark("new-profile")
             with ui.element("div").classes("row q-col-gutter-md w-full"):
@@ -194,6 +199,21 @@ class LibraryPage:
             self.refresh()
         else:
             self._show_working()
+
+    # -- projects ------------------------------------------------------------------------------------------
+
+    async def import_project(self) -> None:
+        report = await import_project(self.services.projects)
+        if report is not None:
+            if report.profiles:
+                self.prefs["profile"] = report.profiles[0].id
+            self.refresh()
+
+    async def export_voices(self) -> None:
+        if not self.library.profiles():
+            ui.notify("There are no voices to export yet.", type="warning")
+            return
+        await export_voices(self.library, self.services.projects, self.selected)
 
     # -- profiles ------------------------------------------------------------------------------------------
 

@@ -79,7 +79,7 @@ class SpeechPage(TaskPage):
             self.form.values))
 
     def _result_card(self, job: JobInfo) -> ResultCard:
-        return ResultCard(job, self.services.generation, on_reuse=self._reuse)
+        return ResultCard(job, self.services.generation, on_reuse=self._reuse, library=self.services.library)
 
     def _reuse(self, name: str, value: Any) -> None:
         if name in self.form.values:

@@ -55,7 +55,7 @@ class TaskPage:
             self.result = self._result_card(job)
 
     def _result_card(self, job: JobInfo) -> ResultCard:
-        return ResultCard(job, self.services.generation)
+        return ResultCard(job, self.services.generation, library=self.services.library)
 
     def _toggle_play(self) -> None:
         if self.result is not None:

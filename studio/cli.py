@@ -1,4 +1,5 @@
-"""The `amphion-studio` command: serve (default), doctor, generate, convert, evaluate, download, delete, runtime."""
+"""The `amphion-studio` command: serve (default), doctor, generate, convert, evaluate, download, delete, runtime,
+export, import."""
 from __future__ import annotations
 
 import argparse
@@ -62,6 +63,17 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("-o", "--option", action="append", default=[], metavar="NAME=VALUE",
                           help="how metrics are computed, e.g. -o f0_method=pyworld -o periodicity_model=tiny")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object keyed by metric name")
+
+    export = commands.add_parser("export", help="export voices, generations and their votes as one project zip")
+    export.add_argument("--profiles", nargs="+", default=[], metavar="PROFILE",
+                        help="voice profiles by name or id, each with all its samples")
+    export.add_argument("--generations", nargs="+", default=[], metavar="ID",
+                        help="generation ids, each with its takes, the voices and clips it used, and its votes")
+    export.add_argument("--all", action="store_true", help="every voice, generation and vote of the studio")
+    export.add_argument("-o", "--output", required=True, help="the project zip to write")
+
+    import_ = commands.add_parser("import", help="import a project zip exported by a studio")
+    import_.add_argument("project", help="the project zip")
     cli_models.add_commands(commands)
     return parser
 
@@ -91,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         return evaluate(settings, args, _parse_params)
     if args.command in cli_models.COMMANDS:
         return cli_models.run(settings, args)
+    if args.command in ("export", "import"):
+        return _project(settings, args)
     return _serve(settings)
 
 
@@ -169,5 +183,29 @@ def _run_job(settings: Settings, args: argparse.Namespace, submit: Callable[[Ser
     except (EngineError, ValueError) as exc:
         print(f"amphion-studio: {exc}", file=sys.stderr)
         return 2
+    finally:
+        services.stop()
+
+
+def _project(settings: Settings, args: argparse.Namespace) -> int:
+    """Export a selection to a zip, or import one; the studio's data is used directly (the server may be running)."""
+    from .projects import ProjectError, Selection
+    from .services import build_services
+
+    if args.command == "import" and not Path(args.project).is_file():
+        print(f"amphion-studio: {args.project}: no such file", file=sys.stderr)
+        return 2
+    services = build_services(settings)
+    try:
+        if args.command == "export":
+            selection = Selection(tuple(args.profiles), tuple(args.generations), args.all)
+            summary = services.projects.export(selection, Path(args.output))
+            print(f"Wrote {args.output}: {summary.describe()}")
+        else:
+            print(services.projects.import_project(Path(args.project)).describe())
+        return 0
+    except ProjectError as exc:
+        print(f"amphion-studio: {exc}", file=sys.stderr)
+        return 1 if exc.status >= 500 else 2
     finally:
         services.stop()

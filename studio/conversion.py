@@ -96,10 +96,16 @@ def _checked_task(task: str) -> str:
 
 
 def _title(engine: Engine, inputs: dict[str, Any]) -> str:
-    def name(slot: str) -> str | None:
-        value = inputs.get(slot)
-        return value.get("name") if isinstance(value, dict) else None
-
-    source = name(SOURCE_SLOT) or "source"
-    target = next((name(s) for s in TARGET_SLOTS if name(s)), None)
+    source = clip_name(inputs.get(SOURCE_SLOT)) or "source"
+    target = next((voice_name(inputs.get(s)) for s in TARGET_SLOTS if voice_name(inputs.get(s))), None)
     return f"{engine.name}: {source}" + (f" → {target}" if target else "")
+
+
+def clip_name(value: Any) -> str | None:
+    """What a resolved audio input is called: the clip's name."""
+    return value.get("name") if isinstance(value, dict) else None
+
+
+def voice_name(value: Any) -> str | None:
+    """What a resolved target voice is called: its library voice's name, else the clip's."""
+    return (value.get("profile_name") or value.get("name")) if isinstance(value, dict) else None

@@ -22,6 +22,7 @@ from .jobs import JobContext, JobInfo, JobQueue
 from .library import LibraryService
 from .logs import configure_logging
 from .model_manager import ModelManager
+from .projects import ProjectService
 from .prompt_cache import PromptCache
 from .settings import Settings
 from .storage import Paths
@@ -53,6 +54,7 @@ class Services:
     conversion: ConversionService
     evaluation: EvaluationService
     weights: WeightManager
+    projects: ProjectService
 
     def __post_init__(self) -> None:
         self._stopping = threading.Event()
@@ -108,7 +110,8 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     conversion = ConversionService(registry, generation)
     evaluation = EvaluationService(registry, models, jobs, transcription, paths, db)
     weights = WeightManager(registry, jobs)
+    projects = ProjectService(db, paths, library, history)
     services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads,
-                        prompt_cache, library, history, comparisons, conversion, evaluation, weights)
+                        prompt_cache, library, history, comparisons, conversion, evaluation, weights, projects)
     jobs.register(LOAD_MODEL, services._run_load_model)
     return services

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from engines.contract import InvalidRequest
 
@@ -14,11 +14,20 @@ from ..services import Services
 from .core import engine_json, job_json
 
 
+class LibraryVoice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profile: str | None = Field(None, description="A voice of the library, by name or id (its best sample is used)")
+    sample: str | None = Field(None, description="One sample of the library, by id")
+
+
 class ConvertBody(BaseModel):
     task: Literal["vc", "svc"] = Field("vc", description="vc: voice conversion (speech); svc: singing")
     engine: str | None = Field(None, description="Engine id (GET /api/convert/engines); default: the best ready one")
     source: str = Field(description="Upload id of the performance to convert")
-    reference: str | None = Field(None, description="Upload id of a clip of the target voice (optional for DSP)")
+    reference: str | LibraryVoice | None = Field(
+        None, description='The target voice: the upload id of a clip (optional for DSP), or a library voice '
+                          '{"profile": "Anna"} or sample {"sample": id}')
     inputs: dict[str, str] = Field(default_factory=dict,
                                    description="Other audio slots of the engine, by name: upload ids")
     params: dict[str, Any] = Field(default_factory=dict, description="Parameter values; missing ones take defaults")
@@ -41,7 +50,11 @@ def build_router(services: Services) -> APIRouter:
         if body.engine is not None and body.engine not in services.registry:
             raise HTTPException(404, f"No engine {body.engine!r}. GET /api/convert/engines lists them.")
         try:
-            job = services.conversion.submit(body.task, body.source, body.reference, engine_id=body.engine,
+            reference = body.reference.model_dump(exclude_none=True) if isinstance(body.reference, LibraryVoice) \
+                else body.reference
+            if reference == {}:
+                raise InvalidRequest('Name the library voice: {"profile": name or id} or {"sample": id}.')
+            job = services.conversion.submit(body.task, body.source, reference, engine_id=body.engine,
                                              inputs=dict(body.inputs), params=body.params)
         except MissingAudio as exc:
             raise HTTPException(404, str(exc)) from None

@@ -111,6 +111,25 @@ def clean_text(value: str | None, limit: int, what: str) -> str:
     return text
 
 
+def profile_name(name: str) -> str:
+    """A voice's name as the library keeps it (spaces collapsed, no control characters); LibraryError if unusable."""
+    name = re.sub(r"\s+", " ", clean_text(name, 10_000, "The name"))
+    if not name:
+        raise LibraryError("Give the voice a name.")
+    if len(name) > MAX_NAME:
+        raise LibraryError(f"The name is {len(name)} characters long; keep it under {MAX_NAME}.")
+    return name
+
+
+def language_code(language: str | None) -> str:
+    """A profile's language as the library keeps it: a code such as en or pt-br, or empty; LibraryError if not."""
+    code = (language or "").strip().lower()
+    if code and not re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]{2,8})?", code):
+        raise LibraryError(f"Language {language!r}: use a language code such as en, zh, ja or pt-br, "
+                           f"or leave it empty.")
+    return code
+
+
 def words_of(text: str) -> list[str]:
     return re.sub(r"[^\w' ]+", " ", text.lower()).split()
 
@@ -158,11 +177,7 @@ class LibraryService:
         return self.profile(profile_id)
 
     def _checked_name(self, name: str, allow_id: str | None = None) -> str:
-        name = re.sub(r"\s+", " ", clean_text(name, 10_000, "The name"))
-        if not name:
-            raise LibraryError("Give the voice a name.")
-        if len(name) > MAX_NAME:
-            raise LibraryError(f"The name is {len(name)} characters long; keep it under {MAX_NAME}.")
+        name = profile_name(name)
         with self._db.connect() as connection:
             clash = connection.execute(select(PROFILES.c.id, PROFILES.c.name)
                                        .where(PROFILES.c.name_key == name.casefold())).first()
@@ -172,11 +187,7 @@ class LibraryService:
 
     @staticmethod
     def _checked_language(language: str | None) -> str:
-        code = (language or "").strip().lower()
-        if code and not re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]{2,8})?", code):
-            raise LibraryError(f"Language {language!r}: use a language code such as en, zh, ja or pt-br, "
-                               f"or leave it empty.")
-        return code
+        return language_code(language)
 
     def profile(self, profile_id: str) -> ProfileInfo:
         found = self.profiles(ids=[profile_id])
@@ -237,21 +248,28 @@ class LibraryService:
             self.uploads.delete([stored.id])  # only a step on the way in: the sample holds the files now
 
     def add_generation(self, profile_id: str, *, job_id: str | None = None, path: str | Path | None = None,
-                       transcript: str | None = None, transcribe: bool = True) -> SampleInfo:
-        """A sample from a finished generation, by its job id or its file under STUDIO_HOME/generations."""
+                       transcript: str | None = None, name: str | None = None,
+                       transcribe: bool = True) -> SampleInfo:
+        """A sample from a finished generation, by its job id or its file under STUDIO_HOME/generations.
+
+        A kept generation whose job is not in this studio (one imported from a project) is found by its file."""
         if job_id is not None:
             job = self.jobs.get(job_id)
-            if job is None or not job.result or "audio" not in job.result:
+            kept = self._paths.generations / f"{job_id}.wav"
+            if job is not None and job.result and "audio" in job.result:
+                path = self._paths.home / job.result["audio"]
+                text = job.payload.get("inputs", {}).get("text")
+                transcript = transcript if transcript is not None else (text if isinstance(text, str) else None)
+                name = name or f"{job.title[:60]}.wav"
+            elif job is None and re.fullmatch(r"[A-Za-z0-9_-]+", job_id) and kept.is_file():
+                path, name = kept, name or kept.name
+            else:
                 raise NotFound(f"There is no finished generation {job_id!r} with audio.")
-            path = self._paths.home / job.result["audio"]
-            text = job.payload.get("inputs", {}).get("text")
-            transcript = transcript if transcript is not None else (text if isinstance(text, str) else None)
-            name = f"{job.title[:60]}.wav"
         elif path is not None:
             path = Path(path).resolve()
             if self._paths.generations.resolve() not in path.parents:
                 raise LibraryError("Only files in the studio's generations folder can be added this way.")
-            name = path.name
+            name = name or path.name
         else:
             raise LibraryError("Name the generation: a job id or its file.")
         if not Path(path).is_file():

@@ -66,3 +66,24 @@ async def test_a_silent_source_fails_with_its_reason(client: httpx.AsyncClient, 
     source = await upload(client, write(tmp_path / "silence.wav", np.zeros(24_000, np.float32), 24_000))
     job = await finished(client, (await client.post("/api/convert", json={"source": source})).json()["id"])
     assert job["state"] == "failed" and "is silent" in job["error"]
+
+
+async def test_a_library_voice_is_a_target(client: httpx.AsyncClient, tmp_path: Path) -> None:  # noqa: F811
+    audio, rate = speech()
+    source = await upload(client, write(tmp_path / "speech.wav", audio, rate))
+    voice = (await client.post("/api/profiles", json={"name": "High"})).json()
+    with open(write(tmp_path / "high.wav", sung_tone(3.0, 330.0), rate), "rb") as f:
+        await client.post(f"/api/profiles/{voice['id']}/samples", files={"file": ("high.wav", f)},
+                          data={"transcribe": "false"})
+    response = await client.post("/api/convert", json={"source": source, "reference": {"profile": "high"},
+                                                       "params": {"match_formants": False}})
+    assert response.status_code == 202, response.text
+    job = await finished(client, response.json()["id"], timeout=60)
+    assert job["title"] == "WORLD voice converter: speech.wav → High"
+    assert job["result"]["extras"]["semitones_applied"] > 4 and job["result"]["references"]["reference"]["profile"] \
+        == voice["id"]
+    for reference, status, reason in (({"profile": "Nobody"}, 400, "there is no voice profile 'Nobody'"),
+                                      ({"path": "/etc/passwd"}, 422, "Extra inputs are not permitted"),
+                                      ({}, 400, "Name the library voice")):
+        refused = await client.post("/api/convert", json={"source": source, "reference": reference})
+        assert refused.status_code == status and reason in str(refused.json()["detail"]), refused.text
