@@ -28,8 +28,12 @@ def create(settings: Settings) -> tuple[Services, Callable[[], None]]:
     app.add_media_files("/media/uploads", services.paths.uploads)
     app.add_media_files("/media/library", services.paths.library)
     app.add_static_files("/assets", ASSETS)
+    own_lifespan = app.router.lifespan_context
     for router in build_routers(services):
         app.include_router(router)
+    # Our routers have no lifespan; FastAPI still wraps the app's lifespan once per include, and NiceGUI's test
+    # reset never unwraps it, so every test that builds the app would nest it deeper until recursion fails.
+    app.router.lifespan_context = own_lifespan
     return services, root(services)
 
 
