@@ -110,7 +110,7 @@ class _Vevo(AmphionEngine):
             timbre_24k = load_wav(timbre.path, model.device)[1]
             mel = vc.flow_matching(model.fmt_model, model.fmt_model.cond_emb(torch.cat([timbre_tokens, tokens], 1)),
                                    model.extract_mel_feature(timbre_24k), request.params, progress.span(0.6, 0.95))
-            audio = vc.vocode(model.vocoder_model, mel, progress.span(0.95, 1.0))
+            audio = vc.amphion_level(vc.vocode(model.vocoder_model, mel, progress.span(0.95, 1.0)))
         return Result(audio, self.sample_rate, {"content_style_tokens": int(tokens.shape[1])})
 
     def content_style_tokens(self, model: Any, request: Request, load_wav: Any,

@@ -245,17 +245,34 @@ def flow_matching(fmt_model: Any, cond: Any, prompt: Any, params: dict[str, Any]
 
 
 def vocode(vocoder: Any, mel: Any, progress: Progress) -> np.ndarray:
-    """Mel [1, T, mels] to 24 kHz audio, at Amphion's output level (RMS -25 dBFS, peaks kept below full scale)."""
+    """Mel [1, T, mels] to 24 kHz audio (1-D float32)."""
     progress(0.0, "Vocoding")
     audio = vocoder(mel.transpose(1, 2)).detach().cpu().float().numpy().reshape(-1)
     if not np.all(np.isfinite(audio)):
         raise EngineError("The vocoder produced invalid samples (NaN or infinity); try again with another seed.")
+    return audio
+
+
+def amphion_level(audio: np.ndarray) -> np.ndarray:
+    """Amphion's output level (save_audio: RMS at -25 dBFS), with peaks kept below full scale."""
     rms = float(np.sqrt(np.mean(audio**2))) if audio.size else 0.0
     audio = audio * (10 ** (TARGET_DB / 20) / (rms + 1e-9))
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     if peak > 0.99:
         audio = audio * (0.99 / peak)
     return audio.astype(np.float32)
+
+
+def pieces(samples: int, rate: int, longest: float, shortest: float, levels: np.ndarray, frame: int) -> list[slice]:
+    """Cut points for a source longer than a model takes: each piece at most `longest` seconds, cut at the quietest
+    frame (of `levels`, one per `frame` samples) between `shortest` and `longest` seconds into the piece."""
+    cuts, start = [], 0
+    while samples - start > longest * rate:
+        low, high = (start + int(shortest * rate)) // frame, (start + int(longest * rate)) // frame
+        cut = (low + int(np.argmin(levels[low:high]))) * frame
+        cuts.append(slice(start, cut))
+        start = cut
+    return cuts + [slice(start, samples)]
 
 
 def need_transcript(audio: AudioInput, label: str) -> str:
