@@ -74,6 +74,11 @@ class _Vevo(AmphionEngine):
     ar_folder: ClassVar[str | None] = None
     stock_ar_config: ClassVar[str] = ""
 
+    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Request:
+        request = super().validate(inputs, params)
+        vc.require_transcripts(self.inputs, request.inputs)
+        return request
+
     def load_key(self, params: dict[str, Any]) -> str:
         return f"amphion.vevo[{Path(self.ar_folder).name if self.ar_folder else 'timbre'}]"
 

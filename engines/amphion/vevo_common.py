@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..contract import AudioInput, EngineError, InvalidRequest, Param, Progress, Request, Weights
+from ..contract import AudioInput, EngineError, InputSlot, InvalidRequest, Param, Progress, Request, Weights
 from ..requirements import Readiness, amphion_root_problem
 
 SAMPLE_RATE = 24_000
@@ -273,6 +273,15 @@ def pieces(samples: int, rate: int, longest: float, shortest: float, levels: np.
         cuts.append(slice(start, cut))
         start = cut
     return cuts + [slice(start, samples)]
+
+
+def require_transcripts(slots: tuple[InputSlot, ...], inputs: dict[str, Any]) -> None:
+    """Refuse a request whose clip lacks the transcript its slot needs, before it is queued."""
+    for slot in slots:
+        value = inputs.get(slot.name)
+        if slot.needs_transcript and value is not None:
+            transcript = value.get("transcript") if isinstance(value, dict) else getattr(value, "transcript", None)
+            need_transcript(AudioInput("", transcript), slot.label)
 
 
 def need_transcript(audio: AudioInput, label: str) -> str:
