@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from engines.registry import Registry
 from studio.jobs import JobInfo, JobState
 from studio.services import Services, build_services
 from studio.settings import Settings
+from tests.amphion_tiny.vevo import tone
 from tests.hub_server import FakeHub
 
 AMPHION_ROOT = os.environ.get("AMPHION_ROOT")  # read before the autouse fixture clears it
@@ -39,13 +39,6 @@ SHORT_AR = {**FAST, "max_length": 600, "min_new_tokens": 20}
 
 
 # -- fixtures ------------------------------------------------------------------------------------------------------
-
-
-def tone(path: Path, seconds: float, hz: float, rate: int = RATE, level: float = 0.3) -> Path:
-    t = np.arange(int(seconds * rate)) / rate
-    wave = level * np.sin(2 * np.pi * hz * t + 2 * np.sin(2 * np.pi * 5 * t)) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
-    sf.write(str(path), wave.astype(np.float32), rate)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -103,14 +96,10 @@ def vevo(tiny: dict[str, Path], fake_hub: FakeHub, hub_cache: Path,
 
 def stand_in_phonemizer(monkeypatch: pytest.MonkeyPatch) -> None:
     """This checkout lacks the phonemizer's model files: a deterministic letters-to-ids stand-in takes its place."""
-    def g2p(text: str, language: str, *args: object, **kwargs: object) -> tuple[str, list[int]]:
-        letters = [c for c in text.lower() if c.isalpha()]
-        return "".join(letters), [1 + (ord(c) * 7 + len(language)) % 1000 for c in letters]
+    from tests.amphion_tiny.vevo import stand_in_phonemizer as module
 
-    module = types.ModuleType("models.tts.maskgct.g2p.g2p_generation")
-    module.g2p = lambda text, sentence=None, language="en": g2p(text, language)  # type: ignore[attr-defined]
-    module.chn_eng_g2p = lambda text: g2p(text, "en")  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, module.__name__, module)
+    stand_in = module()
+    monkeypatch.setitem(sys.modules, stand_in.__name__, stand_in)
     monkeypatch.setattr(vevo_common, "G2P_FILES", ())
 
 
