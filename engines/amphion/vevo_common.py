@@ -104,7 +104,7 @@ def hub_folder(repo_id: str, folder: str, size_bytes: int, label: str, licence: 
 
 def fetch_folders(sets: list[Weights], progress: Progress) -> dict[str, Path]:
     """Each set's local folder (downloading what is missing), by its folder inside the repository."""
-    from studio.weights import ensure
+    from ..weights import ensure
 
     found = {}
     for i, weights in enumerate(sets):
@@ -176,8 +176,11 @@ def import_torchvision() -> None:
 
 
 def seed_everything(seed: int) -> None:
+    """Seed every generator the models draw from (a negative seed leaves them as they are)."""
     import torch
 
+    if seed < 0:
+        return
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -269,6 +272,8 @@ def pieces(samples: int, rate: int, longest: float, shortest: float, levels: np.
     cuts, start = [], 0
     while samples - start > longest * rate:
         low, high = (start + int(shortest * rate)) // frame, (start + int(longest * rate)) // frame
+        high = min(high, (samples - rate) // frame)  # leave at least a second for the last piece
+        low = min(low, high - 1)
         cut = (low + int(np.argmin(levels[low:high]))) * frame
         cuts.append(slice(start, cut))
         start = cut

@@ -203,6 +203,17 @@ def test_each_vevo_mode_says_what_it_changes_and_what_it_keeps() -> None:
         assert engine.param("language").default == "en" and engine.param("reference_language").default == "en"
 
 
+def test_a_long_source_is_cut_at_its_quietest_moments_into_pieces_the_model_reads() -> None:
+    rate, frame = 24_000, 1_440
+    levels = np.ones(2_000)  # 2000 frames of 60 ms: 120 s
+    levels[[400, 800, 1_200]] = 0.0  # quiet at 24 s, 48 s and 72 s
+    cuts = vevo_common.pieces(2_000 * frame, rate, 28.0, 20.0, levels, frame)
+    assert [c.start for c in cuts[1:4]] == [400 * frame, 800 * frame, 1_200 * frame]
+    assert all(c.stop - c.start <= 28 * rate for c in cuts) and cuts[-1].stop == 2_000 * frame
+    almost = vevo_common.pieces(int(28.2 * rate), rate, 28.0, 20.0, np.ones(470), frame)
+    assert len(almost) == 2 and almost[1].stop - almost[1].start >= rate  # never a sliver at the end
+
+
 # -- Vevo ----------------------------------------------------------------------------------------------------------
 
 
