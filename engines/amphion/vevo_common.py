@@ -15,14 +15,14 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import random
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..contract import AudioInput, EngineError, InputSlot, InvalidRequest, Param, Progress, Request, Weights
+from ..isolated.worker import on_each_call
 from ..requirements import Readiness, amphion_root_problem
 
 SAMPLE_RATE = 24_000
@@ -192,22 +192,6 @@ def cached(request: Request, audio: AudioInput, what: str, compute: Callable[[],
 
     value = request.prompts.get_or_compute([audio, what], lambda: compute().cpu().numpy())
     return torch.from_numpy(np.asarray(value)).to(device)
-
-
-@contextmanager
-def on_each_call(module: Any, callback: Callable[[int], None]) -> Iterator[None]:
-    """Call `callback(n)` after the module's n-th forward pass in the block (an exception there stops the model)."""
-    calls = [0]
-
-    def hook(*_: Any) -> None:
-        calls[0] += 1
-        callback(calls[0])
-
-    handle = module.register_forward_hook(hook)
-    try:
-        yield
-    finally:
-        handle.remove()
 
 
 def generate_tokens(ar_model: Any, progress: Progress, *, token_rate: float, expected: int, prompt_tokens: int,

@@ -31,6 +31,7 @@ from studio.services import Services, build_services
 from studio.settings import Settings
 from tests.amphion_tiny.vevo import tone
 from tests.hub_server import FakeHub
+from tests.unit.test_peer_engines import run_job
 
 AMPHION_ROOT = os.environ.get("AMPHION_ROOT")  # read before the autouse fixture clears it
 RATE = 24_000
@@ -105,21 +106,6 @@ def stand_in_phonemizer(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def clip(path: Path, transcript: str | None = None) -> dict[str, str | None]:
     return {"path": str(path), "transcript": transcript}
-
-
-def run_job(services: Services, engine_id: str, inputs: dict, params: dict,
-            timeout: float = 180) -> tuple[JobInfo, list[str]]:
-    job = services.generation.submit(engine_id, inputs, params)
-    stages: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        current = services.jobs.get(job.id)
-        if current.stage and (not stages or stages[-1] != current.stage):
-            stages.append(current.stage)
-        if not current.active:
-            return current, stages
-        time.sleep(0.01)
-    raise AssertionError(f"job still running after {timeout} s; stages {stages}")
 
 
 def succeeded(services: Services, engine_id: str, inputs: dict, params: dict) -> tuple[np.ndarray, JobInfo]:
