@@ -9,8 +9,8 @@ Per engine, through the studio's own job queue and model manager:
 - RTF: engine time / audio duration for a longer request (below 1 is faster than real time)
 - memory: the footprint the model manager measured, against the engine's declared estimate (`memory_mb`)
 
-Weights: Hibari ships real ones; the peers run on the tiny random-weight checkpoints the tests build
-(tests/runtimes), so their speed and memory say how the machinery performs, not the released models (add an
+Weights: Hibari ships real ones; the peers and the Vevo family run on the tiny random-weight checkpoints the
+tests build (tests/runtimes, tests/amphion_tiny; the Vevo cases need AMPHION_ROOT), so their speed and memory say how the machinery performs, not the released models (add an
 Amphion engine by appending a Case whose `prepare` lays its tiny checkpoint into the hub cache).
 """
 from __future__ import annotations
@@ -56,8 +56,50 @@ def _chatterbox(hub: Path, work: Path) -> None:
     tiny.link_into_hub_cache(hub, "ResembleAI/chatterbox", folder)
 
 
+def _vevo(hub: Path, work: Path) -> None:
+    """Tiny amphion/Vevo and amphion/Vevo1.5 (built with the checkout in AMPHION_ROOT) and tiny encoders."""
+    import torchaudio
+    import whisper
+
+    from engines.amphion import vevo_common
+    from engines.amphion.runtime import AmphionRuntime
+    from tests.amphion_tiny import vevo as tiny
+    from tests.conftest import put_in_hub_cache
+
+    if not os.environ.get("AMPHION_ROOT"):
+        raise RuntimeError("set AMPHION_ROOT to an Amphion checkout")
+    rt = AmphionRuntime(Path(os.environ["AMPHION_ROOT"]))
+    for repo_id, folder in (("amphion/Vevo", tiny.build_vevo(work, rt)), ("amphion/Vevo1.5", tiny.build_vevo15(work, rt))):
+        for file in (f for f in folder.rglob("*") if f.is_file()):
+            put_in_hub_cache(hub, repo_id, file.relative_to(folder).as_posix(), file)
+    os.environ.update(TORCH_HOME=str(work / "torch"), XDG_CACHE_HOME=str(work))
+    torchaudio.pipelines.HUBERT_LARGE = tiny.install_tiny_hubert(work / "torch")
+    whisper._MODELS["medium"] = tiny.install_tiny_whisper(work / "whisper")
+    if any(not (rt.root / name).is_file() for name in vevo_common.G2P_FILES):  # an incomplete checkout
+        sys.modules["models.tts.maskgct.g2p.g2p_generation"] = tiny.stand_in_phonemizer()
+        vevo_common.G2P_FILES = ()
+    for name, hz in (("source", 180), ("reference", 260)):
+        tiny.tone(work / f"{name}.wav", 4.0, hz)
+
+
+def _clip(work: Path, name: str, transcript: str | None = None) -> dict[str, Any]:
+    return {"path": str(work / f"{name}.wav"), "transcript": transcript}
+
+
+VEVO_AR = {"flow_matching_steps": 8, "max_length": 800, "seed": 1}
+VEVO_STYLE = lambda work: {"style_reference": _clip(work, "reference", "A short reference clip.")}  # noqa: E731
+
+
 CASES = [
     Case("builtin.hibari", {"seed": 1}),
+    Case("amphion.vevo_timbre", {"flow_matching_steps": 8, "seed": 1}, prepare=_vevo,
+         inputs=lambda work: {"source": _clip(work, "source"), "timbre_reference": _clip(work, "reference")}),
+    Case("amphion.vevo_voice", VEVO_AR, prepare=_vevo,
+         inputs=lambda work: {"source": _clip(work, "source"), "reference": _clip(work, "reference")}),
+    Case("amphion.vevo_tts", VEVO_AR, prepare=_vevo, inputs=VEVO_STYLE),
+    Case("amphion.vevo15_svc", {"flow_matching_steps": 8, "seed": 1}, prepare=_vevo,
+         inputs=lambda work: {"source": _clip(work, "source"), "timbre_reference": _clip(work, "reference")}),
+    Case("amphion.vevo15_tts", VEVO_AR, prepare=_vevo, inputs=VEVO_STYLE),
     Case("peer.qwen3_tts", {"mode": "custom", "speaker": "Ryan", "language": "English", "max_new_tokens": 64,
                             "seed": 1}, prepare=_qwen),
     Case("peer.chatterbox", {"max_new_tokens": 100, "flow_steps": 2, "seed": 1}, prepare=_chatterbox),
@@ -103,7 +145,7 @@ def measure(case: Case, work: Path) -> dict[str, float]:
 
 
 def main(selected: list[str]) -> None:
-    print(f"{'engine':<18} {'load s':>7} {'first chunk s':>14} {'RTF':>7} {'memory MB':>10} {'declared MB':>12}")
+    print(f"{'engine':<22} {'load s':>7} {'first chunk s':>14} {'RTF':>7} {'memory MB':>10} {'declared MB':>12}")
     for case in CASES:
         if selected and case.engine_id not in selected:
             continue
@@ -111,9 +153,9 @@ def main(selected: list[str]) -> None:
             try:
                 row = measure(case, Path(work))
             except Exception as exc:  # one engine failing (no runtime here) must not hide the others
-                print(f"{case.engine_id:<18} skipped: {str(exc).splitlines()[0][:100]}")
+                print(f"{case.engine_id:<22} skipped: {str(exc).splitlines()[0][:100]}")
                 continue
-        print(f"{case.engine_id:<18} {row['load_s']:>7.2f} {row['first_chunk_s']:>14.2f} {row['rtf']:>7.3f} "
+        print(f"{case.engine_id:<22} {row['load_s']:>7.2f} {row['first_chunk_s']:>14.2f} {row['rtf']:>7.3f} "
               f"{row['memory_mb']:>10.0f} {row['declared_mb']:>12.0f}")
 
 

@@ -108,3 +108,11 @@ def test_snapshot_reports_the_device_and_each_model(registry: Registry) -> None:
     assert snap.budget == 2_000_000_000
     assert snap.models_total == snap.models[0].footprint > 14 * MB
     assert manager.history[-1][2] == snap.models_total
+
+
+def test_tensor_bytes_counts_dense_weights_beside_a_sparse_buffer() -> None:
+    import torch
+
+    model = torch.nn.Linear(100, 10)  # 1010 float32 numbers
+    model.register_buffer("heads", torch.eye(4).to_sparse(), persistent=False)  # as Whisper's alignment heads
+    assert memory.tensor_bytes(model) == 1010 * 4

@@ -40,8 +40,8 @@ def speech_file(tmp_path: Path) -> Path:
 
 def test_both_engines_are_ready_offline_and_serve_their_pages() -> None:
     registry = Registry()
-    assert [e.id for e in registry.for_task("vc")] == ["builtin.world_vc"]
-    assert [e.id for e in registry.for_task("svc")] == ["builtin.world_svc"]
+    assert "builtin.world_vc" in [e.id for e in registry.for_task("vc")]  # beside the neural engines
+    assert "builtin.world_svc" in [e.id for e in registry.for_task("svc")]
     for engine in (registry.get("builtin.world_vc"), registry.get("builtin.world_svc")):
         assert engine.check().ready and not engine.weights
         assert [s.name for s in engine.inputs] == ["source", "reference"]

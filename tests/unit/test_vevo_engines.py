@@ -1,0 +1,346 @@
+"""The Vevo family end to end on tiny random-weight checkpoints built with Amphion's own classes.
+
+The checkpoints are laid out as amphion/Vevo and amphion/Vevo1.5 are (accelerate folders loaded with
+load_checkpoint_and_dispatch, Vevo's content tokenizer as its pickle), served by a local hub and downloaded by
+the weight manager inside the jobs; HuBERT and Whisper are tiny too, where torchaudio and openai-whisper load
+them from. Random weights make noise, not speech: the tests check what is structurally true (sample rate,
+length against the source or the generated tokens, progress, cancellation, determinism, the parameters
+reaching the models, the messages for bad input).
+
+They need an Amphion checkout (AMPHION_ROOT) and skip without it, except the readiness tests. Where the checkout
+lacks the phonemizer's large files (its readiness says so, tested below), the text engines run with a stand-in
+phonemizer; everything else is Amphion's code.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from engines.amphion import vevo_common
+from engines.contract import AudioInput, InvalidRequest, Progress
+from engines.registry import Registry
+from studio.jobs import JobInfo, JobState
+from studio.services import Services, build_services
+from studio.settings import Settings
+from tests.amphion_tiny.vevo import tone
+from tests.hub_server import FakeHub
+from tests.unit.test_peer_engines import run_job
+
+AMPHION_ROOT = os.environ.get("AMPHION_ROOT")  # read before the autouse fixture clears it
+RATE = 24_000
+FAST = {"flow_matching_steps": 3, "seed": 7}
+SHORT_AR = {**FAST, "max_length": 600, "min_new_tokens": 20}
+
+
+# -- fixtures ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Both repositories and the two encoders, built once for the module."""
+    if not AMPHION_ROOT:
+        pytest.skip("AMPHION_ROOT is not set: these tests need an Amphion checkout "
+                    "(git clone https://github.com/open-mmlab/Amphion; export AMPHION_ROOT=...)")
+    from engines.amphion.runtime import AmphionRuntime
+    from tests.amphion_tiny import vevo as builder
+
+    root = tmp_path_factory.mktemp("tiny-vevo")
+    rt = AmphionRuntime(Path(AMPHION_ROOT))
+    clips = root / "clips"
+    clips.mkdir()
+    return {"root": root, "vevo": builder.build_vevo(root, rt), "vevo15": builder.build_vevo15(root, rt),
+            "source": tone(clips / "source.wav", 2.0, 180), "reference": tone(clips / "reference.wav", 1.6, 260),
+            "other": tone(clips / "other.wav", 1.2, 120)}
+
+
+@pytest.fixture(scope="module")
+def hub_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One hub cache for the module: each tiny repository is downloaded through the weight manager once."""
+    return tmp_path_factory.mktemp("vevo-hub-cache")
+
+
+@pytest.fixture
+def vevo(tiny: dict[str, Path], fake_hub: FakeHub, hub_cache: Path,
+         monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
+    """Started services with the tiny repositories on the hub and the tiny encoders in their caches."""
+    import torchaudio
+    import whisper
+    from huggingface_hub import constants
+
+    from tests.amphion_tiny import vevo as builder
+
+    fake_hub.add_folder("amphion/Vevo", tiny["vevo"])
+    fake_hub.add_folder("amphion/Vevo1.5", tiny["vevo15"])
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hub_cache))
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub_cache))
+    monkeypatch.setenv("AMPHION_ROOT", AMPHION_ROOT)
+    caches = tiny["root"] / "caches"
+    monkeypatch.setenv("TORCH_HOME", str(caches / "torch"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(caches))  # openai-whisper's cache: <XDG_CACHE_HOME>/whisper
+    monkeypatch.setattr(torchaudio.pipelines, "HUBERT_LARGE", builder.install_tiny_hubert(caches / "torch"))
+    monkeypatch.setitem(whisper._MODELS, "medium", builder.install_tiny_whisper(caches / "whisper"))
+    if any(not (Path(AMPHION_ROOT) / name).is_file() for name in vevo_common.G2P_FILES):
+        stand_in_phonemizer(monkeypatch)
+    services = build_services(Settings.load())
+    services.start()
+    yield services
+    services.stop()
+    services.models.unload_all()
+
+
+def stand_in_phonemizer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This checkout lacks the phonemizer's model files: a deterministic letters-to-ids stand-in takes its place."""
+    from tests.amphion_tiny.vevo import stand_in_phonemizer as module
+
+    stand_in = module()
+    monkeypatch.setitem(sys.modules, stand_in.__name__, stand_in)
+    monkeypatch.setattr(vevo_common, "G2P_FILES", ())
+
+
+def clip(path: Path, transcript: str | None = None) -> dict[str, str | None]:
+    return {"path": str(path), "transcript": transcript}
+
+
+def succeeded(services: Services, engine_id: str, inputs: dict, params: dict) -> tuple[np.ndarray, JobInfo]:
+    job, _ = run_job(services, engine_id, inputs, params)
+    assert job.state == JobState.succeeded, job.error
+    audio, rate = sf.read(str(services.generation.audio_path(job)), dtype="float32")
+    assert rate == RATE and np.all(np.isfinite(audio)) and np.abs(audio).max() > 0.01
+    return audio, job
+
+
+def duration(path: Path) -> int:
+    return sf.info(str(path)).frames
+
+
+# -- readiness (runs without a checkout's models) -------------------------------------------------------------------
+
+
+def fake_checkout(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty checkout; Amphion's packages an earlier test imported from the real one do not count as hidden."""
+    from engines.amphion.runtime import AmphionRuntime
+
+    monkeypatch.setattr(AmphionRuntime, "hidden_packages", lambda self: [])
+    for name in ("models", "utils"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def test_text_engines_say_which_files_an_incomplete_checkout_lacks(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    root = fake_checkout(tmp_path / "Amphion", monkeypatch)
+    registry = Registry(context=Settings.load(amphion_root=root))
+    for engine_id in ("amphion.vevo_tts", "amphion.vevo15_tts", "amphion.vevo15_melody"):
+        readiness = registry.get(engine_id).check()
+        assert readiness.state == "missing_dependency"
+        assert f"The Amphion checkout {root} is incomplete" in readiness.message
+        assert "poly_bert_model.onnx" in readiness.message and "chinese_lexicon.txt" in readiness.message
+    # conversion needs no phonemizer: it goes on to the downloads
+    assert registry.get("amphion.vevo_timbre").check().state == "needs_download"
+    for name in vevo_common.G2P_FILES:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"x")
+    assert registry.get("amphion.vevo_tts").check().state == "needs_download"
+
+
+def test_vevo15_readiness_names_the_torchvision_build_for_this_torch(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+
+    registry = Registry(context=Settings.load(amphion_root=fake_checkout(tmp_path / "Amphion", monkeypatch)))
+    engine = registry.get("amphion.vevo15_svc")
+    installed = {"torch": "2.14.1", "torchvision": "0.28.0"}
+    real_version = importlib.metadata.version
+
+    def version(name: str) -> str:
+        if name in installed:
+            return installed[name]
+        return real_version(name)
+
+    monkeypatch.setattr(vevo_common.importlib.metadata, "version", version)
+    readiness = engine.check()
+    assert readiness.state == "missing_dependency"
+    assert readiness.message == "torchvision 0.28.0 is installed, but torch 2.14.1 needs torchvision 0.29 (with pillow)."
+    assert readiness.hints[0].startswith("pip install 'torchvision==0.29.*'")
+    installed["torchvision"] = "0.29.1+cu130"
+    assert engine.check().state == "needs_download"
+    del installed["torchvision"]
+    monkeypatch.setattr(vevo_common.importlib.metadata, "version",
+                        lambda name: installed[name] if name in installed else
+                        (_ for _ in ()).throw(importlib.metadata.PackageNotFoundError(name)))
+    readiness = engine.check()
+    assert "imports torchvision, which is not installed" in readiness.message and "torchvision 0.29" in readiness.message
+
+
+def test_each_vevo_mode_says_what_it_changes_and_what_it_keeps() -> None:
+    registry = Registry()
+    for engine_id, changes, keeps in (("amphion.vevo_timbre", "timbre", "accent and emotion"),
+                                      ("amphion.vevo_style", "accent and emotion", "timbre"),
+                                      ("amphion.vevo_voice", "timbre and the speaking style", "words"),
+                                      ("amphion.vevo15_svc", "timbre", "melody")):
+        summary = registry.get(engine_id).summary
+        changed, kept = summary.split("; keeps")
+        assert changes in changed and keeps in kept, summary
+    # languages are explicit: the text engines default to English, never to Amphion's implicit Chinese
+    for engine_id in ("amphion.vevo_tts", "amphion.vevo15_tts"):
+        engine = registry.get(engine_id)
+        assert engine.param("language").default == "en" and engine.param("reference_language").default == "en"
+
+
+def test_a_long_source_is_cut_at_its_quietest_moments_into_pieces_the_model_reads() -> None:
+    rate, frame = 24_000, 1_440
+    levels = np.ones(2_000)  # 2000 frames of 60 ms: 120 s
+    levels[[400, 800, 1_200]] = 0.0  # quiet at 24 s, 48 s and 72 s
+    cuts = vevo_common.pieces(2_000 * frame, rate, 28.0, 20.0, levels, frame)
+    assert [c.start for c in cuts[1:4]] == [400 * frame, 800 * frame, 1_200 * frame]
+    assert all(c.stop - c.start <= 28 * rate for c in cuts) and cuts[-1].stop == 2_000 * frame
+    almost = vevo_common.pieces(int(28.2 * rate), rate, 28.0, 20.0, np.ones(470), frame)
+    assert len(almost) == 2 and almost[1].stop - almost[1].start >= rate  # never a sliver at the end
+
+
+# -- Vevo ----------------------------------------------------------------------------------------------------------
+
+
+def test_vevo_timbre_converts_through_the_queue_keeping_the_source_length(vevo: Services,
+                                                                          tiny: dict[str, Path]) -> None:
+    engine = vevo.registry.get("amphion.vevo_timbre")
+    assert engine.check().state == "needs_download"  # the repository's folders and HuBERT, from the weight manager
+    inputs = {"source": clip(tiny["source"]), "timbre_reference": clip(tiny["reference"])}
+    job, stages = run_job(vevo, "amphion.vevo_timbre", inputs, FAST)
+    assert job.state == JobState.succeeded, job.error
+    assert engine.check().ready
+    audio, rate = sf.read(str(vevo.generation.audio_path(job)), dtype="float32")
+    assert rate == engine.sample_rate == RATE
+    assert abs(len(audio) - duration(tiny["source"])) <= 2 * 480  # one mel frame per HuBERT frame of the source
+    # the long stages show on the job (each flow-matching step is reported too, see the test of steps below)
+    assert any(s.startswith("Downloading Vevo") for s in stages) and "Building Vevo's models" in stages, stages
+    again, _ = succeeded(vevo, "amphion.vevo_timbre", inputs, FAST)
+    assert np.array_equal(again, audio)  # the same seed gives the same audio
+    other, _ = succeeded(vevo, "amphion.vevo_timbre", inputs, {**FAST, "seed": 8})
+    assert not np.array_equal(other, audio)
+
+
+def test_vevo_style_and_voice_share_their_models_and_follow_the_sampling_limits(vevo: Services,
+                                                                              tiny: dict[str, Path]) -> None:
+    source, reference = clip(tiny["source"]), clip(tiny["reference"])
+    style, job = succeeded(vevo, "amphion.vevo_style", {"source": source, "style_reference": reference}, SHORT_AR)
+    tokens = job.result["extras"]["content_style_tokens"]
+    # one mel frame per token (the timbre prompt's HuBERT and mel frame counts may differ by one)
+    assert abs(len(style) - tokens * 480) <= 480 and tokens >= SHORT_AR["min_new_tokens"]
+    voice, job = succeeded(vevo, "amphion.vevo_voice", {"source": source, "reference": reference},
+                           {**SHORT_AR, "content_mask_ratio": 0.3, "min_new_tokens": 90})
+    assert abs(len(voice) - job.result["extras"]["content_style_tokens"] * 480) <= 480
+    assert job.result["extras"]["content_style_tokens"] >= 90  # min_new_tokens reached the model
+    assert [m.key for m in vevo.models.models()] == ["amphion.vevo[Vq32ToVq8192]"]  # one model serves both modes
+    # the prompt (both clips' content tokens and the reference's content-style tokens) leaves no room
+    with_no_room = {**SHORT_AR, "max_length": 200, "min_new_tokens": 150}
+    job, _ = run_job(vevo, "amphion.vevo_voice", {"source": source, "reference": reference}, with_no_room)
+    assert job.state == JobState.failed and "Raise Max length to at least" in job.error
+
+
+def test_vevo_tts_speaks_in_a_styles_pace_with_another_timbre(vevo: Services, tiny: dict[str, Path]) -> None:
+    inputs = {"text": "Hello there, this is a test.",
+              "style_reference": clip(tiny["reference"], "A short reference clip."),
+              "timbre_reference": clip(tiny["other"])}
+    params = {**SHORT_AR, "language": "en", "reference_language": "en", "temperature": 0.7}
+    audio, job = succeeded(vevo, "amphion.vevo_tts", inputs, params)
+    tokens = job.result["extras"]["content_style_tokens"]
+    assert abs(len(audio) - tokens * 480) <= 480 and tokens >= SHORT_AR["min_new_tokens"]
+    same, _ = succeeded(vevo, "amphion.vevo_tts", inputs, params)
+    assert np.array_equal(same, audio)
+    with pytest.raises(InvalidRequest, match="Style reference: give its transcript"):
+        vevo.generation.submit("amphion.vevo_tts", {**inputs, "style_reference": clip(tiny["reference"])}, params)
+
+
+def test_more_steps_and_guidance_reach_the_acoustic_model(vevo: Services, tiny: dict[str, Path]) -> None:
+    engine = vevo.registry.get("amphion.vevo_timbre")
+    job, _ = run_job(vevo, "amphion.vevo_timbre", {"source": clip(tiny["source"]),
+                                                   "timbre_reference": clip(tiny["reference"])}, FAST)
+    assert job.state == JobState.succeeded, job.error
+    request = engine.validate({"source": AudioInput(str(tiny["source"])),
+                               "timbre_reference": AudioInput(str(tiny["reference"]))}, FAST)
+    with vevo.models.use(engine, request.params, Progress()) as loaded:
+        def stages(**params: object) -> list[str]:
+            seen: list[str] = []
+            engine.run(loaded, engine.validate(request.inputs, {**FAST, **params}),
+                       Progress(lambda fraction, stage: seen.append(stage)))
+            return [s for s in seen if s.startswith("Flow matching: step")]
+
+        assert len(stages(flow_matching_steps=2)) == 2 and len(stages(flow_matching_steps=9)) == 9
+        unguided = stages(flow_matching_steps=4, guidance=0.0)
+        assert unguided == [f"Flow matching: step {i} of 4" for i in range(1, 5)]
+
+
+def test_a_vevo_job_cancels_while_generating_tokens(vevo: Services, tiny: dict[str, Path]) -> None:
+    inputs = {"source": clip(tiny["source"]), "style_reference": clip(tiny["reference"])}
+    long = vevo.generation.submit("amphion.vevo_style", inputs,
+                                  {**FAST, "max_length": 6000, "min_new_tokens": 1000})
+    deadline = time.monotonic() + 120
+    while "Generating content-style tokens:" not in vevo.jobs.get(long.id).stage:
+        assert vevo.jobs.get(long.id).active and time.monotonic() < deadline, vevo.jobs.get(long.id).error
+        time.sleep(0.01)
+    vevo.jobs.cancel(long.id)
+    cancelled = vevo.jobs.wait(long.id, 30)
+    assert cancelled.state == JobState.cancelled and "Flow matching" not in cancelled.stage
+
+
+# -- Vevo1.5 -------------------------------------------------------------------------------------------------------
+
+
+def test_vevo15_singing_conversion_transposes_to_the_references_range(vevo: Services, tiny: dict[str, Path]) -> None:
+    inputs = {"source": clip(tiny["source"]), "timbre_reference": clip(tiny["reference"])}
+    audio, job = succeeded(vevo, "amphion.vevo15_svc", inputs, FAST)
+    assert abs(len(audio) - duration(tiny["source"])) <= 480  # one mel frame per 20 ms of the source
+    assert job.result["extras"]["semitones_applied"] == round(12 * np.log2(260 / 180))  # 6 semitones up
+    flat, job = succeeded(vevo, "amphion.vevo15_svc", inputs, {**FAST, "shift_prosody": False})
+    assert "semitones_applied" not in job.result["extras"] and not np.array_equal(flat, audio)
+    speech, _ = succeeded(vevo, "amphion.vevo15_vc", inputs, {**FAST, "shift_content_style": True,
+                                                              "whisper_spec_perturb": True, "model": "sing0.4k"})
+    assert abs(len(speech) - duration(tiny["source"])) <= 480
+    assert {m.key for m in vevo.models.models()} == {"amphion.vevo1.5[fm,singnet7k]", "amphion.vevo1.5[fm,sing0.4k]"}
+
+
+def test_vevo15_converts_a_long_source_in_parts(vevo: Services, tiny: dict[str, Path], tmp_path: Path) -> None:
+    long = tone(tmp_path / "long.wav", 45.0, 200)
+    audio, job = succeeded(vevo, "amphion.vevo15_vc", {"source": clip(long), "timbre_reference":
+                                                       clip(tiny["reference"])}, FAST)
+    assert job.result["extras"]["blocks"] == 2
+    assert abs(len(audio) - duration(long)) <= 3 * 480
+
+
+def test_vevo15_refuses_silence_with_a_message(vevo: Services, tiny: dict[str, Path], tmp_path: Path) -> None:
+    silent = tmp_path / "silent.wav"
+    sf.write(str(silent), np.zeros(RATE * 2, np.float32), RATE)
+    job, _ = run_job(vevo, "amphion.vevo15_svc", {"source": clip(silent), "timbre_reference":
+                                                  clip(tiny["reference"])}, FAST)
+    assert job.state == JobState.failed and job.error == "The source audio is silent: there is nothing to convert."
+
+
+def test_vevo15_synthesis_editing_style_and_melody_run_the_ar_path(vevo: Services, tiny: dict[str, Path],
+                                                                   tmp_path: Path) -> None:
+    stereo_8k = tmp_path / "melody.wav"  # an 8 kHz stereo melody: read, resampled and mixed down
+    mono = sf.read(str(tone(tmp_path / "m.wav", 2.0, 220, rate=8_000)))[0]
+    sf.write(str(stereo_8k), np.stack([mono, mono * 0.5], axis=1), 8_000)
+    sung = clip(tiny["reference"], "la la la")
+    cases = (
+        ("amphion.vevo15_tts", {"text": "Sing me a song.", "style_reference": sung}),
+        ("amphion.vevo15_edit_singing", {"source": clip(tiny["source"], "hello world"), "text": "hello there"}),
+        ("amphion.vevo15_singing_style", {"source": clip(tiny["source"], "hello world"), "style_reference": sung}),
+        ("amphion.vevo15_melody", {"source": clip(stereo_8k), "text": "la di da",
+                                   "timbre_reference": clip(tiny["other"])}),
+    )
+    for engine_id, inputs in cases:
+        audio, job = succeeded(vevo, engine_id, inputs, {**SHORT_AR, "duration_ratio": 1.0}
+                               if engine_id != "amphion.vevo15_tts" else SHORT_AR)
+        tokens = job.result["extras"]["content_style_tokens"]
+        assert tokens >= SHORT_AR["min_new_tokens"], engine_id
+        # four 20 ms mel frames per token, plus at most three frames the timbre prompt's rounding leaves over
+        assert 0 <= len(audio) - tokens * 4 * 480 <= 3 * 480, (engine_id, len(audio), tokens)
+    assert [m.key for m in vevo.models.models()] == ["amphion.vevo1.5[ar,singnet7k]"]
