@@ -175,3 +175,62 @@ def tiny_hifigan(folder: Path, checkpoint_name: str = "400000.pt") -> Path:
     torch.save({"generator_state_dict": generator.state_dict(), "steps": 400000}, folder / "checkpoints" /
                checkpoint_name)
     return folder
+
+
+def tiny_encodec(torch_home: Path) -> Path:
+    """EnCodec 24 kHz with random weights where torch.hub keeps encodec_24khz-d7cc33bc.th (the hash in the name is
+    checked only when torch.hub downloads; EncodecModel.encodec_model_24khz() loads whatever is there)."""
+    import torch
+    from encodec import EncodecModel
+
+    target = torch_home / "hub" / "checkpoints" / "encodec_24khz-d7cc33bc.th"
+    if not target.is_file():
+        torch.manual_seed(0)
+        model = EncodecModel.encodec_model_24khz(pretrained=False)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), target)
+    return target
+
+
+NS2_TINY = {"prior_encoder": {
+    "encoder": {"encoder_layer": 1, "encoder_hidden": 16, "encoder_head": 2, "conv_filter_size": 32},
+    "duration_predictor": {"input_size": 16, "filter_size": 16, "conv_layers": 3, "cross_attn_per_layer": 3,
+                           "attn_head": 2},
+    "pitch_predictor": {"input_size": 16, "filter_size": 16, "conv_layers": 3, "cross_attn_per_layer": 3,
+                        "attn_head": 2}},
+    "diffusion": {"wavenet": {"hidden_size": 16, "num_layers": 2, "cross_attn_per_layer": 2, "attn_head": 2}},
+    "prompt_encoder": {"encoder_layer": 1, "encoder_hidden": 16, "encoder_head": 2, "conv_filter_size": 32},
+    "query_emb": {"query_token_num": 4, "hidden_size": 16, "head_num": 2}}
+
+
+def tiny_naturalspeech2(folder: Path, config: Path, lexicon_path: Path) -> Path:
+    """amphion/naturalspeech2_libritts: checkpoint/epoch-0089_step-0512912_loss-6.367693/pytorch_model.bin (the hub
+    repository has no config; `config` is the fine-tune-style config the engine is pointed at)."""
+    import torch
+    from models.tts.naturalspeech2.ns2 import NaturalSpeech2
+    from utils.util import load_config
+
+    torch.manual_seed(0)
+    config.write_text(json.dumps({"base_config": "egs/tts/NaturalSpeech2/exp_config.json",
+                                  "preprocess": {"lexicon_path": str(lexicon_path)}, "model": NS2_TINY}, indent=2))
+    cfg = load_config(str(config))
+    model = NaturalSpeech2(cfg.model)
+    steady_durations(model.prior_encoder.duration_predictor.linear, frames=3)
+    target = folder / "checkpoint" / "epoch-0089_step-0512912_loss-6.367693"
+    target.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), target / "pytorch_model.bin")
+    return folder
+
+
+def tiny_valle(folder: Path, texts: list[str]) -> Path:
+    """amphion/valle_libritts: args.json, symbols.dict, checkpoint/<epoch...>/pytorch_model.bin."""
+    import torch
+    from models.tts.valle.valle import VALLE
+
+    torch.manual_seed(0)
+    raw = merged_config("egs/tts/VALLE/exp_config.json",
+                        model={"decoder_dim": 16, "nhead": 2, "num_decoder_layers": 1})
+    cfg = dump_config(raw, folder)
+    symbols_dict(cfg, texts, folder)
+    save_checkpoint(VALLE(cfg.model), folder)
+    return folder
