@@ -234,3 +234,28 @@ def tiny_valle(folder: Path, texts: list[str]) -> Path:
     symbols_dict(cfg, texts, folder)
     save_checkpoint(VALLE(cfg.model), folder)
     return folder
+
+
+def tiny_jets(folder: Path, lexicon_path: Path) -> Path:
+    """A Jets experiment folder as the trainer leaves it (args.json, checkpoint/<epoch...>/), with the pitch and
+    energy statistics of its training data copied in."""
+    import torch
+    from models.tts.jets.jets import Jets
+
+    torch.manual_seed(0)
+    raw = merged_config("egs/tts/Jets/exp_config.json", preprocess={"lexicon_path": str(lexicon_path)},
+                        model={"transformer": {"encoder_layer": 1, "decoder_layer": 1, "conv_filter_size": 32},
+                               "variance_predictor": {"filter_size": 16}, "variance_embedding": {"n_bins": 16}})
+    cfg = dump_config(raw, folder)
+    pre = cfg.preprocess
+    for pitch in (pre.phone_pitch_dir, pre.pitch_dir):  # Jets reads frame-level ones, FastSpeech2 phone-level
+        statistics(folder, cfg.dataset[0], pitch, 200.0, 50.0, 80.0, 400.0)
+    for energy in (pre.phone_energy_dir, pre.energy_dir):
+        statistics(folder, cfg.dataset[0], energy, 30.0, 10.0, 1.0, 90.0)
+    processed = cfg.preprocess.processed_dir
+    cfg.preprocess.processed_dir = str(folder)
+    model = Jets(cfg)
+    cfg.preprocess.processed_dir = processed
+    steady_durations(model.variance_adaptor.duration_predictor.linear_layer, frames=2)
+    save_checkpoint(model, folder)
+    return folder
