@@ -30,6 +30,8 @@ def missing_imports(root: Path) -> list[tuple[int, str]]:
     found = []
     for match in IMPORT.finditer(text):
         module = match.group(1)
+        if module in (m for _, m in found):
+            continue
         parts = module.split(".")
         if not ((root.joinpath(*parts)).is_dir() or root.joinpath(*parts[:-1], parts[-1] + ".py").is_file()):
             found.append((text.count("\n", 0, match.start()) + 1, module))
