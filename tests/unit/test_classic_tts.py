@@ -11,7 +11,6 @@ These tests need an Amphion checkout (AMPHION_ROOT) and skip without one.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +25,8 @@ from studio.services import Services, build_services
 from studio.settings import Settings
 from tests import amphion_recipes as tiny
 from tests.hub_server import FakeHub
+from tests.unit.test_peer_engines import audio_of
+from tests.unit.test_peer_engines import run_job as peer_run_job
 
 AMPHION_ROOT = os.environ.get("AMPHION_ROOT")  # read before the autouse fixture clears it
 pytestmark = pytest.mark.skipif(not AMPHION_ROOT, reason="AMPHION_ROOT is not set: the classic recipes need an "
@@ -81,25 +82,11 @@ def studio(made: dict[str, Path], fake_hub: FakeHub, monkeypatch: pytest.MonkeyP
     services.models.unload_all()
 
 
-def run_job(services: Services, engine_id: str, inputs: dict, params: dict | None = None,
-            timeout: float = 300) -> tuple[JobInfo, list[str]]:
-    job = services.generation.submit(engine_id, inputs, params or {})
-    stages: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        current = services.jobs.get(job.id)
-        if current.stage and (not stages or stages[-1] != current.stage):
-            stages.append(current.stage)
-        if not current.active:
-            assert current.state == JobState.succeeded, f"{current.state}: {current.error}"
-            return current, stages
-        time.sleep(0.01)
-    raise AssertionError(f"job still running after {timeout} s; stages {stages}")
-
-
-def audio_of(services: Services, job: JobInfo) -> tuple[np.ndarray, int]:
-    data, rate = sf.read(str(services.generation.audio_path(job)), dtype="float32")
-    return data, rate
+def run_job(services: Services, engine_id: str, inputs: dict, params: dict | None = None) -> tuple[JobInfo, list[str]]:
+    """The job queue's run of one generation (stages seen on the way), which must succeed."""
+    job, stages = peer_run_job(services, engine_id, inputs, params or {}, timeout=300)
+    assert job.state == JobState.succeeded, f"{job.state}: {job.error}"
+    return job, stages
 
 
 # -- VITS ------------------------------------------------------------------------------------------------------------
