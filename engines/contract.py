@@ -157,7 +157,8 @@ class Weights:
     revision: str = "main"
     url: str = ""  # source "url": the file to fetch
     path: str = ""  # source "url": where it lands, relative to the `cache` folder, in the fetching library's layout
-    cache: Literal["torch", "whisper"] = "torch"  # source "url": TORCH_HOME (torch.hub) or openai-whisper's cache
+    cache: Literal["torch", "whisper", "nltk"] = "torch"  # source "url": TORCH_HOME (torch.hub), openai-whisper's
+    # cache or NLTK's data folder
     when: tuple[tuple[str, Any], ...] = ()  # (param, value) pairs that need this set
 
     @property

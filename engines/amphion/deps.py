@@ -35,6 +35,9 @@ SIX = PythonModule("six", "six")  # the wenet extractor (bins/tts path)
 ENCODEC = PythonModule("encodec", "encodec")  # NaturalSpeech2, VALL-E v1
 TORCHCREPE = PythonModule("torchcrepe", "torchcrepe")  # Vevo1.5
 PARSELMOUTH = PythonModule("parselmouth", "praat-parselmouth")
+LHOTSE = PythonModule("lhotse", "lhotse")  # modules/general/input_strategies.py (the bins/tts path)
+TORCHMETRICS = PythonModule("torchmetrics", "torchmetrics")  # models/tts/valle/valle.py
+NUMBA = PythonModule("numba", "numba")  # models/tts/jets/alignments.py
 
 BASE = (JSON5, RUAMEL_YAML, EINOPS, SAFETENSORS, LIBROSA, YAML)
 MASKGCT_G2P = (PHONEMIZER, G2P_EN, JIEBA, CN2AN, PYPINYIN, LANGSEGMENT, PYOPENJTALK, PYKAKASI, UNIDECODE,
@@ -45,7 +48,8 @@ VEVO_CONVERSION = BASE + (ACCELERATE, IPYTHON)  # Vevo-Timbre, -Style, -Voice: n
 VEVO = VEVO_CONVERSION + MASKGCT_G2P
 VEVO_1_5_CONVERSION = VEVO_CONVERSION + (WHISPER, TORCHCREPE, PARSELMOUTH)  # plus a matching torchvision
 VEVO_1_5 = VEVO_1_5_CONVERSION + MASKGCT_G2P
-CLASSIC_TTS = BASE + (PHONEMIZER, G2P_EN, UNIDECODE, WHISPER, SIX)  # bins/tts: VITS, FastSpeech2, NS2, VALL-E, Jets
+# bins/tts/inference.py imports all five recipes (VITS, FastSpeech2, NS2, VALL-E, Jets) and so all of this
+CLASSIC_TTS = BASE + (ACCELERATE, PHONEMIZER, G2P_EN, UNIDECODE, WHISPER, SIX, ENCODEC, LHOTSE, TORCHMETRICS, NUMBA)
 
 # Extra pretrained models, fetched by the weight manager where the libraries look for them.
 W2V_BERT_2 = Weights("hub", "facebook/w2v-bert-2.0", ("config.json", "preprocessor_config.json", "model.safetensors"),
@@ -57,6 +61,21 @@ HUBERT_LARGE = Weights("url", url="https://download.pytorch.org/torchaudio/model
 ENCODEC_24KHZ = Weights("url", url="https://dl.fbaipublicfiles.com/encodec/v0/encodec_24khz-d7cc33bc.th",
                         path="hub/checkpoints/encodec_24khz-d7cc33bc.th", size_bytes=89_000_000, license="MIT",
                         label="EnCodec 24 kHz", note="extra pretrained model: codec (NaturalSpeech2, VALL-E v1)")
+# g2p_en's NLTK data (NLTK's own files at a fixed nltk_data commit): the CMU dictionary it loads when built and the
+# part-of-speech tagger it calls on every word (nltk >= 3.9 reads the _eng JSON one; g2p_en checks the older one).
+NLTK_PACKAGES = "https://raw.githubusercontent.com/nltk/nltk_data/550b6625bcef1f2abff2ff770a5a0d272c9c6b2a/packages/"
+NLTK_CMUDICT = Weights("url", url=NLTK_PACKAGES + "corpora/cmudict.zip", path="corpora/cmudict.zip", cache="nltk",
+                       size_bytes=896_069, license="BSD-2-Clause (CMU)", label="CMU Pronouncing Dictionary (NLTK)",
+                       note="extra data: English pronunciations for g2p_en")
+NLTK_TAGGER_ENG = Weights("url", url=NLTK_PACKAGES + "taggers/averaged_perceptron_tagger_eng.zip",
+                          path="taggers/averaged_perceptron_tagger_eng.zip", cache="nltk", size_bytes=1_539_115,
+                          license="unspecified (nltk_data)", label="NLTK English tagger", note="extra data: parts of speech for g2p_en")
+NLTK_TAGGER = Weights("url", url=NLTK_PACKAGES + "taggers/averaged_perceptron_tagger.zip",
+                      path="taggers/averaged_perceptron_tagger.zip", cache="nltk", size_bytes=2_526_731,
+                      license="unspecified (nltk_data)", label="NLTK tagger (g2p_en's check)",
+                      note="extra data: g2p_en looks for it when imported")
+G2P_EN_DATA = (NLTK_CMUDICT, NLTK_TAGGER_ENG, NLTK_TAGGER)
+
 WHISPER_MEDIUM = Weights(
     "url", url="https://openaipublic.azureedge.net/main/whisper/models/"
                "345ae4da62f9b3d59415adc60127b97c714f32e89e936602e85993674d08dcb1/medium.pt",

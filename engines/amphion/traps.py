@@ -196,6 +196,38 @@ def _soundfile_torchaudio_io() -> None:
     torchaudio.load, torchaudio.save = load, save
 
 
+# -- 6. g2p_en downloads NLTK data when it is imported (every bins/tts path imports it) ----------------------------
+
+
+def _nltk_may_download() -> bool:
+    import nltk
+
+    return not getattr(nltk.download, "__studio_fix__", False)
+
+
+def _nltk_without_downloads() -> None:
+    """nltk.download asks nothing of the network: the weight manager fetches the data an engine declares."""
+    import nltk
+
+    def download(info_or_id: Any = None, *args: Any, **kwargs: Any) -> bool:
+        log.warning("NLTK data %r is not on this machine; the engine's download fetches it "
+                    "(amphion-studio download ENGINE)", info_or_id)
+        return False
+
+    download.__studio_fix__ = True  # type: ignore[attr-defined]
+    download.__wrapped__ = nltk.download  # type: ignore[attr-defined]
+    nltk.download = download
+
+
+def use_nltk_data(root: Path) -> None:
+    """Put the folder the weight manager fills with NLTK data first on NLTK's search path (NLTK reads NLTK_DATA
+    only when it is imported)."""
+    import nltk
+
+    if str(root) not in nltk.data.path:
+        nltk.data.path.insert(0, str(root))
+
+
 FIXES: tuple[Fix, ...] = (
     Fix("window-buffers-own-storage",
         "torch >= 2.13 makes hann_window buffers views, so safetensors.torch.load_model refuses MaskGCT's acoustic "
@@ -218,6 +250,11 @@ FIXES: tuple[Fix, ...] = (
         "torchaudio >= 2.9 load/save need torchcodec (Vevo's save_audio, DualCodec-VALLE)",
         "torchaudio.load and torchaudio.save fall back to soundfile", _torchaudio_needs_torchcodec,
         _soundfile_torchaudio_io),
+    Fix("nltk-no-download",
+        "g2p_en calls nltk.download for its tagger and CMU dictionary when imported, which every bins/tts path does "
+        "(VITS, FastSpeech2, NaturalSpeech2, VALL-E, Jets): offline that waits on the network",
+        "nltk.download does not touch the network; the engines that read the data declare it as weights",
+        _nltk_may_download, _nltk_without_downloads),
 )
 
 _applied: set[str] = set()

@@ -4,7 +4,7 @@ Hub weights live in the standard Hugging Face cache (HF_HUB_CACHE, from HF_HOME)
 (blobs/<etag>, snapshots/<commit>/<file>, refs/<revision>), so files other tools fetched are reused and anything
 the studio downloads is found by `hf_hub_download(..., local_files_only=True)`. Files other libraries fetch
 themselves go where those libraries look: torch.hub's (torchaudio's HuBERT, EnCodec) into TORCH_HOME, and
-openai-whisper's into its own cache.
+openai-whisper's into its own cache, NLTK's data packages (g2p_en's) into NLTK's data folder.
 
 An unfinished transfer leaves `<blob>.incomplete` files (the name huggingface_hub uses too), and a download
 creates them for all its files before the first byte, so a set stopped between two files reads as "partly
@@ -67,7 +67,13 @@ def whisper_cache() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "whisper"
 
 
-CACHE_ROOTS: dict[str, Callable[[], Path]] = {"torch": torch_home, "whisper": whisper_cache}
+def nltk_data() -> Path:
+    """Where NLTK data goes: the first folder of NLTK_DATA, else ~/nltk_data (both on NLTK's search path)."""
+    first = os.environ.get("NLTK_DATA", "").split(os.pathsep)[0]
+    return Path(first or "~/nltk_data").expanduser()
+
+
+CACHE_ROOTS: dict[str, Callable[[], Path]] = {"torch": torch_home, "whisper": whisper_cache, "nltk": nltk_data}
 
 
 def url_target(weights: Weights) -> Path:
