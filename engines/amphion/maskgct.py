@@ -9,12 +9,11 @@ from ..contract import InputSlot, InvalidRequest, Param, Progress, Request, Resu
 from ..requirements import Requirements
 from . import deps
 from . import maskgct_parts as parts
-from .base import AmphionEngine
 
 CHUNK_CHARS = 250  # about 15-20 s of speech: MaskGCT was trained on clips of up to 30 s, prompt included
 
 
-class MaskGCT(AmphionEngine):
+class MaskGCT(parts.MaskGCTFamily):
     id = "amphion.maskgct"
     name = "MaskGCT"
     task = "tts"
@@ -114,6 +113,4 @@ class MaskGCT(AmphionEngine):
                 _, audio = model.semantic2acoustic(semantic, acoustic, n_timesteps=schedule, cfg=p["cfg_s2a"],
                                                    rescale_cfg=p["rescale_cfg_s2a"])
         progress(1.0, "Done")
-        frames = semantic.shape[-1] - acoustic.shape[1]
-        return Result(audio.astype("float32"), parts.SAMPLE_RATE,
-                      {"semantic_tokens": int(frames), "t2s_steps": t2s.done, "s2a_steps": s2a.done})
+        return Result(audio.astype("float32"), parts.SAMPLE_RATE, {"t2s_steps": t2s.done, "s2a_steps": s2a.done})
