@@ -13,7 +13,7 @@ from . import maskgct_parts as parts
 CHUNK_CHARS = 250  # about 15-20 s of speech: MaskGCT was trained on clips of up to 30 s, prompt included
 
 
-class MaskGCT(parts.MaskGCTFamily):
+class MaskGCT(parts.NeedsTranscript, parts.MaskGCTFamily):
     id = "amphion.maskgct"
     name = "MaskGCT"
     task = "tts"

@@ -224,7 +224,20 @@ def audio_path(value: Any, label: str) -> str:
 
 
 def transcript_of(value: Any, label: str) -> str:
-    text = (value.transcript or "").strip() if isinstance(value, AudioInput) else ""
+    """The clip's transcript (an AudioInput in a job, a dict when a request is validated), or InvalidRequest."""
+    text = value.transcript if isinstance(value, AudioInput) else value.get("transcript") if isinstance(value, dict) \
+        else None
+    text = (text or "").strip()
     if not text:
         raise InvalidRequest(f"{label}: enter its transcript (exactly what the clip says), or press Transcribe.")
     return text
+
+
+class NeedsTranscript:
+    """Refuses a request whose reference clip has no transcript before it is queued."""
+
+    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Any:
+        request = super().validate(inputs, params)  # type: ignore[misc]
+        if "reference" in request.inputs:
+            transcript_of(request.inputs["reference"], "Reference voice")
+        return request

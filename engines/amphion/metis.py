@@ -100,7 +100,7 @@ class MetisEngine(parts.MaskGCTFamily):
         return Result(audio.astype("float32"), parts.SAMPLE_RATE, {"steps": stage1.done, "s2a_steps": s2a.done})
 
 
-class MetisTTS(MetisEngine):
+class MetisTTS(parts.NeedsTranscript, MetisEngine):
     id = "amphion.metis_tts"
     name = "Metis TTS"
     task = "tts"
