@@ -204,7 +204,6 @@ class StepCounter:
     def counting(self, modules: Sequence[Any]) -> Iterator[StepCounter]:
         handles = [m.register_forward_hook(self) for m in modules]
         try:
-            self.progress(0.0, self.stage)
             yield self
         finally:
             for handle in handles:
