@@ -25,7 +25,8 @@ from .jobs import INTERACTIVE, JobInfo
 TASKS = ("vc", "svc", "enhance")  # enhancement: a source cleaned up, optionally guided by an enrolment clip
 SOURCE_SLOT = "source"
 TARGET_SLOTS = ("reference", "timbre_reference", "style_reference")  # the target voice, in order of preference
-DSP_ENGINES = {"vc": "builtin.world_vc", "svc": "builtin.world_svc"}  # offline; the default without a neural model
+DSP_ENGINES = {"vc": "builtin.world_vc", "svc": "builtin.world_svc",  # offline; the default without a neural model
+               "enhance": "builtin.deepfilter"}
 
 # Follow-up hook for the speaker-similarity metric (studio/metrics, resemblyzer): (clip, clip) -> cosine
 # similarity in [-1, 1]. When set, result cards show the converted clip's similarity to the target and source.
