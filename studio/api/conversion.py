@@ -15,7 +15,8 @@ from .core import engine_json, job_json
 
 
 class ConvertBody(BaseModel):
-    task: Literal["vc", "svc"] = Field("vc", description="vc: voice conversion (speech); svc: singing")
+    task: Literal["vc", "svc", "enhance"] = Field(
+        "vc", description="vc: voice conversion (speech); svc: singing; enhance: denoising, speaker extraction")
     engine: str | None = Field(None, description="Engine id (GET /api/convert/engines); default: the best ready one")
     source: str = Field(description="Upload id of the performance to convert")
     reference: str | None = Field(None, description="Upload id of a clip of the target voice (optional for DSP)")
@@ -28,7 +29,7 @@ def build_router(services: Services) -> APIRouter:
     router = APIRouter(prefix="/api/convert", tags=["conversion"])
 
     @router.get("/engines")
-    def engines(task: Literal["vc", "svc"] = "vc") -> dict[str, Any]:
+    def engines(task: Literal["vc", "svc", "enhance"] = "vc") -> dict[str, Any]:
         """The engines of a conversion task with their inputs, params and readiness, and which is the default."""
         engines = services.conversion.engines(task)
         return {"default": services.conversion.default_engine(task).id if engines else None,
