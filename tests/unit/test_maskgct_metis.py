@@ -253,3 +253,35 @@ def test_metis_enhancement_and_target_speaker_extraction(amphion_services: Servi
     extracted, _ = audio_of(amphion_services, tse)
     assert abs(len(extracted) - 1.6 * rate) <= HOP
     assert not np.array_equal(extracted[:len(cleaned)], cleaned[:len(extracted)])  # another fine-tune, enrolled
+
+
+def test_a_module_that_imports_only_after_the_engines_own_fixes_does_not_stop_the_load(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LangSegment 0.2.0 fails on a plain import and works once the Amphion runtime's fix is applied; the model
+    manager imports an engine's modules before `load` (to measure the model alone) and must leave that to it."""
+    import sys
+
+    from engines.contract import Engine, Progress, Result
+    from engines.registry import Registry
+    from engines.requirements import PythonModule, Requirements
+    from studio.model_manager import ModelManager
+
+    (tmp_path / "fixed_on_load.py").write_text("raise ImportError('broken until the engine fixes it')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    class NeedsAFix(Engine):
+        id = "test.needs_a_fix"
+        name = "Needs a fix"
+        task = "test"
+        requirements = Requirements(python=(PythonModule("fixed_on_load", "fixed-on-load"),))
+
+        def load(self, device, progress, options=None):  # type: ignore[no-untyped-def]
+            sys.modules["fixed_on_load"] = type(sys)("fixed_on_load")  # what the engine's fix would do
+            return "model"
+
+        def run(self, model, request, progress):  # type: ignore[no-untyped-def]
+            return Result(None, 0)
+
+    manager = ModelManager(Registry([NeedsAFix]), device_setting="cpu")
+    with manager.use(manager.registry.get("test.needs_a_fix"), {}, Progress()) as model:
+        assert model == "model"
