@@ -35,7 +35,7 @@ LANGUAGES = (("en", "English"), ("zh", "Chinese"), ("ja", "Japanese"), ("ko", "K
 SAMPLES_PER_TOKEN = 1920  # 12.5 Hz at 24 kHz
 
 
-class DualCodecVALLE(Engine):
+class DualCodecVALLE(parts.NeedsTranscript, Engine):
     id = "amphion.dualcodec_valle"
     name = "DualCodec-VALLE"
     task = "tts"

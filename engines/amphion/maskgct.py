@@ -69,21 +69,16 @@ class MaskGCT(parts.NeedsTranscript, parts.MaskGCTFamily):
         return request
 
     def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
-        rt = self.runtime
-        source = parts.model_source(rt, (options or {}).get("config", ""), parts.STOCK_CONFIG)
-        cfg = rt.load_config(source.config)
-        folders = parts.fetch(self.weights, progress.span(0.0, 0.5, "Weights"))
-        codecs = parts.load_codecs(rt, cfg, source, folders, device, progress.span(0.5, 0.8))
+        shared = parts.load_shared(self, options, parts.STOCK_CONFIG, device, progress)
         progress(0.8, "Loading the text-to-semantic model")
+        rt = self.runtime
         with rt.session():
             from models.tts.maskgct.maskgct_utils import MaskGCT_Inference_Pipeline, build_t2s_model
 
-            t2s = build_t2s_model(cfg.model.t2s_model, device)
-            rt.load_safetensors(t2s, folders[parts.T2S] / "t2s_model/model.safetensors")
-        progress(0.9, "Loading the semantic-to-acoustic models")
-        one_layer, full = parts.load_s2a(rt, cfg, folders[parts.S2A], device)
-        return parts.assemble(MaskGCT_Inference_Pipeline, **vars(codecs), t2s_model=t2s, s2a_model_1layer=one_layer,
-                              s2a_model_full=full, device=device)
+            t2s = build_t2s_model(shared.cfg.model.t2s_model, device)
+            rt.load_safetensors(t2s, shared.folders[parts.T2S] / "t2s_model/model.safetensors")
+        return parts.assemble(MaskGCT_Inference_Pipeline, **vars(shared.codecs), t2s_model=t2s, device=device,
+                              s2a_model_1layer=shared.s2a_model_1layer, s2a_model_full=shared.s2a_model_full)
 
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
         import librosa

@@ -28,7 +28,6 @@ REPO = "amphion/MaskGCT"
 LICENSE = "CC-BY-NC-4.0"
 STOCK_CONFIG = "models/tts/maskgct/config/maskgct.json"
 STOCK_STATS = "models/tts/maskgct/ckpt/wav2vec2bert_stats.pt"
-TOKENS_PER_SECOND = 50  # semantic and acoustic tokens: 16 kHz / 320 and 24 kHz / 480
 SAMPLE_RATE = 24_000
 
 SEMANTIC_CODEC = Weights("hub", REPO, ("semantic_codec/model.safetensors",), size_bytes=177_000_000, license=LICENSE,
@@ -159,6 +158,30 @@ def load_s2a(rt: AmphionRuntime, cfg: Any, folder: Path, device: str) -> tuple[A
         rt.load_safetensors(one_layer, folder / "s2a_model/s2a_model_1layer/model.safetensors")
         rt.load_safetensors(full, folder / "s2a_model/s2a_model_full/model.safetensors")
     return one_layer, full
+
+
+@dataclass
+class Shared:
+    """What a MaskGCT-family engine loads before its own model: the config, the local folders of its weight
+    sets, the codecs and the two semantic-to-acoustic models."""
+
+    cfg: Any
+    folders: dict[Weights, Path]
+    codecs: Codecs
+    s2a_model_1layer: Any
+    s2a_model_full: Any
+
+
+def load_shared(engine: AmphionEngine, options: dict[str, Any] | None, stock: str, device: str,
+                progress: Progress) -> Shared:
+    """Downloads (0-50 %), then w2v-BERT and the codecs, then the semantic-to-acoustic models (to 80 %)."""
+    rt = engine.runtime
+    source = model_source(rt, (options or {}).get("config", ""), stock)
+    cfg = rt.load_config(source.config)
+    folders = fetch(engine.weights, progress.span(0.0, 0.5, "Weights"))
+    codecs = load_codecs(rt, cfg, source, folders, device, progress.span(0.5, 0.7))
+    progress(0.7, "Loading the semantic-to-acoustic models")
+    return Shared(cfg, folders, codecs, *load_s2a(rt, cfg, folders[S2A], device))
 
 
 def fetch(sets: Sequence[Weights], progress: Progress) -> dict[Weights, Path]:

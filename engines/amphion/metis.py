@@ -57,23 +57,17 @@ class MetisEngine(parts.MaskGCTFamily):
     requirements = Requirements(amphion=True, python=deps.METIS, binaries=(deps.ESPEAK_NG,))
 
     def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
-        rt = self.runtime
-        source = parts.model_source(rt, (options or {}).get("config", ""), self.stock_config)
-        cfg = rt.load_config(source.config)
-        folders = parts.fetch(self.weights, progress.span(0.0, 0.5, "Weights"))
-        codecs = parts.load_codecs(rt, cfg, source, folders, device, progress.span(0.5, 0.75))
-        progress(0.75, "Loading the semantic-to-acoustic models")
-        one_layer, full = parts.load_s2a(rt, cfg, folders[parts.S2A], device)
-        progress(0.85, f"Loading Metis {self.model_type.upper()}")
-        with rt.session():
+        shared = parts.load_shared(self, options, self.stock_config, device, progress)
+        progress(0.8, f"Loading Metis {self.model_type.upper()}")
+        with self.runtime.session():
             from models.tts.metis.audio_tokenizer import AudioTokenizer
             from models.tts.metis.metis import Metis
 
-            stage1 = self.load_stage1(rt, cfg, folders, device)
-        tokenizer = parts.assemble(AudioTokenizer, cfg=cfg, device=device, **vars(codecs))
-        return parts.assemble(Metis, ckpt_path=None, cfg=cfg, device=device, model_type=self.model_type,
-                              audio_tokenizer=tokenizer, s2a_model_1layer=one_layer, s2a_model_full=full,
-                              metis_stage1=stage1)
+            stage1 = self.load_stage1(self.runtime, shared.cfg, shared.folders, device)
+        tokenizer = parts.assemble(AudioTokenizer, cfg=shared.cfg, device=device, **vars(shared.codecs))
+        return parts.assemble(Metis, ckpt_path=None, cfg=shared.cfg, device=device, model_type=self.model_type,
+                              audio_tokenizer=tokenizer, s2a_model_1layer=shared.s2a_model_1layer,
+                              s2a_model_full=shared.s2a_model_full, metis_stage1=stage1)
 
     def load_stage1(self, rt: Any, cfg: Any, folders: dict[Weights, Any], device: str) -> Any:
         """A fully fine-tuned model: one safetensors file (Metis's `ckpt_path` branch)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +18,12 @@ import soundfile as sf
 from huggingface_hub import constants
 
 from engines.amphion.dualcodec_valle import without_long_silences
+from engines.contract import InvalidRequest
 from studio.jobs import JobInfo, JobState
-from studio.services import Services, build_services
-from studio.settings import Settings
+from studio.services import Services
 from tests import dualcodec_tiny, maskgct_tiny
 from tests.hub_server import FakeHub
+from tests.job_watch import watch
 
 TOKEN = 1920  # samples per 12.5 Hz token at 24 kHz
 ENGINE = "amphion.dualcodec_valle"
@@ -50,32 +50,20 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def dc_services(repos: dict[str, Path], fake_hub: FakeHub, module_hub: Path,
-                monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
+def dc_services(repos: dict[str, Path], fake_hub: FakeHub, module_hub: Path, monkeypatch: pytest.MonkeyPatch,
+                request: pytest.FixtureRequest) -> Services:
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(module_hub))
     monkeypatch.setenv("HF_HUB_CACHE", str(module_hub))
     fake_hub.add_folder(dualcodec_tiny.W2V, repos["w2v"])
     fake_hub.add_folder(dualcodec_tiny.CODEC, repos["codec"])
     fake_hub.add_folder(dualcodec_tiny.TTS, repos["tts"])
-    services = build_services(Settings.load())
-    services.start()
-    yield services
-    services.stop()
+    return request.getfixturevalue("services")  # started now, with the hub above
 
 
-def run_job(services: Services, inputs: dict, params: dict, timeout: float = 180) -> tuple[JobInfo, list[str]]:
-    job = services.generation.submit(ENGINE, inputs, params)
-    stages: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        current = services.jobs.get(job.id)
-        if current.stage and (not stages or stages[-1] != current.stage):
-            stages.append(current.stage)
-        if not current.active:
-            assert current.state == JobState.succeeded, current.error
-            return current, stages
-        time.sleep(0.01)
-    raise AssertionError(f"job still running after {timeout} s; stages {stages}")
+def run_job(services: Services, inputs: dict, params: dict) -> tuple[JobInfo, list[str]]:
+    job, stages = watch(services, services.generation.submit(ENGINE, inputs, params).id)
+    assert job.state == JobState.succeeded, job.error
+    return job, stages
 
 
 def audio_of(services: Services, job: JobInfo) -> np.ndarray:
@@ -104,6 +92,9 @@ def test_dualcodec_valle_speaks_through_the_job_queue(dc_services: Services, rep
 
     others = [run_job(dc_services, inputs, {**params, "seed": seed})[0] for seed in (4, 5)]
     assert any(not np.array_equal(audio_of(dc_services, other), audio) for other in others)
+
+    with pytest.raises(InvalidRequest, match="enter its transcript"):
+        dc_services.generation.submit(ENGINE, {**inputs, "reference": {"path": str(reference)}}, params)
 
 
 def test_long_text_is_spoken_in_parts_joined_by_the_cross_fade(dc_services: Services, repos: dict[str, Path],

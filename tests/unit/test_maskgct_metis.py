@@ -27,6 +27,7 @@ from studio.settings import Settings
 from tests import maskgct_tiny as tiny
 from tests.amphion_checkout import activated, complete_checkout
 from tests.hub_server import FakeHub
+from tests.job_watch import watch
 
 AMPHION_ROOT = os.environ.get("AMPHION_ROOT")  # read before the autouse fixture clears it
 HOP = 480  # samples per token at 24 kHz
@@ -55,32 +56,17 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def amphion_services(checkout: Path, repos: dict[str, Path], fake_hub: FakeHub,
-                     monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
-    from studio.services import build_services
-
+def amphion_services(checkout: Path, repos: dict[str, Path], fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch,
+                     request: pytest.FixtureRequest) -> Services:
     monkeypatch.setenv("AMPHION_ROOT", str(checkout))
     fake_hub.add_folder(tiny.W2V, repos["w2v"])
     fake_hub.add_folder(tiny.MASKGCT, repos["maskgct"])
     fake_hub.add_folder(tiny.METIS, repos["metis"])
-    services = build_services(Settings.load())
-    services.start()
-    yield services
-    services.stop()
+    return request.getfixturevalue("services")  # started now, with the checkout and the hub above
 
 
 def run_job(services: Services, submit, timeout: float = 180) -> tuple[JobInfo, list[str]]:  # type: ignore[no-untyped-def]
-    job = submit()
-    stages: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        current = services.jobs.get(job.id)
-        if current.stage and (not stages or stages[-1] != current.stage):
-            stages.append(current.stage)
-        if not current.active:
-            return current, stages
-        time.sleep(0.01)
-    raise AssertionError(f"job still {services.jobs.get(job.id).state} after {timeout} s; stages {stages}")
+    return watch(services, submit().id, timeout)
 
 
 def audio_of(services: Services, job: JobInfo) -> tuple[np.ndarray, int]:
