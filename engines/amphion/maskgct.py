@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..contract import InputSlot, InvalidRequest, Param, Progress, Request, Result
+from ..contract import InputSlot, Param, Progress, Request, Result
 from ..requirements import Requirements
 from . import deps
 from . import maskgct_parts as parts
 
-CHUNK_CHARS = 250  # about 15-20 s of speech: MaskGCT was trained on clips of up to 30 s, prompt included
-
-
-class MaskGCT(parts.NeedsTranscript, parts.MaskGCTFamily):
+class MaskGCT(parts.DurationOfOnePart, parts.NeedsTranscript, parts.MaskGCTFamily):
     id = "amphion.maskgct"
     name = "MaskGCT"
     task = "tts"
@@ -27,7 +24,7 @@ class MaskGCT(parts.NeedsTranscript, parts.MaskGCTFamily):
     requirements = Requirements(amphion=True, python=deps.MASKGCT, binaries=(deps.ESPEAK_NG,))
     weights = (*parts.CODEC_SETS, parts.T2S)
     inputs = (
-        InputSlot("text", "text", "Text", max_chars=5_000, chunk_chars=CHUNK_CHARS,
+        InputSlot("text", "text", "Text", max_chars=5_000, chunk_chars=parts.CHUNK_CHARS,
                   help="What to say. Long text is spoken in chunks of about 15 s, joined with a cross-fade."),
         InputSlot("reference", "audio", "Reference voice", min_seconds=1.0, max_seconds=30.0, sweet_spot=(3.0, 10.0),
                   needs_transcript=True,
@@ -60,13 +57,6 @@ class MaskGCT(parts.NeedsTranscript, parts.MaskGCTFamily):
               help="Rescale of the acoustic model's guidance."),
         parts.config_param(parts.STOCK_CONFIG),
     )
-
-    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Request:
-        request = super().validate(inputs, params)
-        if request.params["target_duration"] > 0 and len(request.inputs["text"]) > CHUNK_CHARS:
-            raise InvalidRequest(f"Target duration: set it only for text of up to {CHUNK_CHARS} characters (one "
-                                 f"part); longer text is spoken in parts whose length is estimated. Set it to 0.")
-        return request
 
     def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
         shared = parts.load_shared(self, options, parts.STOCK_CONFIG, device, progress)

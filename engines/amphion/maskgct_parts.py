@@ -29,6 +29,7 @@ LICENSE = "CC-BY-NC-4.0"
 STOCK_CONFIG = "models/tts/maskgct/config/maskgct.json"
 STOCK_STATS = "models/tts/maskgct/ckpt/wav2vec2bert_stats.pt"
 SAMPLE_RATE = 24_000
+CHUNK_CHARS = 250  # text per generation, about 15-20 s of speech: trained on clips of up to 30 s, prompt included
 
 SEMANTIC_CODEC = Weights("hub", REPO, ("semantic_codec/model.safetensors",), size_bytes=177_000_000, license=LICENSE,
                          label="MaskGCT semantic codec")
@@ -262,4 +263,16 @@ class NeedsTranscript:
         request = super().validate(inputs, params)  # type: ignore[misc]
         if "reference" in request.inputs:
             transcript_of(request.inputs["reference"], "Reference voice")
+        return request
+
+
+class DurationOfOnePart:
+    """A target duration is the length of one generation: refused for text long enough to be spoken in parts."""
+
+    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Any:
+        request = super().validate(inputs, params)  # type: ignore[misc]
+        limit = next(s.chunk_chars for s in self.inputs if s.name == "text")  # type: ignore[attr-defined]
+        if request.params["target_duration"] > 0 and len(request.inputs["text"]) > limit:
+            raise InvalidRequest(f"Target duration: set it only for text of up to {limit} characters (one part); "
+                                 f"longer text is spoken in parts whose length is estimated. Set it to 0.")
         return request

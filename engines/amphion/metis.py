@@ -94,7 +94,7 @@ class MetisEngine(parts.MaskGCTFamily):
         return Result(audio.astype("float32"), parts.SAMPLE_RATE, {"steps": stage1.done, "s2a_steps": s2a.done})
 
 
-class MetisTTS(parts.NeedsTranscript, MetisEngine):
+class MetisTTS(parts.DurationOfOnePart, parts.NeedsTranscript, MetisEngine):
     id = "amphion.metis_tts"
     name = "Metis TTS"
     task = "tts"
@@ -105,7 +105,7 @@ class MetisTTS(parts.NeedsTranscript, MetisEngine):
     stage1 = (parts.T2S,)
     weights = (*parts.CODEC_SETS, parts.T2S)
     inputs = (
-        InputSlot("text", "text", "Text", max_chars=5_000, chunk_chars=250,
+        InputSlot("text", "text", "Text", max_chars=5_000, chunk_chars=parts.CHUNK_CHARS,
                   help="What to say. Long text is spoken in chunks of about 15 s, joined with a cross-fade."),
         InputSlot("reference", "audio", "Reference voice", min_seconds=1.0, max_seconds=30.0, sweet_spot=(3.0, 10.0),
                   needs_transcript=True, help="A clean clip of the voice and exactly what it says."),
@@ -117,8 +117,8 @@ class MetisTTS(parts.NeedsTranscript, MetisEngine):
         Param("target_language", "choice", "en", label="Text language", choices=(("auto", "Detect"), *parts.LANGUAGES),
               help="The language of the text to speak."),
         Param("target_duration", "float", 0.0, min=0.0, max=30.0, step=0.1, unit="s", label="Target duration",
-              help="How long each chunk of speech lasts; 0 estimates it from the text's length relative to the "
-                   "reference transcript's."),
+              help="How long the speech lasts; 0 estimates it from the text's length relative to the reference "
+                   "transcript's."),
         parts.seed_param(),
         Param("steps", "int", 25, min=1, max=100, step=1, unit="steps", label="Steps",
               help="Mask-predict steps of the text-to-semantic model."),
