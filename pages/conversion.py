@@ -28,10 +28,11 @@ from .task_page import TaskPage
 
 @dataclass(frozen=True)
 class ConversionTask:
-    task: str  # "vc" or "svc"
+    task: str  # "vc", "svc" or "enhance"
     title: str
     intro: str
     note_names: bool  # label the pitch plot with notes (singing) or Hz (speech)
+    action: str = "Convert"  # the run button's label
 
 
 VOICE = ConversionTask("vc", "Voice conversion",
@@ -70,7 +71,7 @@ class ConversionPage(TaskPage):
             self.picker = EnginePicker(engines, preferred, self._engine_changed)
             self.inputs_area = ui.column().classes("w-full gap-4")
             self.form_area = ui.column().classes("w-full")
-            self._run_area(spec.task, "Convert", "transform", "convert", self.convert)
+            self._run_area(spec.task, spec.action, "transform", "convert", self.convert)
         self._build(self.picker.engine)
         self.progress.refresh()
         shortcuts.page(run=self.convert, toggle_play=self._toggle_play)

@@ -9,7 +9,7 @@ from nicegui import app, ui
 from components.status import JobIndicator, MemoryGauge
 from studio.services import Services
 
-from . import compare, conversion, evaluation, history, jobs, library, models, singing, speech, transcribe
+from . import compare, conversion, enhance, evaluation, history, jobs, library, models, singing, speech, transcribe
 from .shortcuts import Shortcuts
 
 
@@ -26,6 +26,7 @@ NAVIGATION: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
         NavItem("/speech", "Speech", "record_voice_over", speech.speech_page),
         NavItem("/conversion", "Voice conversion", "swap_horiz", conversion.conversion_page),
         NavItem("/singing", "Singing conversion", "music_note", singing.singing_page),
+        NavItem("/enhance", "Enhancement", "auto_fix_high", enhance.enhance_page),
     )),
     ("Library", (
         NavItem("/library", "Voices", "library_music", library.library_page),

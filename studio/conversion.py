@@ -22,10 +22,11 @@ from engines.registry import Registry
 from .generation import GenerationService
 from .jobs import INTERACTIVE, JobInfo
 
-TASKS = ("vc", "svc")
+TASKS = ("vc", "svc", "enhance")  # enhancement: a source cleaned up, optionally guided by an enrolment clip
 SOURCE_SLOT = "source"
 TARGET_SLOTS = ("reference", "timbre_reference", "style_reference")  # the target voice, in order of preference
-DSP_ENGINES = {"vc": "builtin.world_vc", "svc": "builtin.world_svc"}  # offline; the default without a neural model
+DSP_ENGINES = {"vc": "builtin.world_vc", "svc": "builtin.world_svc",  # offline; the default without a neural model
+               "enhance": "builtin.deepfilter"}
 
 # Follow-up hook for the speaker-similarity metric (studio/metrics, resemblyzer): (clip, clip) -> cosine
 # similarity in [-1, 1]. When set, result cards show the converted clip's similarity to the target and source.
@@ -45,7 +46,7 @@ class ConversionService:
         """A ready neural engine when there is one, else the offline WORLD converter."""
         engines = self.engines(task)
         ready = [e for e in engines if e.check().ready]
-        neural = [e for e in ready if e.id != DSP_ENGINES[task]]
+        neural = [e for e in ready if e.id != DSP_ENGINES.get(task)]
         chosen = (neural or ready or engines or [None])[0]
         if chosen is None:
             raise InvalidRequest(f"No {TASK_TITLES[task].lower()} engine is installed.")

@@ -161,7 +161,10 @@ class ModelManager:
         device = self.device
         progress(0.0, f"Loading {engine.name}")
         for requirement in engine.requirements.python:  # imported first, so the footprint is the model's alone
-            importlib.import_module(requirement.module)
+            try:
+                importlib.import_module(requirement.module)
+            except ImportError:  # may import only after the engine's own fixes (Amphion's LangSegment trap)
+                pass
         before = memory.footprint(device)
         started = time.perf_counter()
         load_options = {p.name: options.get(p.name, p.default) for p in engine.params if p.affects_load}

@@ -280,6 +280,16 @@ def apply_needed() -> list[Fix]:
     return done
 
 
+def apply_named(*names: str) -> None:
+    """Apply the named fixes where their traps are present (for code outside the checkout, e.g. dualcodec)."""
+    with _lock:
+        for fix in FIXES:
+            if fix.name in names and fix.name not in _applied and fix.needed():
+                fix.apply()
+                _applied.add(fix.name)
+                log.info("Amphion environment fix active: %s (%s)", fix.name, fix.remedy)
+
+
 def active() -> list[Fix]:
     return [fix for fix in FIXES if fix.name in _applied]
 

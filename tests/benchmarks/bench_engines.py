@@ -9,8 +9,10 @@ Per engine, through the studio's own job queue and model manager:
 - RTF: engine time / audio duration for a longer request (below 1 is faster than real time)
 - memory: the footprint the model manager measured, against the engine's declared estimate (`memory_mb`)
 
-Weights: Hibari ships real ones; the peers and the Vevo family run on the tiny random-weight checkpoints the
-tests build (tests/runtimes, tests/amphion_tiny; the Vevo cases need AMPHION_ROOT), so their speed and memory say how the machinery performs, not the released models (add an
+Weights: Hibari ships real ones; the peers, the Vevo family, MaskGCT, Metis TTS and DualCodec-VALLE run on the
+tiny random-weight checkpoints the tests build (tests/runtimes, tests/amphion_tiny, tests/maskgct_tiny.py,
+tests/dualcodec_tiny.py; the Amphion cases need AMPHION_ROOT), so their speed and memory say how the machinery
+performs, not the released models (add an
 Amphion engine by appending a Case whose `prepare` lays its tiny checkpoint into the hub cache).
 """
 from __future__ import annotations
@@ -90,6 +92,45 @@ VEVO_AR = {"flow_matching_steps": 8, "max_length": 800, "seed": 1}
 VEVO_STYLE = lambda work: {"style_reference": _clip(work, "reference", "A short reference clip.")}  # noqa: E731
 
 
+TINY = Path(tempfile.gettempdir()) / "amphion-studio-bench-tiny"  # tiny Amphion checkpoints, built once
+
+
+def _reference(work: Path) -> dict[str, Any]:
+    from tests.maskgct_tiny import reference_clip
+
+    clip = reference_clip(work / "reference.wav", 2.0)
+    return {"reference": {"path": str(clip), "transcript": "A reference clip for the benchmark."}}
+
+
+def _maskgct(hub: Path, work: Path) -> None:
+    """The MaskGCT-family checkpoints (tests/maskgct_tiny.py); needs AMPHION_ROOT, mirrored with the G2P's
+    large files when the checkout lacks them (tests/amphion_checkout.py)."""
+    from engines.amphion.runtime import AmphionRuntime
+    from tests import maskgct_tiny
+    from tests.amphion_checkout import complete_checkout
+    from tests.runtimes.tiny import link_into_hub_cache
+
+    if not os.environ.get("AMPHION_ROOT"):
+        raise RuntimeError("AMPHION_ROOT is not set")
+    root = complete_checkout(Path(os.environ["AMPHION_ROOT"]), TINY / "Amphion")
+    os.environ["AMPHION_ROOT"] = str(root)
+    if not (TINY / "maskgct" / "metis").is_dir():
+        maskgct_tiny.build_all(AmphionRuntime(root), TINY / "maskgct")
+    for repo, folder in ((maskgct_tiny.W2V, "w2v-bert-2.0"), (maskgct_tiny.MASKGCT, "MaskGCT"),
+                         (maskgct_tiny.METIS, "metis")):
+        link_into_hub_cache(hub, repo, TINY / "maskgct" / folder)
+
+
+def _dualcodec(hub: Path, work: Path) -> None:
+    from tests import dualcodec_tiny
+    from tests.runtimes.tiny import link_into_hub_cache
+
+    if not (TINY / "dualcodec" / "tts").is_dir():
+        dualcodec_tiny.build_all(TINY / "dualcodec")
+    for repo, folder in ((dualcodec_tiny.W2V, "w2v"), (dualcodec_tiny.CODEC, "codec"), (dualcodec_tiny.TTS, "tts")):
+        link_into_hub_cache(hub, repo, TINY / "dualcodec" / folder)
+
+
 CASES = [
     Case("builtin.hibari", {"seed": 1}),
     Case("amphion.vevo_timbre", {"flow_matching_steps": 8, "seed": 1}, prepare=_vevo,
@@ -103,6 +144,10 @@ CASES = [
     Case("peer.qwen3_tts", {"mode": "custom", "speaker": "Ryan", "language": "English", "max_new_tokens": 64,
                             "seed": 1}, prepare=_qwen),
     Case("peer.chatterbox", {"max_new_tokens": 100, "flow_steps": 2, "seed": 1}, prepare=_chatterbox),
+    Case("amphion.maskgct", {"seed": 1, "config": str(TINY / "maskgct/configs/maskgct.json")}, _reference, _maskgct),
+    Case("amphion.metis_tts", {"seed": 1, "config": str(TINY / "maskgct/configs/metis_tts.json")}, _reference,
+         _maskgct),
+    Case("amphion.dualcodec_valle", {"seed": 1, "config": str(TINY / "dualcodec/configs")}, _reference, _dualcodec),
 ]
 
 
@@ -145,7 +190,7 @@ def measure(case: Case, work: Path) -> dict[str, float]:
 
 
 def main(selected: list[str]) -> None:
-    print(f"{'engine':<22} {'load s':>7} {'first chunk s':>14} {'RTF':>7} {'memory MB':>10} {'declared MB':>12}")
+    print(f"{'engine':<24} {'load s':>7} {'first chunk s':>14} {'RTF':>7} {'memory MB':>10} {'declared MB':>12}")
     for case in CASES:
         if selected and case.engine_id not in selected:
             continue
@@ -153,9 +198,9 @@ def main(selected: list[str]) -> None:
             try:
                 row = measure(case, Path(work))
             except Exception as exc:  # one engine failing (no runtime here) must not hide the others
-                print(f"{case.engine_id:<22} skipped: {str(exc).splitlines()[0][:100]}")
+                print(f"{case.engine_id:<24} skipped: {str(exc).splitlines()[0][:100]}")
                 continue
-        print(f"{case.engine_id:<22} {row['load_s']:>7.2f} {row['first_chunk_s']:>14.2f} {row['rtf']:>7.3f} "
+        print(f"{case.engine_id:<24} {row['load_s']:>7.2f} {row['first_chunk_s']:>14.2f} {row['rtf']:>7.3f} "
               f"{row['memory_mb']:>10.0f} {row['declared_mb']:>12.0f}")
 
 

@@ -23,6 +23,7 @@ from studio.jobs import JobInfo, JobState
 from studio.services import Services, build_services
 from studio.settings import Settings
 from tests.hub_server import FakeHub
+from tests.job_watch import watch
 from tests.runtimes import tiny
 
 REQUIRED = os.environ.get("STUDIO_REQUIRE_RUNTIMES") == "1"
@@ -76,17 +77,7 @@ def peer_services(fake_hub: FakeHub, session_hub: Path, monkeypatch: pytest.Monk
 
 def run_job(services: Services, engine_id: str, inputs: dict, params: dict, timeout: float = 600) -> tuple[JobInfo, list[str]]:
     """Submit a generation, collect the stages it reports, wait for the end."""
-    job = services.generation.submit(engine_id, inputs, params)
-    stages: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        current = services.jobs.get(job.id)
-        if current.stage and (not stages or stages[-1] != current.stage):
-            stages.append(current.stage)
-        if not current.active:
-            return current, stages
-        time.sleep(0.02)
-    raise AssertionError(f"job still {services.jobs.get(job.id).state} after {timeout} s; stages {stages}")
+    return watch(services, services.generation.submit(engine_id, inputs, params).id, timeout)
 
 
 def audio_of(services: Services, job: JobInfo) -> tuple[np.ndarray, int]:

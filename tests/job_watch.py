@@ -1,0 +1,21 @@
+"""Following a job in tests: poll it to its end and collect the stages it reported on the way."""
+from __future__ import annotations
+
+import time
+
+from studio.jobs import JobInfo
+from studio.services import Services
+
+
+def watch(services: Services, job_id: str, timeout: float = 180) -> tuple[JobInfo, list[str]]:
+    """The finished job and the distinct stages seen while it ran (short ones may pass between two polls)."""
+    stages: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        current = services.jobs.get(job_id)
+        if current.stage and (not stages or stages[-1] != current.stage):
+            stages.append(current.stage)
+        if not current.active:
+            return current, stages
+        time.sleep(0.01)
+    raise AssertionError(f"job still {services.jobs.get(job_id).state} after {timeout} s; stages {stages}")
