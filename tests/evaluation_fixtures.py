@@ -3,8 +3,10 @@ signals, and the metric models loaded once per session."""
 from __future__ import annotations
 
 import ctypes
+import multiprocessing
 import os
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +44,16 @@ def _hibari_model(engine):  # type: ignore[no-untyped-def]
 
 
 def espeak(text: str) -> tuple[np.ndarray, int]:
-    """A second, clearly different voice: eSpeak NG (en-us) from the espeakng-loader wheel, through its C API."""
+    """A second, clearly different voice: eSpeak NG (en-us) from the espeakng-loader wheel, in a child process.
+
+    Not in this one: once the wheel's libespeak-ng is loaded here, phonemizer (the Amphion engines' G2P) gets it
+    instead of the system's library, initialises it with the system's data, and eSpeak calls exit(1).
+    """
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
+        return child.submit(_espeak_here, text).result()
+
+
+def _espeak_here(text: str) -> tuple[np.ndarray, int]:
     import espeakng_loader
 
     lib = ctypes.CDLL(espeakng_loader.get_library_path())
