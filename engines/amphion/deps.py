@@ -35,6 +35,14 @@ SIX = PythonModule("six", "six")  # the wenet extractor (bins/tts path)
 ENCODEC = PythonModule("encodec", "encodec")  # NaturalSpeech2, VALL-E v1
 TORCHCREPE = PythonModule("torchcrepe", "torchcrepe")  # Vevo1.5
 PARSELMOUTH = PythonModule("parselmouth", "praat-parselmouth")
+FFMPEG = Binary("ffmpeg", "ffmpeg")  # whisper.load_audio (Amphion's FFmpegDataset for Whisper features)
+DIFFUSERS = PythonModule("diffusers", "diffusers>=0.30,<0.33")  # newer ones need huggingface_hub >= 1 (catalog §8)
+PYWORLD = PythonModule("pyworld", "pyworld")  # utils/f0.py
+SKLEARN = PythonModule("sklearn", "scikit-learn")  # utils/data_utils.py, processors/acoustic_extractor.py
+JOBLIB = PythonModule("joblib", "joblib")  # processors/content_extractor.py
+LHOTSE = PythonModule("lhotse", "lhotse")  # modules/general/input_strategies.py
+INFLECT = PythonModule("inflect", "inflect")  # text/numbers.py
+TGT = PythonModule("tgt", "tgt")  # utils/duration.py, imported by every acoustic feature extraction
 
 BASE = (JSON5, RUAMEL_YAML, EINOPS, SAFETENSORS, LIBROSA, YAML)
 MASKGCT_G2P = (PHONEMIZER, G2P_EN, JIEBA, CN2AN, PYPINYIN, LANGSEGMENT, PYOPENJTALK, PYKAKASI, UNIDECODE,
@@ -43,6 +51,11 @@ MASKGCT = BASE + (ACCELERATE,) + MASKGCT_G2P
 METIS = MASKGCT + (LANGID, PEFT)
 VEVO = BASE + (ACCELERATE, IPYTHON) + MASKGCT_G2P
 VEVO_1_5 = VEVO + (WHISPER, TORCHCREPE, PARSELMOUTH)
+# processors/content_extractor.py and the SVC inference path (bins/svc/inference.py), traced import by import
+CONTENT_EXTRACTORS = BASE + (ACCELERATE, JOBLIB, WHISPER, SIX, LHOTSE, SKLEARN, PYWORLD, PARSELMOUTH, TORCHCREPE,
+                             INFLECT, UNIDECODE, TGT)
+SVC_RECIPES = CONTENT_EXTRACTORS + (DIFFUSERS, ENCODEC)
+NORO = CONTENT_EXTRACTORS
 CLASSIC_TTS = BASE + (PHONEMIZER, G2P_EN, UNIDECODE, WHISPER, SIX)  # bins/tts: VITS, FastSpeech2, NS2, VALL-E, Jets
 
 # Extra pretrained models, fetched by the weight manager where the libraries look for them.
@@ -60,3 +73,9 @@ WHISPER_MEDIUM = Weights(
                "345ae4da62f9b3d59415adc60127b97c714f32e89e936602e85993674d08dcb1/medium.pt",
     path="medium.pt", cache="whisper", size_bytes=1_530_000_000, license="MIT", label="Whisper medium (openai-whisper)",
     note="extra pretrained model: content features (Vevo1.5, singing conversion)")
+# The file Amphion's SVC recipes name (pretrained/contentvec/checkpoint_best_legacy_500.pt): ContentVec's "legacy"
+# 500-class release (MIT), a fairseq HuBERT checkpoint, from the hub mirror Amphion-based demos download it from.
+# The studio runs it on transformers (engines/amphion/hubert.py); the size is approximate.
+CONTENTVEC_LEGACY_500 = Weights("hub", "LukeJacob2023/ContentVec", ("checkpoint_best_legacy_500.pt",),
+                                size_bytes=200_000_000, license="MIT", label="ContentVec (legacy, 500 classes)",
+                                note="extra pretrained model: content features (singing conversion)")

@@ -184,24 +184,25 @@ def fairseq_hubert_class() -> type:
             return (result["features"] if ret_conv else result["x"]), result["padding_mask"]
 
         def _encode(self, hidden: Any, padding_mask: Any, output_layer: int | None) -> Any:
+            """fairseq's encoder(x, padding_mask, layer=output_layer - 1): the output after that layer; a layer
+            number the network does not reach (or below 1) means after the last one, still without the final
+            layer norm of a pre-LN encoder."""
             encoder = self.hubert.encoder
             layers = len(encoder.layers)
-            if output_layer is not None and not 1 <= output_layer <= layers:
-                raise ValueError(f"output_layer {output_layer} is outside 1..{layers}")
             attention = None if padding_mask is None else ~padding_mask
-            stable = self.hubert.config.do_stable_layer_norm
+            reached = output_layer is not None and 1 <= output_layer < layers
             captured: list[Any] = []
             hook = None
-            if stable and output_layer == layers:  # fairseq skips the final layer norm when a layer is asked for
+            if output_layer is not None and not reached and self.hubert.config.do_stable_layer_norm:
                 hook = encoder.layers[-1].register_forward_hook(lambda m, i, o: captured.append(o[0]))
             try:
-                out = encoder(hidden, attention_mask=attention, output_hidden_states=output_layer is not None)
+                out = encoder(hidden, attention_mask=attention, output_hidden_states=reached)
             finally:
                 if hook is not None:
                     hook.remove()
-            if output_layer is None:
-                return out.last_hidden_state
-            return captured[0] if captured else out.hidden_states[output_layer]
+            if reached:
+                return out.hidden_states[output_layer]
+            return captured[0] if captured else out.last_hidden_state
 
     return FairseqHubert
 
