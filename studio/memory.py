@@ -105,6 +105,8 @@ def tensor_bytes(model: object) -> int:
     total = 0
     for module in modules.values():
         for tensor in list(module.parameters()) + list(module.buffers()):  # type: ignore[attr-defined]
+            if tensor.layout != torch.strided:  # sparse buffers (Whisper's alignment heads) have no one storage
+                continue
             key = tensor.untyped_storage().data_ptr()
             if key not in seen:
                 seen.add(key)

@@ -208,6 +208,10 @@ def _save_state(model: Any, folder: Path, safetensors: bool) -> None:
     """accelerate's save_state with the model and its optimizer registered, as the trainer saves."""
     import accelerate
 
+    with torch.no_grad():  # a trained model has no zero layers (Amphion zero-initialises its diffusion output)
+        for parameter in model.parameters():
+            if not parameter.any():
+                parameter.normal_(0.0, 0.05)
     accelerator = accelerate.Accelerator()
     prepared, _ = accelerator.prepare(model, torch.optim.AdamW(model.parameters(), lr=1e-4))
     folder.parent.mkdir(parents=True, exist_ok=True)

@@ -152,6 +152,10 @@ def convert(runtime: Any, model: LoadedSvc, source: Path, singer: str, trans_key
         from bins.svc.inference import merge_for_audio_segments, prepare_source_eval_file
         from processors import acoustic_extractor
 
+        from utils.util import JsonHParams
+
+        if "inference" not in cfg:  # TransformerSVC's config has none, and bins/svc/inference.py fails on it
+            cfg.inference = JsonHParams()
         cfg.preprocess.processed_dir = str(work)
         cfg.inference.source_audio_path = str(source)
         cfg.inference.source_audio_name = SOURCE_NAME
@@ -282,7 +286,8 @@ def _denoiser_progress(model: LoadedSvc, settings: dict[str, Any], progress: Pro
         model.cfg.inference.comosvc.inference_steps = settings["steps"]
         decoder = inference.acoustic_mapper.decoder
         network = decoder.denoise_fn if decoder.teacher else decoder.denoise_fn_ema
-        total = lambda: settings["steps"] if decoder.teacher else 1  # noqa: E731 - the student takes one step
+        # the teacher's Karras sampler evaluates steps + 1 times; the distilled student once
+        total = lambda: settings["steps"] + 1 if decoder.teacher else 1  # noqa: E731
     if network is None:
         progress(0.0, "Acoustic model")
         yield
