@@ -1,18 +1,36 @@
-"""Tiny random-weight checkpoints of Amphion's singing conversion recipes, built with Amphion's own classes and
-laid out exactly as the released ones are (hub repositories, experiment folders), plus the extra models they read:
-Whisper (openai-whisper's checkpoint format) and ContentVec (a fairseq HuBERT training checkpoint).
+"""Tiny random-weight checkpoints of Amphion's singing conversion recipes and Noro, built with Amphion's own
+classes and laid out exactly as the released ones are (hub repositories, experiment folders), plus the extra
+models they read: Whisper (openai-whisper's checkpoint format) and ContentVec / mHuBERT (fairseq HuBERT training
+checkpoints); and the pytest fixtures that serve them to started services.
 
-The experiment builders import Amphion and run inside the studio's Amphion runtime (AMPHION_ROOT).
+The builders that import Amphion run inside the studio's Amphion runtime (AMPHION_ROOT); the fixtures skip
+without it.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import pytest
+import soundfile as sf
 import torch
+
+from engines.contract import Progress
+from studio.jobs import JobInfo
+from studio.services import Services, build_services
+from studio.settings import Settings
+from tests.hub_server import FakeHub
+
+AMPHION_ROOT = os.environ.get("AMPHION_ROOT")  # read at import, before the autouse fixture clears it
+SINGERS = {"vocalist_l1_Adele": 0, "vocalist_l1_李健": 1, "opencpop_female1": 2}
+MEDIANS = {"vocalist_l1_Adele": 330.0, "vocalist_l1_李健": 150.0, "opencpop_female1": 440.0}
 
 RECIPES = {
     "DiffWaveNetSVC": "egs/svc/MultipleContentsSVC/exp_config.json",
@@ -88,22 +106,72 @@ def fairseq_hubert_checkpoint(path: Path, *, conv: str = CONV, layer_norm_first:
 # -- vocoders -----------------------------------------------------------------------------------------------------
 
 
-def tiny_vocoder(runtime: Any, folder: Path, generator: str = "bigvgan", step: int = 400000) -> Path:
+def tiny_vocoder(runtime: Any, folder: Path, generator: str = "bigvgan", step: int = 400000,
+                 mel: dict[str, Any] | None = None, upsample: tuple[list[int], list[int]] | None = None) -> Path:
     """An Amphion GAN vocoder folder as amphion/BigVGAN_singing_bigdata ships one: args.json and <step>.pt
-    ({"generator_state_dict": ...}); 24 kHz, 100 mels, hop 256, a few channels wide."""
+    ({"generator_state_dict": ...}); by default 24 kHz, 100 mels, hop 256 (`mel` and `upsample` change that),
+    a few channels wide."""
     with runtime.session():
         from models.vocoders.vocoder_inference import _vocoders
         from utils.util import JsonHParams, _load_config
 
         raw = _load_config(str(runtime.path(f"egs/vocoder/gan/{generator}/exp_config.json")), lowercase=True)
+        raw["preprocess"].update(mel or {})
         settings = raw["model"][generator]
         settings.update(upsample_initial_channel=16, resblock="2", resblock_kernel_sizes=[3],
                         resblock_dilation_sizes=[[1, 3]])
+        if upsample:
+            settings.update(upsample_rates=upsample[0], upsample_kernel_sizes=upsample[1])
         torch.manual_seed(5)
         model = _vocoders[generator](JsonHParams(**raw))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "args.json").write_text(json.dumps(raw, indent=4))
     torch.save({"generator_state_dict": model.state_dict(), "steps": step}, folder / f"{step}.pt")
+    return folder
+
+
+# -- Noro ---------------------------------------------------------------------------------------------------------
+
+NORO_MEL = {"sample_rate": 16000, "n_mel": 80, "n_fft": 1024, "hop_size": 200, "win_size": 800, "fmin": 0,
+            "fmax": 8000}
+
+
+def tiny_noro(runtime: Any, folder: Path, *, vocoder: bool = True) -> Path:
+    """A Noro checkpoint folder as the studio expects one: the experiment config (egs/vc/Noro/exp_config_clean.json,
+    base config and all, shrunk), model.safetensors as training saves it, a fairseq HuBERT checkpoint and a
+    scikit-learn k-means model (joblib), and a vocoder/ trained on Noro's mel settings."""
+    import joblib
+    from safetensors.torch import save_model
+    from sklearn.cluster import KMeans
+
+    embed, hidden = 32, 64  # the reference encoder's attention has hidden // 64 heads
+    with runtime.session():
+        from models.vc.Noro.noro_model import Noro_VCmodel
+        from utils.util import JsonHParams, _load_config
+
+        raw = _load_config(str(runtime.path("egs/vc/Noro/exp_config_clean.json")))
+        model_cfg = raw["model"]
+        model_cfg["reference_encoder"].update(encoder_layer=1, encoder_hidden=hidden, encoder_head=2,
+                                              conv_filter_size=32, conv_kernel_size=3, ref_out_dim=hidden,
+                                              num_query_emb=4)
+        model_cfg["diffusion"]["diff_wavenet"].update(hidden_size=hidden, num_layers=2, attn_head=2)
+        model_cfg["vc_feature"].update(content_feature_dim=embed, hidden_dim=hidden)
+        raw["preprocess"].update(hubert_model_path="mhubert_base.pt", kmeans_model_path="mhubert_base_L9_km8.bin")
+        torch.manual_seed(13)
+        model = Noro_VCmodel(cfg=JsonHParams(**json.loads(json.dumps(model_cfg))))
+        with torch.no_grad():
+            for parameter in model.parameters():
+                if not parameter.any():
+                    parameter.normal_(0.0, 0.05)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(raw, indent=4))
+    save_model(model, str(folder / "model.safetensors"))
+    fairseq_hubert_checkpoint(folder / "mhubert_base.pt", embed=embed)
+    units = np.random.default_rng(2).standard_normal((200, embed)).astype(np.float32)
+    joblib.dump(KMeans(n_clusters=8, n_init=1, random_state=0).fit(units), folder / "mhubert_base_L9_km8.bin")
+    if vocoder:
+        tiny_vocoder(runtime, folder / "vocoder", step=200000, mel=NORO_MEL,
+                     upsample=([5, 5, 4, 2], [10, 10, 8, 4]))
     return folder
 
 
@@ -216,3 +284,96 @@ def _save_state(model: Any, folder: Path, safetensors: bool) -> None:
     prepared, _ = accelerator.prepare(model, torch.optim.AdamW(model.parameters(), lr=1e-4))
     folder.parent.mkdir(parents=True, exist_ok=True)
     accelerator.save_state(str(folder), safe_serialization=safetensors)
+
+
+# -- pytest fixtures: the assets once per session, started services per test -----------------------------------------
+
+
+@dataclass(frozen=True)
+class SvcAssets:
+    released: Path  # the repository folders as the hub has them
+    bigvgan: Path
+    contentvec: Path
+    whisper: Path  # openai-whisper's medium.pt, in its format
+    user: Path  # <engine id>/<experiment>/ folders
+
+
+def amphion_runtime() -> Any:
+    if not AMPHION_ROOT:
+        pytest.skip("AMPHION_ROOT is not set: these tests need an Amphion checkout "
+                    "(git clone https://github.com/open-mmlab/Amphion; export AMPHION_ROOT=...)")
+    from engines.amphion.runtime import AmphionRuntime
+
+    return AmphionRuntime.of(SimpleNamespace(amphion_root=AMPHION_ROOT))
+
+
+@pytest.fixture(scope="session")
+def svc_assets(tmp_path_factory: pytest.TempPathFactory) -> SvcAssets:
+    from engines.amphion.svc_recipes import RELEASE_FOLDER
+
+    runtime = amphion_runtime()
+    root = tmp_path_factory.mktemp("svc-assets")
+    tiny_svc_experiment(runtime, root / "released" / RELEASE_FOLDER, "DiffWaveNetSVC", SINGERS, medians=MEDIANS)
+    tiny_vocoder(runtime, root / "bigvgan" / "bigvgan_singing")
+    fairseq_hubert_checkpoint(root / "contentvec" / "checkpoint_best_legacy_500.pt")
+    user = root / "user"
+    tiny_svc_experiment(runtime, user / "amphion.diffcomo_svc" / "como-teacher", "DiffComoSVC", SINGERS,
+                        medians=MEDIANS)
+    tiny_svc_experiment(runtime, user / "amphion.diffcomo_svc" / "como-student", "DiffComoSVC", SINGERS,
+                        medians=MEDIANS, distill=True)
+    tiny_svc_experiment(runtime, user / "amphion.transformer_svc" / "transformer-bin", "TransformerSVC", SINGERS,
+                        medians=MEDIANS, safetensors=False)  # accelerate's pytorch_model.bin form
+    tiny_svc_experiment(runtime, user / "amphion.vits_svc" / "vits", "VitsSVC", SINGERS, medians=MEDIANS)
+    return SvcAssets(root / "released", root / "bigvgan", root / "contentvec",
+                     tiny_whisper(root / "whisper" / "medium.pt"), user)
+
+
+@pytest.fixture
+def svc(svc_assets: SvcAssets, fake_hub: FakeHub, studio_home: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
+    """Started services with the Amphion checkout, the hub holding the released checkpoints, Whisper in its cache."""
+    monkeypatch.setenv("AMPHION_ROOT", str(AMPHION_ROOT))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    (tmp_path / "xdg" / "whisper").mkdir(parents=True)
+    shutil.copy(svc_assets.whisper, tmp_path / "xdg" / "whisper" / "medium.pt")
+    fake_hub.add_folder("amphion/singing_voice_conversion", svc_assets.released)
+    fake_hub.add_folder("amphion/BigVGAN_singing_bigdata", svc_assets.bigvgan)
+    fake_hub.add_folder("LukeJacob2023/ContentVec", svc_assets.contentvec)
+    services = build_services(Settings.load())
+    services.start()
+    yield services
+    services.stop()
+
+
+def user_checkpoint(assets: SvcAssets, home: Path, engine_id: str, name: str) -> Path:
+    target = home / "checkpoints" / engine_id / name
+    shutil.copytree(assets.user / engine_id / name, target)
+    return target
+
+
+def run_job(services: Services, task: str, engine_id: str, clips: dict[str, Path], params: dict[str, Any],
+            timeout: float = 300) -> tuple[JobInfo, list[str]]:
+    """Upload the clips (slot -> file), convert with `engine_id`; the finished job and every stage its engine
+    reported (recorded at the engine, so fast stages are not missed between two looks at the job)."""
+    engine = services.registry.get(engine_id)
+    stages: list[str] = []
+    original = engine.run
+
+    def recording(model: Any, request: Any, progress: Progress) -> Any:
+        spy = Progress(lambda fraction, stage: (stages.append(stage), progress(fraction, stage)),
+                       lambda: progress.cancelled)
+        return original(model, request, spy)
+
+    engine.run = recording  # type: ignore[method-assign]
+    try:
+        uploads = {slot: services.uploads.store_file(path).id for slot, path in clips.items()}
+        source = uploads.pop("source")
+        job = services.conversion.submit(task, source, engine_id=engine_id, inputs=uploads, params=params)
+        return services.jobs.wait(job.id, timeout), stages
+    finally:
+        del engine.run
+
+
+def audio_of(services: Services, job: JobInfo) -> tuple[np.ndarray, int]:
+    data, rate = sf.read(str(services.generation.audio_path(job)), dtype="float32")
+    return data, rate

@@ -85,9 +85,9 @@ def griffin_lim(mel: np.ndarray, spec: MelSpec, iterations: int = 32) -> np.ndar
 
     audio = librosa.feature.inverse.mel_to_audio(
         np.exp(mel.astype(np.float64)), sr=spec.sample_rate, n_fft=spec.n_fft, hop_length=spec.hop,
-        win_length=spec.win, power=1.0, n_iter=iterations, fmin=spec.fmin, fmax=spec.fmax,
-        length=mel.shape[1] * spec.hop)
-    return audio.astype(np.float32)
+        win_length=spec.win, power=1.0, n_iter=iterations, fmin=spec.fmin, fmax=spec.fmax)
+    length = mel.shape[1] * spec.hop  # what a vocoder gives for these frames
+    return np.pad(audio, (0, max(0, length - len(audio))))[:length].astype(np.float32)
 
 
 @dataclass

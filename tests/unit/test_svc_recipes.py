@@ -8,116 +8,34 @@ clear message. They need an Amphion checkout (AMPHION_ROOT) and skip without one
 """
 from __future__ import annotations
 
-import os
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from engines.amphion.svc_recipes import RELEASE_FOLDER
-from engines.contract import InvalidRequest, Progress
+from engines.contract import InvalidRequest
 from studio.jobs import JobInfo, JobState
-from studio.services import Services, build_services
+from studio.services import Services
 from studio.settings import Settings
 from tests import svc_fixtures as fx
 from tests.audio_measures import median_semitones, sung_tone, write
-from tests.hub_server import FakeHub
+from tests.svc_fixtures import SvcAssets, audio_of, run_job, svc, svc_assets, user_checkpoint  # noqa: F401 (fixtures)
 
-AMPHION_ROOT = os.environ.get("AMPHION_ROOT")  # read before the autouse fixture clears it
-SINGERS = {"vocalist_l1_Adele": 0, "vocalist_l1_李健": 1, "opencpop_female1": 2}
-MEDIANS = {"vocalist_l1_Adele": 330.0, "vocalist_l1_李健": 150.0, "opencpop_female1": 440.0}
+SINGERS, MEDIANS = fx.SINGERS, fx.MEDIANS
 
 
-@dataclass(frozen=True)
-class Assets:
-    released: Path  # the repository folders as the hub has them
-    bigvgan: Path
-    contentvec: Path
-    whisper: Path  # openai-whisper's medium.pt, in its format
-    user: Path  # <engine id>/<experiment>/ folders
-
-
-@pytest.fixture(scope="session")
-def assets(tmp_path_factory: pytest.TempPathFactory) -> Assets:
-    if not AMPHION_ROOT:
-        pytest.skip("AMPHION_ROOT is not set: these tests need an Amphion checkout "
-                    "(git clone https://github.com/open-mmlab/Amphion; export AMPHION_ROOT=...)")
-    from engines.amphion.runtime import AmphionRuntime
-
-    runtime = AmphionRuntime.of(SimpleNamespace(amphion_root=AMPHION_ROOT))
-    root = tmp_path_factory.mktemp("svc-assets")
-    fx.tiny_svc_experiment(runtime, root / "released" / RELEASE_FOLDER, "DiffWaveNetSVC", SINGERS, medians=MEDIANS)
-    fx.tiny_vocoder(runtime, root / "bigvgan" / "bigvgan_singing")
-    fx.fairseq_hubert_checkpoint(root / "contentvec" / "checkpoint_best_legacy_500.pt")
-    user = root / "user"
-    fx.tiny_svc_experiment(runtime, user / "amphion.diffcomo_svc" / "como-teacher", "DiffComoSVC", SINGERS,
-                           medians=MEDIANS)
-    fx.tiny_svc_experiment(runtime, user / "amphion.diffcomo_svc" / "como-student", "DiffComoSVC", SINGERS,
-                           medians=MEDIANS, distill=True)
-    fx.tiny_svc_experiment(runtime, user / "amphion.transformer_svc" / "transformer-bin", "TransformerSVC", SINGERS,
-                           medians=MEDIANS, safetensors=False)  # accelerate's pytorch_model.bin form
-    fx.tiny_svc_experiment(runtime, user / "amphion.vits_svc" / "vits", "VitsSVC", SINGERS, medians=MEDIANS)
-    return Assets(root / "released", root / "bigvgan", root / "contentvec",
-                  fx.tiny_whisper(root / "whisper" / "medium.pt"), user)
-
-
-@pytest.fixture
-def svc(assets: Assets, fake_hub: FakeHub, studio_home: Path, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> Services:
-    """Started services with the Amphion checkout, the hub holding the released checkpoints, Whisper in its cache."""
-    monkeypatch.setenv("AMPHION_ROOT", str(AMPHION_ROOT))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    (tmp_path / "xdg" / "whisper").mkdir(parents=True)
-    shutil.copy(assets.whisper, tmp_path / "xdg" / "whisper" / "medium.pt")
-    fake_hub.add_folder("amphion/singing_voice_conversion", assets.released)
-    fake_hub.add_folder("amphion/BigVGAN_singing_bigdata", assets.bigvgan)
-    fake_hub.add_folder("LukeJacob2023/ContentVec", assets.contentvec)
-    services = build_services(Settings.load())
-    services.start()
-    yield services  # type: ignore[misc]
-    services.stop()
-
-
-def user_checkpoint(assets: Assets, home: Path, engine_id: str, name: str) -> Path:
-    target = home / "checkpoints" / engine_id / name
-    shutil.copytree(assets.user / engine_id / name, target)
-    return target
+def run(services: Services, engine_id: str, source: Path, params: dict) -> tuple[JobInfo, list[str]]:
+    return run_job(services, "svc", engine_id, {"source": source}, params)
 
 
 def song(tmp_path: Path, seconds: float = 3.0, hz: float = 220.0, rate: int = 24_000, name: str = "song.wav",
          stereo: bool = False) -> Path:
     audio = 0.5 * sung_tone(seconds, hz, rate, vibrato_cents=40, glide_semitones=2)
     return write(tmp_path / name, np.stack([audio, audio * 0.7]) if stereo else audio, rate)
-
-
-def run(services: Services, engine_id: str, source: Path, params: dict, timeout: float = 300) -> tuple[JobInfo, list[str]]:
-    """Upload `source`, convert it with `engine_id`; the job and every stage its engine reported."""
-    engine = services.registry.get(engine_id)
-    stages: list[str] = []
-    original = engine.run
-
-    def recording(model: object, request: object, progress: Progress) -> object:
-        spy = Progress(lambda fraction, stage: (stages.append(stage), progress(fraction, stage)),
-                       lambda: progress.cancelled)
-        return original(model, request, spy)  # type: ignore[arg-type]
-
-    engine.run = recording  # type: ignore[method-assign]
-    try:
-        upload = services.uploads.store_file(source)
-        job = services.conversion.submit("svc", upload.id, engine_id=engine_id, params=params)
-        return services.jobs.wait(job.id, timeout), stages
-    finally:
-        del engine.run
-
-
-def audio_of(services: Services, job: JobInfo) -> tuple[np.ndarray, int]:
-    data, rate = sf.read(str(services.generation.audio_path(job)), dtype="float32")
-    return data, rate
 
 
 # -- MultipleContentsSVC: the released checkpoint -----------------------------------------------------------------
@@ -169,7 +87,7 @@ def test_a_long_song_is_sliced_into_overlapping_segments_and_merged_to_its_lengt
                       {"singer": "vocalist_l1_李健", "steps": 4, "seed": 1})
     assert job.state == JobState.succeeded, job.error
     audio, rate = audio_of(svc, job)
-    assert len(audio) == int(21.5 * 24_000)  # 10 s segments overlapping by 1 s, merged back to the source's length
+    assert len(audio) == round(21.5 * 24_000)  # 10 s segments overlapping by 1 s, merged back to the source's length
     assert job.result["extras"]["blocks"] == 3
     assert "Pitch, energy and mel of 3 segments" in stages and "Merging the segments" in stages
     assert np.abs(audio[-24_000:]).max() > 0  # the last segment was converted too
@@ -228,7 +146,7 @@ def test_a_singer_without_statistics_in_the_checkpoint_is_refused_in_words(svc: 
     from engines.amphion.svc_checkpoints import Experiment
 
     folder = studio_home / "checkpoints" / "amphion.multiple_contents_svc" / "fine-tune"
-    shutil.copytree(svc_assets_folder(svc) / RELEASE_FOLDER, folder)
+    shutil.copytree(released_experiment(svc) / RELEASE_FOLDER, folder)
     shutil.rmtree(folder / "data" / "opencpop")
     engine = svc.registry.get("amphion.multiple_contents_svc")
     assert [v for v, _ in engine.param("checkpoint").choices] == ["released", "fine-tune"]
@@ -241,7 +159,7 @@ def test_a_singer_without_statistics_in_the_checkpoint_is_refused_in_words(svc: 
                          "needed to sing as opencpop_female1.")
 
 
-def svc_assets_folder(services: Services) -> Path:
+def released_experiment(services: Services) -> Path:
     """The released experiment as this test's hub cache holds it (downloads it first)."""
     from engines.amphion.svc_recipes import MULTIPLE_CONTENTS_RELEASE
     from engines.contract import Progress
@@ -253,13 +171,13 @@ def svc_assets_folder(services: Services) -> Path:
 # -- the user's checkpoints ---------------------------------------------------------------------------------------
 
 
-def test_diffcomo_svc_runs_the_teacher_for_its_steps_and_the_student_in_one(svc: Services, assets: Assets,
+def test_diffcomo_svc_runs_the_teacher_for_its_steps_and_the_student_in_one(svc: Services, svc_assets: SvcAssets,
                                                                           studio_home: Path, tmp_path: Path) -> None:
     engine = svc.registry.get("amphion.diffcomo_svc")
     assert engine.check().state == "needs_checkpoint"
     assert "train a checkpoint on the Training page" in engine.check().message
-    user_checkpoint(assets, studio_home, "amphion.diffcomo_svc", "como-teacher")
-    user_checkpoint(assets, studio_home, "amphion.diffcomo_svc", "como-student")
+    user_checkpoint(svc_assets, studio_home, "amphion.diffcomo_svc", "como-teacher")
+    user_checkpoint(svc_assets, studio_home, "amphion.diffcomo_svc", "como-student")
     assert {v for v, _ in engine.param("checkpoint").choices} == {"como-teacher", "como-student"}
     source = song(tmp_path, 2.5)
     for name, steps, expected in (("como-teacher", 5, 6), ("como-student", 5, 1)):  # Karras: steps + 1 calls
@@ -267,14 +185,14 @@ def test_diffcomo_svc_runs_the_teacher_for_its_steps_and_the_student_in_one(svc:
                           {"checkpoint": name, "singer": "vocalist_l1_Adele", "steps": steps, "seed": 2})
         assert job.state == JobState.succeeded, job.error
         audio, rate = audio_of(svc, job)
-        assert rate == 24_000 and len(audio) == int(2.5 * 24_000) and np.isfinite(audio).all()
+        assert rate == 24_000 and len(audio) == round(2.5 * 24_000) and np.isfinite(audio).all()
         assert sum("Diffusion step" in s for s in stages) == expected, stages
         assert job.result["extras"]["checkpoint"] == name
 
 
 def test_transformer_svc_converts_deterministically_from_a_pytorch_model_bin_checkpoint(
-        svc: Services, assets: Assets, studio_home: Path, tmp_path: Path) -> None:
-    user_checkpoint(assets, studio_home, "amphion.transformer_svc", "transformer-bin")
+        svc: Services, svc_assets: SvcAssets, studio_home: Path, tmp_path: Path) -> None:
+    user_checkpoint(svc_assets, studio_home, "amphion.transformer_svc", "transformer-bin")
     engine = svc.registry.get("amphion.transformer_svc")
     assert engine.check().state == "needs_download"  # the vocoder and the content models
     assert "seed" not in {p.name for p in engine.params}  # one deterministic pass
@@ -287,9 +205,9 @@ def test_transformer_svc_converts_deterministically_from_a_pytorch_model_bin_che
     assert not np.array_equal(audio_of(svc, first)[0], audio_of(svc, other)[0])  # the singer reaches the model
 
 
-def test_vits_svc_makes_the_waveform_itself(svc: Services, assets: Assets, studio_home: Path,
+def test_vits_svc_makes_the_waveform_itself(svc: Services, svc_assets: SvcAssets, studio_home: Path,
                                             tmp_path: Path) -> None:
-    user_checkpoint(assets, studio_home, "amphion.vits_svc", "vits")
+    user_checkpoint(svc_assets, studio_home, "amphion.vits_svc", "vits")
     engine = svc.registry.get("amphion.vits_svc")
     assert "Amphion Singing BigVGAN" not in [w.title for w in engine.weights_for(engine.defaults())]
     source = song(tmp_path, 2.0)
@@ -304,16 +222,16 @@ def test_vits_svc_makes_the_waveform_itself(svc: Services, assets: Assets, studi
     assert not np.array_equal(audio_of(svc, louder_noise)[0], audio)
 
 
-def test_a_broken_user_checkpoint_is_described_before_any_job(svc: Services, assets: Assets,
+def test_a_broken_user_checkpoint_is_described_before_any_job(svc: Services, svc_assets: SvcAssets,
                                                               studio_home: Path) -> None:
-    folder = user_checkpoint(assets, studio_home, "amphion.transformer_svc", "transformer-bin")
+    folder = user_checkpoint(svc_assets, studio_home, "amphion.transformer_svc", "transformer-bin")
     (folder / "singers.json").unlink()
     shutil.rmtree(folder / "checkpoint")
     readiness = svc.registry.get("amphion.transformer_svc").check()
     assert readiness.state == "needs_checkpoint"
     assert readiness.message == ("transformer-bin has no checkpoint/epoch-…_step-…_loss-… folder. "
                                  "transformer-bin has no singer table (singers.json).")
-    como = user_checkpoint(assets, studio_home, "amphion.diffcomo_svc", "como-teacher")
+    como = user_checkpoint(svc_assets, studio_home, "amphion.diffcomo_svc", "como-teacher")
     shutil.copytree(como, studio_home / "checkpoints" / "amphion.vits_svc" / "wrong-kind")
     readiness = svc.registry.get("amphion.vits_svc").check()
     assert readiness.message.startswith("wrong-kind is a DiffComoSVC checkpoint, not VitsSVC.")
