@@ -1,4 +1,5 @@
-"""The `amphion-studio` command: serve (default), doctor, generate, convert, evaluate, download, delete, runtime."""
+"""The `amphion-studio` command: serve (default), doctor, generate, convert, evaluate, download, delete, runtime,
+checkpoint."""
 from __future__ import annotations
 
 import argparse

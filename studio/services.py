@@ -12,6 +12,7 @@ from engines.registry import Registry
 
 from . import memory
 from .audio_refs import upload_resolver
+from .checkpoints import CheckpointService
 from .conversion import ConversionService
 from .db import open_database
 from .evaluation import EvaluationService
@@ -53,6 +54,7 @@ class Services:
     conversion: ConversionService
     evaluation: EvaluationService
     weights: WeightManager
+    checkpoints: CheckpointService
 
     def __post_init__(self) -> None:
         self._stopping = threading.Event()
@@ -108,7 +110,8 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     conversion = ConversionService(registry, generation)
     evaluation = EvaluationService(registry, models, jobs, transcription, paths, db)
     weights = WeightManager(registry, jobs)
+    checkpoints = CheckpointService(registry, paths)
     services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads,
-                        prompt_cache, library, history, comparisons, conversion, evaluation, weights)
+                        prompt_cache, library, history, comparisons, conversion, evaluation, weights, checkpoints)
     jobs.register(LOAD_MODEL, services._run_load_model)
     return services

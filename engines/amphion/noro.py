@@ -157,6 +157,10 @@ class Noro(AmphionEngine):
         folder = user_checkpoint_dir(self.context, self.id)
         return NoroCheckpoint(folder / name) if name and folder and (folder / name).is_dir() else None
 
+    def checkpoint_problems(self, folder: Path) -> list[str]:
+        """What keeps `folder` from being a Noro checkpoint (the Checkpoints service asks)."""
+        return NoroCheckpoint(folder).problems()
+
     def check(self) -> Readiness:
         readiness = check_amphion(self, recipe_only=True)
         if not readiness.runnable:

@@ -137,6 +137,11 @@ class SvcRecipe(AmphionEngine):
                               f"Amphion's trainer writes it.",))
         return readiness
 
+    def checkpoint_problems(self, folder: Path) -> list[str]:
+        """What keeps `folder` from being one of this engine's checkpoints (the Checkpoints service asks)."""
+        experiment = Experiment(folder)
+        return experiment.problems(self.model_type) or self._feature_problems(experiment)
+
     def _feature_problems(self, experiment: Experiment) -> list[str]:
         found = []
         if experiment.uses("mert"):

@@ -19,6 +19,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "studio.api.conversion",
     "studio.api.evaluation",
     "studio.api.weights",
+    "studio.api.checkpoints",
 )
 
 
