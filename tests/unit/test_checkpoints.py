@@ -17,13 +17,15 @@ from studio.services import Services
 from tests.unit.test_api import client  # noqa: F401 (fixture)
 
 
-def experiment(folder: Path, model_type: str = "VitsSVC", singers: tuple[str, ...] = ("opencpop_female1",)) -> Path:
+def experiment(folder: Path, model_type: str = "VitsSVC", singers: tuple[str, ...] = ("opencpop_female1",),
+               **condition: bool) -> Path:
     """An SVC experiment folder as Amphion's trainer writes it (weights replaced by placeholder bytes)."""
     step = folder / "checkpoint" / "epoch-0003_step-0000120_loss-0.456789"
     step.mkdir(parents=True)
     (step / "model.safetensors").write_bytes(b"weights")
     (folder / "args.json").write_text(json.dumps({"model_type": model_type, "preprocess": {"spk2id": "singers.json"},
-                                                  "model": {"condition_encoder": {"use_contentvec": True}}}))
+                                                  "model": {"condition_encoder": {"use_contentvec": True,
+                                                                                  **condition}}}))
     (folder / "singers.json").write_text(json.dumps({s: i for i, s in enumerate(singers)}))
     for singer in singers:
         (folder / "data" / singer.rsplit("_", 1)[0] / "pitches").mkdir(parents=True, exist_ok=True)
@@ -84,6 +86,15 @@ def test_what_the_engine_cannot_use_is_refused_with_its_reasons_and_nothing_stay
         services.checkpoints.add("amphion.vits_svc", experiment(tmp_path / "ok"), "../up")
     assert sorted(p.name for p in folder.iterdir()) == []  # no staging leftovers, nothing half-copied
     assert not (tmp_path.parent / "escape.txt").exists()
+
+
+def test_content_features_the_studio_cannot_extract_are_named(services: Services, tmp_path: Path) -> None:
+    with pytest.raises(InvalidRequest, match="wenet reads WeNet features; put the WeNet model where its config says"):
+        services.checkpoints.add("amphion.transformer_svc", experiment(tmp_path / "wenet", "TransformerSVC",
+                                                                       use_wenet=True))
+    with pytest.raises(InvalidRequest, match="mert reads MERT features, which the studio does not extract"):
+        services.checkpoints.add("amphion.transformer_svc", experiment(tmp_path / "mert", "TransformerSVC",
+                                                                       use_mert=True))
 
 
 def test_noro_checks_its_own_layout(services: Services, tmp_path: Path) -> None:
