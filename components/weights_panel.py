@@ -7,7 +7,8 @@ from engines.contract import Engine, EngineError
 from engines.requirements import format_bytes
 from studio.jobs import JobInfo
 from studio.services import Services
-from studio.weights import NothingToDownload, WeightState
+from engines.weights import WeightState
+from studio.weights import NothingToDownload
 
 from . import theme
 

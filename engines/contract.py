@@ -292,7 +292,7 @@ class Engine:
         readiness = check_requirements(self.requirements, self.context)
         if not readiness.ready:
             return readiness
-        from studio.weights import weights_readiness  # the weight manager knows where downloads live
+        from engines.weights import weights_readiness
 
         return weights_readiness(self, self.weights_for(self.defaults()))
 

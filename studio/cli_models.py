@@ -58,7 +58,7 @@ def _download(registry: Any, args: argparse.Namespace) -> int:
     from engines.contract import Progress
     from engines.requirements import format_bytes
 
-    from .weights import download, state
+    from engines.weights import download, state
 
     from .cli import _parse_params
 

@@ -1,71 +1,28 @@
 """The weight manager: every engine's downloads, found, fetched, shown and deleted in one place.
 
 Engines declare their weight sets (engines.contract.Weights); this turns them into readiness ("needs download
-(2.5 GB)"), fetches them inside jobs with live progress (`ensure` in an engine's `load`, or a "download" job
-from the Models page, the API and `amphion-studio download`), and deletes them. weight_cache.py knows where
-weights live and what is on disk; downloads.py moves the bytes.
+(2.5 GB)"), fetches them inside jobs with live progress (`engines.weights.ensure` in an engine's `load`, or a
+"download" job from the Models page, the API and `amphion-studio download`), and deletes them. Where weights
+live, what is on disk and how bytes move is engine-side knowledge: engines/weights/.
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engines.contract import Engine, EngineError, Progress, Weights
-from engines.requirements import READY, Readiness, format_bytes
-
-from .downloads import Downloader, TransferStatus, download
-from .weight_cache import WeightState, delete, hub_cache, locate, repo_dir, state
+from engines.contract import Engine, EngineError, Weights
+from engines.requirements import format_bytes
+from engines.weights import TransferStatus, WeightState, delete, download, state
 
 if TYPE_CHECKING:
     from engines.registry import Registry
 
     from .jobs import JobContext, JobInfo, JobQueue
 
-__all__ = ["DOWNLOAD", "DeleteReport", "Downloader", "NothingToDownload", "TransferStatus", "WeightManager",
-           "WeightState", "delete", "delete_engine_weights", "download", "ensure", "locate", "repo_dir", "state",
-           "weights_readiness"]
-
 log = logging.getLogger(__name__)
 
 DOWNLOAD = "download"
-
-
-def weights_readiness(engine: Engine, needed: Iterable[Weights]) -> Readiness:
-    """Ready when every downloadable set `needed` is on disk, else "needs download" with the size."""
-    missing = [s for s in map(state, needed) if s.weights.downloadable and not s.complete]
-    if not missing:
-        return READY
-    size = sum(s.missing_bytes for s in missing)
-    names = ", ".join(s.weights.title for s in missing)
-    partly = " (partly downloaded; it resumes)" if any(s.status == "partial" for s in missing) else ""
-    return Readiness("needs_download", f"{engine.name} needs {names} ({format_bytes(size)}) downloaded{partly}: "
-                     f"the first job fetches it, or fetch it now.",
-                     (f"amphion-studio download {engine.id}", "or press Download on the Models page"),
-                     download_bytes=size)
-
-
-def ensure(weights: Weights, progress: Progress, advice: str = "") -> Path:
-    """The local path of a set (snapshot folder or file), downloading it first when it is missing.
-
-    Engines call this in `load`: the download runs inside the job with live progress and cancel. `advice`
-    is added to a failure's message (e.g. which built-in alternative works offline).
-    """
-    found = locate(weights)
-    if found is not None:
-        return found
-    try:
-        download([weights], progress, f"Downloading {weights.title}")
-    except EngineError as exc:
-        if not advice:
-            raise
-        raise EngineError(f"{exc} {advice}") from exc
-    found = locate(weights)
-    if found is None:
-        raise EngineError(f"{weights.title} was downloaded but is not complete in {hub_cache()}; download it again.")
-    return found
 
 
 @dataclass(frozen=True)

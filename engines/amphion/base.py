@@ -91,7 +91,7 @@ def check_amphion(engine: Engine, *, extensions: tuple[str, ...] = (), needs_tra
         folder = user_checkpoint_dir(engine.context, engine.id)
         return Readiness("needs_checkpoint", f"{engine.name} has no public weights: train a checkpoint on the "
                                              f"Training page, or put one (its folder, with args.json) in {folder}.")
-    from studio.weights import weights_readiness  # the weight manager knows where downloads live
+    from engines.weights import weights_readiness
 
     return weights_readiness(engine, engine.weights_for(engine.defaults()))
 

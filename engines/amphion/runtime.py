@@ -30,7 +30,7 @@ pins, an unbuilt extension (with the build command for this checkout), the user 
 
 In `load(device, progress, options)`:
     rt = self.runtime                                   # AmphionRuntime of the configured checkout
-    folder = ensure(self.weights[0], progress.span(0, 0.6))   # studio.weights: download with progress if needed
+    folder = ensure(self.weights[0], progress.span(0, 0.6))   # engines.weights: download with progress if needed
     with rt.session():                                  # cwd = checkout for this thread; traps fixed
         from models.tts.maskgct.maskgct_utils import build_t2s_model   # import Amphion inside the session
         cfg = rt.load_config(options.get("config") or "models/tts/maskgct/config/maskgct.json")

@@ -59,7 +59,7 @@ class HibariTTS(Engine):
     def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
         from hibari import Hibari
 
-        from studio.weights import ensure
+        from engines.weights import ensure
 
         voice = (options or {}).get("voice", "heart")
         (weights,) = self.weights_for({"voice": voice})

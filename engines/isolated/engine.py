@@ -107,14 +107,14 @@ class IsolatedEngine(Engine):
         status = self.runtime().status()
         if not status.ready:
             return Readiness("missing_dependency", status.message, (status.hint,))
-        from studio.weights import weights_readiness  # the weight manager knows where downloads live
+        from engines.weights import weights_readiness
 
         return weights_readiness(self, self.weights_for(self.defaults()))
 
     # -- the contract -----------------------------------------------------------------------------------------
 
     def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
-        from studio.weights import ensure
+        from engines.weights import ensure
 
         options = options or {}
         status = self.runtime().status()

@@ -10,7 +10,9 @@ from pydantic import BaseModel, Field
 from engines.contract import EngineError, InvalidRequest
 
 from ..services import Services
-from ..weights import NothingToDownload, WeightState
+from engines.weights import WeightState
+
+from ..weights import NothingToDownload
 from .core import job_json
 
 

@@ -210,7 +210,7 @@ class DownloadEngine(Engine):
     )
 
     def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
-        from studio.weights import ensure
+        from engines.weights import ensure
 
         return {"folders": [ensure(w, progress) for w in self.weights_for(options or {})]}
 

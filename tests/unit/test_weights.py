@@ -11,8 +11,8 @@ import pytest
 from huggingface_hub import constants, hf_hub_download, scan_cache_dir
 
 from engines.contract import Cancelled, EngineError, Progress, Weights
-from studio import downloads
-from studio import weights as weight_manager
+from engines.weights import downloads
+import engines.weights as weight_manager
 from studio.cli import main
 from studio.jobs import JobState
 from studio.services import Services

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from engines.contract import Weights
-from engines.requirements import format_bytes
+from ..contract import Weights
+from ..requirements import format_bytes
 
 COMMIT_PATTERN = re.compile(r"^[0-9a-f]{40}$")
 GLOB_CHARS = set("*?[")

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from engines.contract import EngineError, Progress, Weights
-from engines.requirements import format_bytes
+from ..contract import EngineError, Progress, Weights
+from ..requirements import format_bytes
 
-from .weight_cache import (COMMIT_PATTERN, hub_cache, hub_endpoint, hub_offline, is_pattern, matches, repo_dir, state,
+from .cache import (COMMIT_PATTERN, hub_cache, hub_endpoint, hub_offline, is_pattern, matches, repo_dir, state,
                            url_target)
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach the hub; an offline machine fails fast instead of hanging
