@@ -176,7 +176,7 @@ class Noro(AmphionEngine):
     # -- load and run --------------------------------------------------------------------------------------------
 
     def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
-        from studio.weights import ensure
+        from ..weights import ensure
 
         from .vocoders import load_vocoder
 

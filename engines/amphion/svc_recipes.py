@@ -73,7 +73,7 @@ class SvcRecipe(AmphionEngine):
 
     def experiment(self, checkpoint: str | None = None) -> Experiment | None:
         """The experiment folder of a checkpoint choice (default: the param's default), if it is on disk."""
-        from studio.weights import locate
+        from ..weights import locate
 
         name = checkpoint or self._checkpoint_param().default
         if name == RELEASED and self.released is not None:
@@ -163,7 +163,7 @@ class SvcRecipe(AmphionEngine):
     # -- load and run ------------------------------------------------------------------------------------------
 
     def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
-        from studio.weights import ensure
+        from ..weights import ensure
 
         from .svc_pipeline import load_svc
         from .vocoders import load_vocoder

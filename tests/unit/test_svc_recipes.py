@@ -163,7 +163,7 @@ def released_experiment(services: Services) -> Path:
     """The released experiment as this test's hub cache holds it (downloads it first)."""
     from engines.amphion.svc_recipes import MULTIPLE_CONTENTS_RELEASE
     from engines.contract import Progress
-    from studio.weights import ensure
+    from engines.weights import ensure
 
     return ensure(MULTIPLE_CONTENTS_RELEASE, Progress())
 
