@@ -8,6 +8,7 @@ from nicegui import run, ui
 
 from components import theme
 from components.engine_picker import readiness_badge, readiness_help
+from components.checkpoint_panel import CheckpointPanel, takes_checkpoints
 from components.weights_panel import WeightsPanel
 from engines.contract import TASK_TITLES, Engine, EngineError
 from engines.requirements import format_bytes
@@ -210,6 +211,8 @@ class ModelsPage:
             readiness_help(readiness)
             if engine.weights:
                 self.weight_panels.append(WeightsPanel(self.services, engine))
+            if takes_checkpoints(engine):
+                CheckpointPanel(self.services, engine)
             ui.button("Load", icon="download_for_offline", on_click=lambda e=engine: self._load(e)) \
                 .props("outline no-caps").mark(f"load-{engine.id}").set_enabled(readiness.runnable)
 

@@ -1,5 +1,5 @@
 """The `amphion-studio` command: serve (default), doctor, generate, convert, evaluate, download, delete, runtime,
-export, import."""
+export, import, checkpoint."""
 from __future__ import annotations
 
 import argparse

@@ -1,14 +1,16 @@
-"""`amphion-studio download | delete | runtime`: weights and isolated runtimes from the command line."""
+"""`amphion-studio download | delete | runtime | checkpoint`: weights, isolated runtimes and the user's own
+checkpoints from the command line."""
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from .settings import Settings
 
-COMMANDS = ("download", "delete", "runtime")
+COMMANDS = ("download", "delete", "runtime", "checkpoint")
 
 
 def add_commands(commands: Any) -> None:
@@ -22,6 +24,12 @@ def add_commands(commands: Any) -> None:
     runtime = commands.add_parser("runtime", help="isolated runtimes (Qwen3-TTS, Chatterbox): install, list, remove")
     runtime.add_argument("action", choices=("install", "list", "remove"))
     runtime.add_argument("name", nargs="?", help="runtime name (see `runtime list`)")
+    checkpoint = commands.add_parser("checkpoint", help="your own checkpoints of recipe models: add, list, remove")
+    checkpoint.add_argument("action", choices=("add", "list", "remove"))
+    checkpoint.add_argument("engine", help="engine id, e.g. amphion.vits_svc (see `doctor`)")
+    checkpoint.add_argument("path", nargs="?", help="add: the checkpoint folder or an archive of it; "
+                                                    "remove: the checkpoint's name")
+    checkpoint.add_argument("--name", help="add: the name to give it (default: the folder's or archive's)")
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -30,6 +38,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.command == "runtime":
         return _runtime(settings, args)
+    if args.command == "checkpoint":
+        return _checkpoint(settings, args)
 
     registry = Registry(context=settings, extra_packages=settings.engine_packages)
     if args.engine not in registry:
@@ -123,3 +133,34 @@ def _runtime(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     print(status.message)
     return 0 if status.ready else 1
+
+
+def _checkpoint(settings: Settings, args: argparse.Namespace) -> int:
+    from engines.contract import InvalidRequest
+    from engines.registry import Registry
+    from engines.requirements import format_bytes
+
+    from .checkpoints import CheckpointService
+    from .storage import Paths
+
+    service = CheckpointService(Registry(context=settings, extra_packages=settings.engine_packages),
+                                Paths(settings.home))
+    try:
+        if args.action == "list":
+            for found in service.list(args.engine):
+                print(f"{found.name:<40} {format_bytes(found.size_bytes):>10}  {found.path}")
+            return 0
+        if not args.path:
+            print(f"amphion-studio: checkpoint {args.action} needs a "
+                  f"{'path' if args.action == 'add' else 'name'}.", file=sys.stderr)
+            return 2
+        if args.action == "remove":
+            print(f"Removed {args.path}: freed {format_bytes(service.remove(args.engine, args.path))}.")
+            return 0
+        added = service.add(args.engine, Path(args.path), args.name)
+        engine = service.registry.get(args.engine)
+        print(f"Added {added.name} ({format_bytes(added.size_bytes)}) to {engine.name}: {engine.check().label}.")
+        return 0
+    except InvalidRequest as exc:
+        print(f"amphion-studio: {exc}", file=sys.stderr)
+        return 1

@@ -12,6 +12,7 @@ from engines.registry import Registry
 
 from . import memory
 from .audio_refs import upload_resolver
+from .checkpoints import CheckpointService
 from .conversion import ConversionService
 from .db import open_database
 from .evaluation import EvaluationService
@@ -55,6 +56,7 @@ class Services:
     evaluation: EvaluationService
     weights: WeightManager
     projects: ProjectService
+    checkpoints: CheckpointService
 
     def __post_init__(self) -> None:
         self._stopping = threading.Event()
@@ -111,7 +113,9 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     evaluation = EvaluationService(registry, models, jobs, transcription, paths, db)
     weights = WeightManager(registry, jobs)
     projects = ProjectService(db, paths, library, history)
+    checkpoints = CheckpointService(registry, paths)
     services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads,
-                        prompt_cache, library, history, comparisons, conversion, evaluation, weights, projects)
+                        prompt_cache, library, history, comparisons, conversion, evaluation, weights, projects,
+                        checkpoints)
     jobs.register(LOAD_MODEL, services._run_load_model)
     return services

@@ -38,6 +38,13 @@ PARSELMOUTH = PythonModule("parselmouth", "praat-parselmouth")
 LHOTSE = PythonModule("lhotse", "lhotse")  # modules/general/input_strategies.py (the bins/tts path)
 TORCHMETRICS = PythonModule("torchmetrics", "torchmetrics")  # models/tts/valle/valle.py
 NUMBA = PythonModule("numba", "numba")  # models/tts/jets/alignments.py
+FFMPEG = Binary("ffmpeg", "ffmpeg")  # whisper.load_audio (Amphion's FFmpegDataset for Whisper features)
+DIFFUSERS = PythonModule("diffusers", "diffusers>=0.30,<0.33")  # newer ones need huggingface_hub >= 1 (catalog §8)
+PYWORLD = PythonModule("pyworld", "pyworld")  # utils/f0.py
+SKLEARN = PythonModule("sklearn", "scikit-learn")  # utils/data_utils.py, processors/acoustic_extractor.py
+JOBLIB = PythonModule("joblib", "joblib")  # processors/content_extractor.py
+INFLECT = PythonModule("inflect", "inflect")  # text/numbers.py
+TGT = PythonModule("tgt", "tgt")  # utils/duration.py, imported by every acoustic feature extraction
 
 BASE = (JSON5, RUAMEL_YAML, EINOPS, SAFETENSORS, LIBROSA, YAML)
 MASKGCT_G2P = (PHONEMIZER, G2P_EN, JIEBA, CN2AN, PYPINYIN, LANGSEGMENT, PYOPENJTALK, PYKAKASI, UNIDECODE,
@@ -50,6 +57,11 @@ VEVO_1_5_CONVERSION = VEVO_CONVERSION + (WHISPER, TORCHCREPE, PARSELMOUTH)  # pl
 VEVO_1_5 = VEVO_1_5_CONVERSION + MASKGCT_G2P
 # bins/tts/inference.py imports all five recipes (VITS, FastSpeech2, NS2, VALL-E, Jets) and so all of this
 CLASSIC_TTS = BASE + (ACCELERATE, PHONEMIZER, G2P_EN, UNIDECODE, WHISPER, SIX, ENCODEC, LHOTSE, TORCHMETRICS, NUMBA)
+# processors/content_extractor.py and the SVC inference path (bins/svc/inference.py), traced import by import
+CONTENT_EXTRACTORS = BASE + (ACCELERATE, JOBLIB, WHISPER, SIX, LHOTSE, SKLEARN, PYWORLD, PARSELMOUTH, TORCHCREPE,
+                             INFLECT, UNIDECODE, TGT)
+SVC_RECIPES = CONTENT_EXTRACTORS + (DIFFUSERS, ENCODEC)
+NORO = CONTENT_EXTRACTORS
 
 # Extra pretrained models, fetched by the weight manager where the libraries look for them.
 W2V_BERT_2 = Weights("hub", "facebook/w2v-bert-2.0", ("config.json", "preprocessor_config.json", "model.safetensors"),
@@ -81,3 +93,9 @@ WHISPER_MEDIUM = Weights(
                "345ae4da62f9b3d59415adc60127b97c714f32e89e936602e85993674d08dcb1/medium.pt",
     path="medium.pt", cache="whisper", size_bytes=1_530_000_000, license="MIT", label="Whisper medium (openai-whisper)",
     note="extra pretrained model: content features (Vevo1.5, singing conversion)")
+# The file Amphion's SVC recipes name (pretrained/contentvec/checkpoint_best_legacy_500.pt): ContentVec's "legacy"
+# 500-class release (MIT), a fairseq HuBERT checkpoint, from the hub mirror Amphion-based demos download it from.
+# The studio runs it on transformers (engines/amphion/hubert.py); the size is approximate.
+CONTENTVEC_LEGACY_500 = Weights("hub", "LukeJacob2023/ContentVec", ("checkpoint_best_legacy_500.pt",),
+                                size_bytes=200_000_000, license="MIT", label="ContentVec (legacy, 500 classes)",
+                                note="extra pretrained model: content features (singing conversion)")

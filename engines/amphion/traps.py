@@ -108,27 +108,46 @@ def _load_langsegment_module() -> None:
 
 
 class _StandInModule(types.ModuleType):
+    """Importable, not usable: any function taken from it raises an EngineError that says why it is missing."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(name, f"Stand-in for {name} (not installed): importable, not usable.")
+        self.__studio_why__ = why
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
 
         def unavailable(*args: Any, **kwargs: Any) -> Any:
-            raise EngineError(f"{self.__name__}.{name} is a stand-in: the studio put it there so Amphion's TTS "
-                              f"recipes import without fairseq, which does not install on Python 3.11 or newer. "
-                              f"This path (ContentVec features, used by the singing conversion recipes) needs the "
-                              f"real fairseq.")
+            raise EngineError(f"{self.__name__}.{name} is a stand-in: {self.__studio_why__}")
 
         return unavailable
 
 
+FAIRSEQ_WHY = ("the studio put it there so Amphion's modules import without fairseq, which does not install on "
+               "Python 3.11 or newer. The studio's engines run ContentVec and HuBERT through transformers instead "
+               "(engines/amphion/hubert.py); this code path calls fairseq itself and needs the real fairseq.")
+
+
 def _install_fairseq_stand_in() -> None:
-    package = _StandInModule("fairseq", "Stand-in for fairseq (not installed): importable, not usable.")
+    package = _StandInModule("fairseq", FAIRSEQ_WHY)
     package.__path__ = []  # a package, so `from fairseq import checkpoint_utils` works
     package.__studio_stand_in__ = True  # type: ignore[attr-defined]
-    checkpoint_utils = _StandInModule("fairseq.checkpoint_utils")
+    checkpoint_utils = _StandInModule("fairseq.checkpoint_utils", FAIRSEQ_WHY)
     package.checkpoint_utils = checkpoint_utils  # type: ignore[attr-defined]
     sys.modules["fairseq"] = package
     sys.modules["fairseq.checkpoint_utils"] = checkpoint_utils
+
+
+# -- 3b. utils/world.py imports diffsptk at module level; every acoustic feature extraction imports utils.world ---
+
+
+def _install_diffsptk_stand_in() -> None:
+    module = _StandInModule("diffsptk", "the studio put it there so Amphion's acoustic feature extraction imports "
+                                        "without diffsptk (only its WORLD mel-cepstrum features use it; diffsptk "
+                                        "1.0.1, Amphion's pin, downgrades librosa). Install diffsptk for this path.")
+    module.__studio_stand_in__ = True  # type: ignore[attr-defined]
+    sys.modules["diffsptk"] = module
 
 
 # -- 4. the wenet extractor imports typing names torch.nn.modules.conv no longer re-exports ---------------------
@@ -243,6 +262,12 @@ FIXES: tuple[Fix, ...] = (
         "NaturalSpeech2, VALL-E, Jets)",
         "a stand-in module, only so the TTS recipes import; using it raises an error that says so",
         lambda: importlib.util.find_spec("fairseq") is None, _install_fairseq_stand_in, stand_in=True),
+    Fix("diffsptk-stand-in",
+        "utils/world.py imports diffsptk at module level, and processors/acoustic_extractor.py imports utils.world "
+        "for every utterance (the singing conversion recipes); diffsptk 1.0.1 downgrades librosa, 4.x pulls a dozen "
+        "packages",
+        "a stand-in module, only so the feature extraction imports; WORLD mel-cepstra (which use it) say so",
+        lambda: importlib.util.find_spec("diffsptk") is None, _install_diffsptk_stand_in, stand_in=True),
     Fix("conv-typing-names",
         "torch.nn.modules.conv no longer re-exports Union and Optional, which the wenet extractor imports",
         "torch.nn.modules.conv gets them from typing", _conv_lacks_typing_names, _add_conv_typing_names),

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 
 from ..contract import AudioInput, Engine, EngineError, InputSlot, Param, Progress, Request, Result
+from ..conversion_input import refuse_silence
 from ..requirements import PythonModule, Requirements
 from . import world_dsp as dsp
 
 MIN_RATE, MAX_RATE = 16_000, 48_000
-SILENCE_DBFS = -70.0  # a source whose loudest sample is below this holds nothing to convert
 MAX_SOURCE_SECONDS = 20 * 60
 
 SOURCE = InputSlot("source", "audio", "Source audio", min_seconds=0.2, max_seconds=MAX_SOURCE_SECONDS,
@@ -102,7 +102,7 @@ class _WorldConverter(Engine):
 
         progress(0.0, "Reading the source")
         audio, rate = read_audio(request.inputs["source"].path)
-        _refuse_silence(audio, "The source audio")
+        refuse_silence(audio, "The source audio")
         work_rate = min(max(rate, MIN_RATE), MAX_RATE)
         if work_rate != rate:
             audio = resample(audio, rate, work_rate)
@@ -123,7 +123,7 @@ class _WorldConverter(Engine):
             else:
                 progress(0.3, "Listening to the target voice")
                 target_audio, _ = read_audio(reference.path, dsp.ANALYSIS_RATE)
-                _refuse_silence(target_audio, "The target voice clip")
+                refuse_silence(target_audio, "The target voice clip")
                 target = _Voice.analyse(target_audio, tracker)
                 if target.stats is None:
                     raise EngineError("The target voice clip has no pitched voice in it (it sounds like silence, "
@@ -189,14 +189,6 @@ class _Voice:
 
     def envelope(self) -> np.ndarray:
         return dsp.mean_log_envelope(self.audio, dsp.ANALYSIS_RATE, self.f0, self.voicing)
-
-
-def _refuse_silence(audio: np.ndarray, what: str) -> None:
-    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-    if peak <= 10 ** (SILENCE_DBFS / 20):
-        level = f"{20 * np.log10(peak):.0f} dBFS" if peak > 0 else "digital silence"
-        raise EngineError(f"{what} is silent (its loudest moment is {level}): there is no voice to convert. "
-                          f"Check the recording level, or pick another clip.")
 
 
 def _match_level(converted: np.ndarray, original: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "studio.api.evaluation",
     "studio.api.weights",
     "studio.api.projects",
+    "studio.api.checkpoints",
 )
 
 

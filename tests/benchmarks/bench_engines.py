@@ -14,6 +14,9 @@ tiny random-weight checkpoints the tests build (tests/runtimes, tests/amphion_ti
 tests/dualcodec_tiny.py; the Amphion cases need AMPHION_ROOT), so their speed and memory say how the machinery
 performs, not the released models (add an
 Amphion engine by appending a Case whose `prepare` lays its tiny checkpoint into the hub cache).
+
+Conversion engines (a Case with `clips`) convert a 3 s clip for "first chunk" and a 21.5 s one (three 10 s
+segments for the SVC recipes) for RTF; the Amphion ones need AMPHION_ROOT.
 """
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ class Case:
     params: dict[str, Any] = field(default_factory=dict)
     inputs: Callable[[Path], dict[str, Any]] = lambda work: {}
     prepare: Callable[[Path, Path], None] = lambda hub, work: None  # lay weights into the hub cache
+    clips: Callable[[Path, float], dict[str, Any]] | None = None  # conversion: its audio inputs, `seconds` long
 
 
 def _qwen(hub: Path, work: Path) -> None:
@@ -66,14 +70,12 @@ def _vevo(hub: Path, work: Path) -> None:
     from engines.amphion import vevo_common
     from engines.amphion.runtime import AmphionRuntime
     from tests.amphion_tiny import vevo as tiny
-    from tests.conftest import put_in_hub_cache
 
     if not os.environ.get("AMPHION_ROOT"):
         raise RuntimeError("set AMPHION_ROOT to an Amphion checkout")
     rt = AmphionRuntime(Path(os.environ["AMPHION_ROOT"]))
     for repo_id, folder in (("amphion/Vevo", tiny.build_vevo(work, rt)), ("amphion/Vevo1.5", tiny.build_vevo15(work, rt))):
-        for file in (f for f in folder.rglob("*") if f.is_file()):
-            put_in_hub_cache(hub, repo_id, file.relative_to(folder).as_posix(), file)
+        _lay_out(hub, repo_id, folder)
     os.environ.update(TORCH_HOME=str(work / "torch"), XDG_CACHE_HOME=str(work))
     torchaudio.pipelines.HUBERT_LARGE = tiny.install_tiny_hubert(work / "torch")
     whisper._MODELS["medium"] = tiny.install_tiny_whisper(work / "whisper")
@@ -131,6 +133,63 @@ def _dualcodec(hub: Path, work: Path) -> None:
         link_into_hub_cache(hub, repo, TINY / "dualcodec" / folder)
 
 
+def _amphion_runtime():  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from engines.amphion.runtime import AmphionRuntime
+
+    if not os.environ.get("AMPHION_ROOT"):
+        raise RuntimeError("AMPHION_ROOT is not set")
+    return AmphionRuntime.of(SimpleNamespace(amphion_root=os.environ["AMPHION_ROOT"]))
+
+
+def _lay_out(hub: Path, repo_id: str, folder: Path) -> None:
+    from tests.conftest import put_in_hub_cache
+
+    for path in folder.rglob("*"):
+        if path.is_file():
+            put_in_hub_cache(hub, repo_id, path.relative_to(folder).as_posix(), path)
+
+
+def _svc(hub: Path, work: Path) -> None:
+    """The SVC recipes' tiny checkpoints: released ones into the hub cache, VitsSVC as the user's, Whisper cached."""
+    from engines.amphion.svc_recipes import RELEASE_FOLDER
+    from tests import svc_fixtures as fx
+
+    runtime = _amphion_runtime()
+    fx.tiny_svc_experiment(runtime, work / "released" / RELEASE_FOLDER, "DiffWaveNetSVC", fx.SINGERS,
+                           medians=fx.MEDIANS)
+    fx.tiny_vocoder(runtime, work / "bigvgan" / "bigvgan_singing")
+    fx.fairseq_hubert_checkpoint(work / "contentvec" / "checkpoint_best_legacy_500.pt")
+    for repo, folder in (("amphion/singing_voice_conversion", "released"), ("LukeJacob2023/ContentVec", "contentvec"),
+                         ("amphion/BigVGAN_singing_bigdata", "bigvgan")):
+        _lay_out(hub, repo, work / folder)
+    fx.tiny_svc_experiment(runtime, work / "home" / "checkpoints" / "amphion.vits_svc" / "vits", "VitsSVC",
+                           fx.SINGERS, medians=fx.MEDIANS)
+    os.environ["XDG_CACHE_HOME"] = str(work / "xdg")
+    fx.tiny_whisper(work / "xdg" / "whisper" / "medium.pt")
+
+
+def _noro(hub: Path, work: Path) -> None:
+    from tests import svc_fixtures as fx
+
+    fx.tiny_noro(_amphion_runtime(), work / "home" / "checkpoints" / "amphion.noro" / "noro")
+
+
+def _song(work: Path, seconds: float) -> dict[str, Any]:
+    from tests.audio_measures import sung_tone, write
+
+    path = write(work / f"song-{seconds:g}.wav", 0.5 * sung_tone(seconds, 220.0, 24_000, vibrato_cents=40), 24_000)
+    return {"source": {"path": str(path), "name": path.name}}
+
+
+def _speech_and_voice(work: Path, seconds: float) -> dict[str, Any]:
+    from tests.audio_measures import sung_tone, write
+
+    voice = write(work / "voice.wav", 0.4 * sung_tone(3.0, 240.0, 16_000), 16_000)
+    return {**_song(work, seconds), "reference": {"path": str(voice), "name": voice.name}}
+
+
 CASES = [
     Case("builtin.hibari", {"seed": 1}),
     Case("amphion.vevo_timbre", {"flow_matching_steps": 8, "seed": 1}, prepare=_vevo,
@@ -148,6 +207,10 @@ CASES = [
     Case("amphion.metis_tts", {"seed": 1, "config": str(TINY / "maskgct/configs/metis_tts.json")}, _reference,
          _maskgct),
     Case("amphion.dualcodec_valle", {"seed": 1, "config": str(TINY / "dualcodec/configs")}, _reference, _dualcodec),
+    Case("amphion.multiple_contents_svc", {"singer": "vocalist_l1_Adele", "steps": 50, "seed": 1}, prepare=_svc,
+         clips=_song),
+    Case("amphion.vits_svc", {"singer": "vocalist_l1_Adele", "seed": 1}, prepare=_svc, clips=_song),
+    Case("amphion.noro", {"steps": 50, "vocoder": "checkpoint", "seed": 1}, prepare=_noro, clips=_speech_and_voice),
 ]
 
 
@@ -172,7 +235,9 @@ def measure(case: Case, work: Path) -> dict[str, float]:
 
         def generate(text: str) -> tuple[float, dict[str, Any]]:
             started = time.perf_counter()
-            job = services.generation.submit(case.engine_id, {"text": text, **case.inputs(work)}, case.params)
+            inputs = case.clips(work, 3.0 if text == SENTENCE else 21.5) if case.clips else \
+                {"text": text, **case.inputs(work)}
+            job = services.generation.submit(case.engine_id, inputs, case.params)
             job = services.jobs.wait(job.id, timeout=3600)
             if job.state != JobState.succeeded:
                 raise RuntimeError(f"{case.engine_id}: {job.error}")
@@ -190,7 +255,7 @@ def measure(case: Case, work: Path) -> dict[str, float]:
 
 
 def main(selected: list[str]) -> None:
-    print(f"{'engine':<24} {'load s':>7} {'first chunk s':>14} {'RTF':>7} {'memory MB':>10} {'declared MB':>12}")
+    print(f"{'engine':<30} {'load s':>7} {'first chunk s':>14} {'RTF':>7} {'memory MB':>10} {'declared MB':>12}")
     for case in CASES:
         if selected and case.engine_id not in selected:
             continue
@@ -198,9 +263,9 @@ def main(selected: list[str]) -> None:
             try:
                 row = measure(case, Path(work))
             except Exception as exc:  # one engine failing (no runtime here) must not hide the others
-                print(f"{case.engine_id:<24} skipped: {str(exc).splitlines()[0][:100]}")
+                print(f"{case.engine_id:<30} skipped: {str(exc).splitlines()[0][:100]}")
                 continue
-        print(f"{case.engine_id:<24} {row['load_s']:>7.2f} {row['first_chunk_s']:>14.2f} {row['rtf']:>7.3f} "
+        print(f"{case.engine_id:<30} {row['load_s']:>7.2f} {row['first_chunk_s']:>14.2f} {row['rtf']:>7.3f} "
               f"{row['memory_mb']:>10.0f} {row['declared_mb']:>12.0f}")
 
 

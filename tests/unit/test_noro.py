@@ -1,0 +1,89 @@
+"""Noro through the job queue on a tiny random-weight checkpoint built with Amphion's own classes (the model, a
+fairseq HuBERT checkpoint, a scikit-learn k-means, a vocoder on Noro's mel settings), as a user's checkpoint
+folder; with its own vocoder, a released Amphion vocoder from the (local stand-in) hub, and Griffin-Lim.
+Needs an Amphion checkout (AMPHION_ROOT) and skips without one."""
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from studio.jobs import JobState
+from studio.services import Services
+from tests import svc_fixtures as fx
+from tests.audio_measures import sung_tone, write
+from tests.svc_fixtures import audio_of, run_job, svc, svc_assets  # noqa: F401 (fixtures)
+
+
+@pytest.fixture(scope="session")
+def noro_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return fx.tiny_noro(fx.amphion_runtime(), tmp_path_factory.mktemp("noro") / "noro-clean")
+
+
+@pytest.fixture
+def noro(svc: Services, noro_checkpoint: Path, studio_home: Path) -> Services:
+    shutil.copytree(noro_checkpoint, studio_home / "checkpoints" / "amphion.noro" / "noro-clean")
+    return svc
+
+
+def clips(tmp_path: Path) -> dict[str, Path]:
+    return {"source": write(tmp_path / "source.wav", 0.5 * sung_tone(2.3, 140.0, 16_000, glide_semitones=3), 16_000),
+            "reference": write(tmp_path / "reference.wav", 0.4 * sung_tone(3.0, 240.0, 22_050), 22_050)}
+
+
+def test_noro_converts_with_its_own_vocoder_at_the_sources_length(noro: Services, tmp_path: Path) -> None:
+    engine = noro.registry.get("amphion.noro")
+    assert engine.check().ready
+    assert engine.param("vocoder").default == "checkpoint"
+    params = {"steps": 6, "seed": 3}
+    job, stages = run_job(noro, "vc", "amphion.noro", clips(tmp_path), params)
+    assert job.state == JobState.succeeded, job.error
+    audio, rate = audio_of(noro, job)
+    assert rate == 16_000 and len(audio) == round(2.3 * 16_000) and np.isfinite(audio).all() and audio.any()
+    assert sum("Diffusion step" in s for s in stages) == 6  # the steps reach the reverse diffusion
+    again, _ = run_job(noro, "vc", "amphion.noro", clips(tmp_path), params)
+    assert np.array_equal(audio_of(noro, again)[0], audio)
+    other, _ = run_job(noro, "vc", "amphion.noro", clips(tmp_path), {**params, "sigma": 1.5})
+    assert not np.array_equal(audio_of(noro, other)[0], audio)
+
+
+def test_noro_with_a_released_vocoder_or_griffin_lim(noro: Services, tmp_path: Path) -> None:
+    job, _ = run_job(noro, "vc", "amphion.noro", clips(tmp_path), {"steps": 3, "seed": 1, "vocoder": "bigvgan_singing"})
+    assert job.state == JobState.succeeded, job.error
+    audio, rate = audio_of(noro, job)
+    assert rate == 24_000 and len(audio) == round(2.3 * 24_000)
+    assert any("re-expressed" in note for note in job.result["extras"]["notes"])
+    job, _ = run_job(noro, "vc", "amphion.noro", clips(tmp_path), {"steps": 3, "seed": 1, "vocoder": "griffin_lim"})
+    assert job.state == JobState.succeeded, job.error
+    audio, rate = audio_of(noro, job)
+    assert rate == 16_000 and len(audio) == round(2.3 * 16_000) and audio.any()
+
+
+def test_noro_cancels_in_its_diffusion_loop(noro: Services, tmp_path: Path) -> None:
+    inputs = {slot: {"upload": noro.uploads.store_file(path).id} for slot, path in clips(tmp_path).items()}
+    job = noro.generation.submit("amphion.noro", inputs, {"steps": 1000, "seed": 1})
+    deadline = time.monotonic() + 120
+    while "Diffusion step" not in noro.jobs.get(job.id).stage:
+        assert noro.jobs.get(job.id).active and time.monotonic() < deadline, noro.jobs.get(job.id).error
+        time.sleep(0.01)
+    noro.jobs.cancel(job.id)
+    assert noro.jobs.wait(job.id, 60).state == JobState.cancelled
+
+
+def test_noro_readiness_names_what_its_checkpoint_lacks(svc: Services, noro_checkpoint: Path,
+                                                        studio_home: Path) -> None:
+    engine = svc.registry.get("amphion.noro")
+    readiness = engine.check()
+    assert readiness.state == "needs_checkpoint" and "train a checkpoint on the Training page" in readiness.message
+    folder = studio_home / "checkpoints" / "amphion.noro" / "noro-clean"
+    shutil.copytree(noro_checkpoint, folder)
+    (folder / "mhubert_base_L9_km8.bin").unlink()
+    readiness = engine.check()
+    assert readiness.state == "needs_checkpoint"
+    assert readiness.message == ("noro-clean has no k-means model (the file its config names, or one named *km*).")
+    assert "Google Drive" in readiness.hints[0]
+    shutil.rmtree(folder / "vocoder")
+    assert engine.param("vocoder").default == "hifigan_speech"  # no vocoder of its own: a released one
