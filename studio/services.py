@@ -109,6 +109,7 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     comparisons = Comparisons(db, registry, history, uploads)
     conversion = ConversionService(registry, generation)
     evaluation = EvaluationService(registry, models, jobs, transcription, paths, db)
+    history.on_delete(evaluation.forget_generations)  # a generation's scores are deleted with it
     weights = WeightManager(registry, jobs)
     projects = ProjectService(db, paths, library, history)
     services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads,

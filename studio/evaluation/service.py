@@ -9,11 +9,14 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
+from sqlalchemy import select as core_select
+from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlmodel import Session, col, select
 
@@ -22,8 +25,8 @@ from engines.registry import Registry
 
 from ..audio.io import AudioReadError
 from ..jobs import INTERACTIVE, JobContext, JobInfo, JobQueue
-from ..metrics import (Clip, EngineScorers, InvalidOptions, Item, MetricError, Options, applicable, score_item,
-                       select as select_metrics)
+from ..metrics import (METRICS, Clip, EngineScorers, InvalidOptions, Item, MetricError, Options, applicable,
+                       score_item, select as select_metrics)
 from ..metrics.spectral import frechet_distance
 from ..model_manager import ModelManager
 from ..storage import Paths
@@ -41,6 +44,17 @@ MODES = ("clip", "pair", "set", "jobs")
 MAX_TEXT = 20_000
 FAD_ENGINE = "metric.clap"
 REFERENCE_SLOTS = ("reference", "prompt", "speaker", "source", "target", "audio")  # preferred audio input of a job
+
+
+@dataclass(frozen=True)
+class Score:
+    """One stored value of a generation, and the evaluation it came from."""
+
+    key: str
+    value: float
+    evaluation_id: str
+    evaluation_title: str
+    created_at: float
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,8 @@ class EvaluationService:
     transcription: TranscriptionService
     paths: Paths
     db: SqlEngine
+
+    revision: int = field(default=0, init=False)  # changes whenever stored scores do; the history and A/B poll it
 
     def __post_init__(self) -> None:
         self.jobs.register(EVALUATE, self._run_job)
@@ -204,7 +220,7 @@ class EvaluationService:
         request, sources = self.prepare(request)
         options = Options.from_dict(request.options)
         keys = list(request.metrics or ())
-        item_keys = [k for k in keys if k != "fad"]
+        item_keys = _item_keys(keys)
         scorers = EngineScorers(self.registry, self.models.use, self.transcription.transcribe, progress)
         results = []
         share = 0.9 if "fad" in keys else 1.0
@@ -285,6 +301,7 @@ class EvaluationService:
             for position, item in enumerate(data["items"]):
                 session.add(EvaluationItem(evaluation_id=report.id, position=position, **item))
             session.commit()
+        self.revision += 1
 
     def report(self, evaluation_id: str) -> Report | None:
         with Session(self.db) as session:
@@ -310,12 +327,59 @@ class EvaluationService:
                                 .order_by(col(Evaluation.created_at).desc())).all()
             return [(row.evaluation_id, _item_result(row)) for row in rows]
 
+    def latest_scores(self, job_ids: Iterable[str]) -> dict[str, list[Score]]:
+        """Each generation's newest value of every metric it was scored with (in the metrics' order), by job id."""
+        ids = list(dict.fromkeys(job_ids))
+        if not ids:
+            return {}
+        with Session(self.db) as session:
+            rows = session.exec(select(EvaluationItem.source_job, EvaluationItem.values, Evaluation.id, Evaluation.title,
+                                       Evaluation.created_at)
+                                .join(Evaluation, col(Evaluation.id) == col(EvaluationItem.evaluation_id))
+                                .where(col(EvaluationItem.source_job).in_(ids))
+                                .order_by(col(Evaluation.created_at).desc(), col(EvaluationItem.id).desc())).all()
+        newest: dict[str, dict[str, Score]] = {}
+        for job_id, values, evaluation_id, title, created_at in rows:
+            found = newest.setdefault(job_id, {})
+            for key, value in values.items():
+                if value is not None and key in METRICS and key not in found:
+                    found[key] = Score(key, float(value), evaluation_id, title, created_at)
+        order = {key: n for n, key in enumerate(METRICS)}
+        return {job_id: sorted(found.values(), key=lambda s: order[s.key]) for job_id, found in newest.items()}
+
     def delete(self, evaluation_id: str) -> bool:
         with Session(self.db) as session:
             session.execute(delete(EvaluationItem).where(col(EvaluationItem.evaluation_id) == evaluation_id))
             deleted = session.execute(delete(Evaluation).where(col(Evaluation.id) == evaluation_id)).rowcount
             session.commit()
-            return bool(deleted)
+        self.revision += 1
+        return bool(deleted)
+
+    def forget_generations(self, connection: Connection, job_ids: list[str]) -> None:
+        """Inside the transaction that deletes generations (HistoryService.on_delete): their scores go with them.
+
+        An evaluation left with no item goes too; one that keeps items gets its summary from those that are left.
+        """
+        items, evaluations = EvaluationItem.__table__, Evaluation.__table__
+        touched = connection.execute(core_select(items.c.evaluation_id).distinct()
+                                     .where(items.c.source_job.in_(job_ids))).scalars().all()
+        if not touched:
+            return
+        connection.execute(delete(items).where(items.c.source_job.in_(job_ids)))
+        for evaluation_id in touched:
+            row = connection.execute(core_select(evaluations).where(evaluations.c.id == evaluation_id)).one()
+            left = [_item_result(r) for r in connection.execute(
+                core_select(items).where(items.c.evaluation_id == evaluation_id).order_by(items.c.position))]
+            if not left:
+                connection.execute(delete(evaluations).where(evaluations.c.id == evaluation_id))
+                continue
+            for item in left:
+                item.values = {k: v for k, v in item.values.items() if v is not None}  # stored NaN: no value
+            report = Report(row.id, row.created_at, row.mode, row.title, list(row.metrics), dict(row.options), left,
+                            summarise(left, _item_keys(row.metrics)))
+            connection.execute(update(evaluations).where(evaluations.c.id == evaluation_id).values(
+                summary=report.to_dict()["summary"], item_count=len(left), failed_items=report.failed_items))
+        self.revision += 1
 
 
 def _why_not(misfits: list[str], has_reference: bool, has_text: bool) -> str:
@@ -327,7 +391,13 @@ def _why_not(misfits: list[str], has_reference: bool, has_text: bool) -> str:
     return f"{', '.join(misfits)} cannot apply here: {' '.join(reasons)}"
 
 
-def _item_result(row: EvaluationItem) -> ItemResult:
+def _item_keys(keys: Iterable[str]) -> list[str]:
+    """The metrics scored per item (the set metric FAD is not)."""
+    return [k for k in keys if k != "fad"]
+
+
+def _item_result(row: Any) -> ItemResult:  # an EvaluationItem, or a Core row of its table
+
     return ItemResult(row.name, row.generated, row.reference, row.text, row.source_job, dict(row.values),
                       dict(row.errors), list(row.notes), row.error)
 
