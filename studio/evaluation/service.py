@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlmodel import Session, col, select
 
+from engines.builtin.pitch_trackers import crepe_capacity
 from engines.contract import Cancelled, InvalidRequest, Progress
 from engines.registry import Registry
 
@@ -218,8 +219,8 @@ class EvaluationService:
     def run(self, request: EvaluationRequest, progress: Progress, evaluation_id: str) -> Report:
         """Score every item now, on this thread (inside a job); a bad item never stops the others."""
         request, sources = self.prepare(request)
-        options = Options.from_dict(request.options)
         keys = list(request.metrics or ())
+        options = self._settled(Options.from_dict(request.options), keys)
         item_keys = _item_keys(keys)
         scorers = EngineScorers(self.registry, self.models.use, self.transcription.transcribe, progress)
         results = []
@@ -234,6 +235,12 @@ class EvaluationService:
             progress(share, "Fréchet audio distance")
             self._set_fad(report, sources, scorers)
         return report
+
+    def _settled(self, options: Options, keys: list[str]) -> Options:
+        """Options with "auto" choices made for this studio's device, so the report says what was used."""
+        if "f0_periodicity_rmse" in keys:
+            return replace(options, periodicity_model=crepe_capacity(options.periodicity_model, self.models.device))
+        return options
 
     def _score_source(self, source: Source, keys: list[str], options: Options, scorers: EngineScorers,
                       progress: Progress) -> ItemResult:
