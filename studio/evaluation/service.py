@@ -25,6 +25,7 @@ from engines.contract import Cancelled, InvalidRequest, Progress
 from engines.registry import Registry
 
 from ..audio.io import AudioReadError
+from ..history.query import G
 from ..jobs import INTERACTIVE, JobContext, JobInfo, JobQueue
 from ..metrics import (METRICS, Clip, EngineScorers, InvalidOptions, Item, MetricError, Options, applicable,
                        score_item, select as select_metrics)
@@ -180,21 +181,30 @@ class EvaluationService:
             inside = path.resolve().parent == self.paths.generations.resolve()
         except OSError:
             return None
-        return path.stem if inside and self.jobs.get(path.stem) is not None else None
+        if not inside:
+            return None
+        return path.stem if self._kept(path.stem) is not None or self.jobs.get(path.stem) is not None else None
+
+    def _kept(self, generation_id: str) -> Any:
+        """The generation's row in the history (title, inputs, audio), or None; imported generations have no job."""
+        with self.db.connect() as connection:
+            return connection.execute(core_select(G.title, G.inputs, G.audio).where(G.id == generation_id)).first()
 
     def _job_source(self, job_id: str) -> Source:
-        job = self.jobs.get(job_id)
-        if job is None or job.kind != "generate":
-            raise InvalidRequest(f"There is no generation {job_id}.")
-        if not job.result or "audio" not in job.result:
-            raise InvalidRequest(f"Generation {job_id} has no audio (it did not succeed).")
-        inputs = job.payload.get("inputs", {})
+        kept = self._kept(job_id)
+        if kept is None:
+            job = self.jobs.get(job_id)
+            if job is None or job.kind != "generate":
+                raise InvalidRequest(f"There is no generation {job_id}.")
+            if not job.result or "audio" not in job.result:
+                raise InvalidRequest(f"Generation {job_id} has no audio (it did not succeed).")
+            kept = (job.title, job.payload.get("inputs", {}), job.result["audio"])
+        title, inputs, audio = kept
         audio_inputs = {k: v["path"] for k, v in inputs.items() if isinstance(v, dict) and v.get("path")}
         slot = next((s for s in REFERENCE_SLOTS if s in audio_inputs), next(iter(audio_inputs), None))
         text = inputs.get("text") if isinstance(inputs.get("text"), str) else None
         reference = self.paths.home / audio_inputs[slot] if slot else None  # an absolute path stays as it is
-        return Source(job.title[:60] or job.id, self.paths.home / job.result["audio"], reference, text,
-                      source_job=job.id)
+        return Source(title[:60] or job_id, self.paths.home / audio, reference, text, source_job=job_id)
 
     @staticmethod
     def _title(request: EvaluationRequest, sources: list[Source]) -> str:

@@ -1,13 +1,17 @@
 """Stored scores of generations: the newest value per metric for the history and the A/B view, and scores that are
-deleted with their generation (one or many), all or nothing."""
+deleted with their generation (one or many), all or nothing; generations imported from a project (which have no
+job) are scored from their history row."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from studio.evaluation import EvaluationRequest
 from studio.evaluation.table import Evaluation, EvaluationItem
-from studio.services import Services
+from studio.services import Services, build_services
+from studio.settings import Settings
 from tests.unit.test_evaluation import finish, generate
 
 LOUDNESS = ("loudness_lufs",)
@@ -76,3 +80,24 @@ def test_generations_dropped_at_start_up_lose_their_scores_too(services: Service
     (services.paths.generations / f"{a}.wav").unlink()  # removed by hand while the studio was stopped
     services.history.reconcile()
     assert set(services.evaluation.latest_scores([a, b])) == {b}
+
+
+def test_an_imported_generation_has_no_job_and_is_still_scored_from_its_history_row(
+        services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from studio.projects import Selection
+
+    text = "Brought over from another studio."
+    services.projects.export(Selection(generations=(generate(services, text),)), tmp_path / "project.zip")
+    monkeypatch.setenv("STUDIO_HOME", str(tmp_path / "other-studio"))
+    other = build_services(Settings.load())
+    other.start()
+    try:
+        other.projects.import_project(tmp_path / "project.zip")
+        (item,) = other.history.list().items
+        assert other.jobs.get(item.id) is None
+        _, report = finish(other, EvaluationRequest("jobs", jobs=(item.id,), metrics=("wer", "loudness_lufs")))
+        (scored,) = report.items
+        assert scored.source_job == item.id and scored.text == text and scored.values["wer"] == 0.0
+        assert [s.key for s in other.evaluation.latest_scores([item.id])[item.id]] == ["wer", "loudness_lufs"]
+    finally:
+        other.stop()
