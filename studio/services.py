@@ -110,6 +110,7 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     conversion = ConversionService(registry, generation)
     evaluation = EvaluationService(registry, models, jobs, transcription, paths, db)
     history.on_delete(evaluation.forget_generations)  # a generation's scores are deleted with it
+    conversion.similarity = evaluation.speaker_similarity  # result cards: similarity to the target and source
     weights = WeightManager(registry, jobs)
     projects = ProjectService(db, paths, library, history)
     services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads,

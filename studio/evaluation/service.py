@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,12 +22,12 @@ from sqlalchemy.engine import Engine as SqlEngine
 from sqlmodel import Session, col, select
 
 from engines.builtin.pitch_trackers import crepe_capacity
-from engines.contract import Cancelled, InvalidRequest, Progress
+from engines.contract import Cancelled, EngineError, InvalidRequest, Progress
 from engines.registry import Registry
 
 from ..audio.io import AudioReadError
 from ..history.query import G
-from ..jobs import INTERACTIVE, JobContext, JobInfo, JobQueue
+from ..jobs import INTERACTIVE, JobContext, JobInfo, JobQueue, JobState
 from ..metrics import (METRICS, Clip, EngineScorers, InvalidOptions, Item, MetricError, Options, applicable,
                        score_item, select as select_metrics)
 from ..metrics.spectral import frechet_distance
@@ -41,6 +42,9 @@ from .table import Evaluation, EvaluationItem
 log = logging.getLogger(__name__)
 
 EVALUATE = "evaluate"
+SIMILARITY = "speaker_similarity"  # the job kind of `speaker_similarity`
+SIMILARITY_WAIT = 600.0  # seconds a caller waits for its similarity job (it may queue behind others)
+SIMILARITIES_KEPT = 256  # recent results, so a result card shown again asks no model
 Mode = Literal["clip", "pair", "set", "jobs"]
 MODES = ("clip", "pair", "set", "jobs")
 MAX_TEXT = 20_000
@@ -101,6 +105,8 @@ class EvaluationService:
 
     def __post_init__(self) -> None:
         self.jobs.register(EVALUATE, self._run_job)
+        self.jobs.register(SIMILARITY, self._run_similarity)
+        self._similarities: OrderedDict[tuple[Any, ...], float] = OrderedDict()
 
     # -- checking and queueing ------------------------------------------------------------------------------
 
@@ -305,6 +311,51 @@ class EvaluationService:
         except ValueError:
             return str(path)
 
+    # -- one speaker similarity, for other pages (the conversion result card) ---------------------------------
+
+    def speaker_similarity(self, a: Path, b: Path) -> float:
+        """Cosine similarity of the speakers of two clips (default speaker encoder: resemblyzer, offline), computed
+        on the job worker like all model work. Blocks until then: call it off the event loop. MetricError says why
+        there is no value (encoder not ready, a clip too short or silent, the studio stopping)."""
+        try:
+            key = tuple(sorted(_fingerprint(path) for path in (a, b)))
+        except OSError as exc:
+            raise MetricError(f"A clip is missing: {exc}") from None
+        if key in self._similarities:
+            self._similarities.move_to_end(key)
+            return self._similarities[key]
+        job = self.jobs.submit(SIMILARITY, {"clips": [str(a), str(b)]}, task="metric",
+                               title=f"Speaker similarity: {a.name} · {b.name}", engine_id=Options().speaker_model)
+        done = self._waited(job.id)
+        if done.state != JobState.succeeded:
+            raise MetricError(done.error or f"The similarity job ended {done.state.value}.")
+        self._similarities[key] = value = float(done.result["similarity"])
+        while len(self._similarities) > SIMILARITIES_KEPT:
+            self._similarities.popitem(last=False)
+        return value
+
+    def _waited(self, job_id: str) -> JobInfo:
+        deadline = time.monotonic() + SIMILARITY_WAIT
+        while True:
+            try:
+                return self.jobs.wait(job_id, timeout=1.0)
+            except TimeoutError:
+                if not self.jobs.working or time.monotonic() > deadline:
+                    self.jobs.cancel(job_id)
+                    raise MetricError("The studio is stopping." if not self.jobs.working else
+                                      "The similarity waited too long behind other jobs.") from None
+
+    def _run_similarity(self, ctx: JobContext) -> dict[str, float]:
+        try:
+            a, b = (Clip.load(path) for path in ctx.payload["clips"])
+        except AudioReadError as exc:
+            raise EngineError(f"A clip cannot be read: {exc}") from None
+        scorers = EngineScorers(self.registry, self.models.use, self.transcription.transcribe, ctx.progress)
+        scores = score_item(Item("similarity", b, a), ["speaker_similarity"], Options(), scorers)
+        if "speaker_similarity" in scores.errors:
+            raise EngineError(f"Speaker similarity: {scores.errors['speaker_similarity']}")  # foreseen: a warning
+        return {"similarity": scores.values["speaker_similarity"]}
+
     # -- stored reports -------------------------------------------------------------------------------------
 
     def save(self, report: Report) -> None:
@@ -350,8 +401,8 @@ class EvaluationService:
         if not ids:
             return {}
         with Session(self.db) as session:
-            rows = session.exec(select(EvaluationItem.source_job, EvaluationItem.values, Evaluation.id, Evaluation.title,
-                                       Evaluation.created_at)
+            rows = session.exec(select(EvaluationItem.source_job, EvaluationItem.values, Evaluation.id,
+                                       Evaluation.title, Evaluation.created_at)
                                 .join(Evaluation, col(Evaluation.id) == col(EvaluationItem.evaluation_id))
                                 .where(col(EvaluationItem.source_job).in_(ids))
                                 .order_by(col(Evaluation.created_at).desc(), col(EvaluationItem.id).desc())).all()
@@ -406,6 +457,12 @@ def _why_not(misfits: list[str], has_reference: bool, has_text: bool) -> str:
         if not has_text:
             reasons.append("WER and CER need the text that was spoken.")
     return f"{', '.join(misfits)} cannot apply here: {' '.join(reasons)}"
+
+
+def _fingerprint(path: Path) -> tuple[str, int, int]:
+    """A file as it is now: a rewritten file is another clip."""
+    stat = path.stat()
+    return str(path.resolve()), stat.st_mtime_ns, stat.st_size
 
 
 def _item_keys(keys: Iterable[str]) -> list[str]:

@@ -172,6 +172,7 @@ def test_an_evaluation_on_a_cpu_records_that_it_used_crepe_tiny(monkeypatch: pyt
         report = services.evaluation.report(job.id)
         assert report.options["periodicity_model"] == "tiny"
         assert 0 < report.items[0].values["f0_periodicity_rmse"] < 1
-        assert [m.key for m in services.models.models() if m.engine_id == "metric.crepe"] == ["metric.crepe[model=tiny]"]
+        loaded = [m.key for m in services.models.models() if m.engine_id == "metric.crepe"]
+        assert loaded == ["metric.crepe[model=tiny]"]
     finally:
         services.stop()
