@@ -2,11 +2,14 @@
 report (keyed by the job id; each item by the generate job it scored) and reads reports back.
 
 Pages, the REST API and the CLI all go through `submit()`; the job runs `run()`, which other code may also call
-from inside its own job.
+from inside its own job. The history and the A/B view read a generation's newest scores (`latest_scores`); a
+generation's scores are deleted with it (`forget_generations`); `speaker_similarity` gives one similarity, for
+the conversion result card.
 """
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -107,6 +110,7 @@ class EvaluationService:
         self.jobs.register(EVALUATE, self._run_job)
         self.jobs.register(SIMILARITY, self._run_similarity)
         self._similarities: OrderedDict[tuple[Any, ...], float] = OrderedDict()
+        self._similarities_lock = threading.Lock()  # callers run on NiceGUI's io threads
 
     # -- checking and queueing ------------------------------------------------------------------------------
 
@@ -321,17 +325,20 @@ class EvaluationService:
             key = tuple(sorted(_fingerprint(path) for path in (a, b)))
         except OSError as exc:
             raise MetricError(f"A clip is missing: {exc}") from None
-        if key in self._similarities:
-            self._similarities.move_to_end(key)
-            return self._similarities[key]
+        with self._similarities_lock:
+            if key in self._similarities:
+                self._similarities.move_to_end(key)
+                return self._similarities[key]
         job = self.jobs.submit(SIMILARITY, {"clips": [str(a), str(b)]}, task="metric",
                                title=f"Speaker similarity: {a.name} · {b.name}", engine_id=Options().speaker_model)
         done = self._waited(job.id)
         if done.state != JobState.succeeded:
             raise MetricError(done.error or f"The similarity job ended {done.state.value}.")
-        self._similarities[key] = value = float(done.result["similarity"])
-        while len(self._similarities) > SIMILARITIES_KEPT:
-            self._similarities.popitem(last=False)
+        value = float(done.result["similarity"])
+        with self._similarities_lock:
+            self._similarities[key] = value
+            while len(self._similarities) > SIMILARITIES_KEPT:
+                self._similarities.popitem(last=False)
         return value
 
     def _waited(self, job_id: str) -> JobInfo:
@@ -471,7 +478,6 @@ def _item_keys(keys: Iterable[str]) -> list[str]:
 
 
 def _item_result(row: Any) -> ItemResult:  # an EvaluationItem, or a Core row of its table
-
     return ItemResult(row.name, row.generated, row.reference, row.text, row.source_job, dict(row.values),
                       dict(row.errors), list(row.notes), row.error)
 
