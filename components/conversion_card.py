@@ -13,6 +13,7 @@ from studio.generation import GenerationService
 from studio.history.compare import GENERATION, UPLOAD, clip_key
 from studio.jobs import JobInfo
 from studio.library import LibraryService
+from studio.metrics import MetricError
 
 from . import theme
 from .audio_plots import conversion_figure
@@ -98,11 +99,19 @@ class ConversionCard(ResultCard):
         for label, other in pairs:
             if other is None or converted is None:
                 continue
-            score = await run.io_bound(self.conversion.similarity, converted, other)  # type: ignore[arg-type]
+            try:
+                score = await run.io_bound(self.conversion.similarity, converted, other)  # type: ignore[arg-type]
+            except MetricError as exc:
+                if not self.similarity_row.is_deleted:
+                    with self.similarity_row:
+                        ui.label(f"No similarity to the {label}: {exc}").classes(theme.HINT) \
+                            .mark(f"similarity-{label}-missing")
+                continue
             if self.similarity_row.is_deleted:
                 return
             with self.similarity_row:
-                ui.badge(f"similarity to {label} {score:.2f}").props("outline color=primary")
+                ui.badge(f"similarity to {label} {score:.2f}").props("outline color=primary") \
+                    .tooltip("Cosine similarity of speaker embeddings: 1 = the same voice.").mark(f"similarity-{label}")
 
     def _figure(self, path: Path, f0_method: str, columns: int) -> dict[str, Any]:
         if self.source is None:

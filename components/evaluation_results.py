@@ -1,13 +1,14 @@
 """An evaluation report on screen: summary (value, or mean ± std), a sortable per-item table, a chart per metric,
-the messages of items that could not be scored, and CSV / JSON export. Also usable by the history and A/B views
-(`score_chips` shows one item's scores compactly)."""
+the messages of items that could not be scored, and CSV / JSON export; and `score_chips`, a generation's stored
+scores as compact badges for the history and A/B views."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from nicegui import ui
 
-from studio.evaluation import ItemResult, Report
+from studio.evaluation import ItemResult, Report, Score
 from studio.metrics import METRICS, Metric
 
 from . import theme
@@ -126,11 +127,24 @@ def metric_chart(report: Report, key: str) -> dict[str, Any]:
     }
 
 
-def score_chips(item: ItemResult, keys: tuple[str, ...] = ("wer", "speaker_similarity", "distillmos", "mcd")) -> None:
-    """A generation's headline scores as small badges (for the history and A/B views)."""
-    with ui.row().classes("gap-1"):
-        for key in keys:
-            if key in item.values:
-                metric = METRICS[key]
-                ui.badge(f"{metric.label}: {metric.format(item.values[key])}").props("outline color=grey-7") \
-                    .tooltip(metric.description)
+# Chip labels where the metric's own label is long (the tooltip gives the full one).
+SHORT_LABELS = {"fpc": "FPC", "v_uv_f1": "V/UV F1", "energy_pc": "Energy PC", "wer": "WER", "cer": "CER",
+                "speaker_similarity": "Similarity", "mcd": "MCD", "mstft": "MSTFT", "pesq_wb": "PESQ-WB",
+                "pesq_nb": "PESQ-NB", "fad": "FAD", "snr_db": "SNR", "dnsmos_ovrl": "DNSMOS OVRL",
+                "dnsmos_sig": "DNSMOS SIG", "dnsmos_bak": "DNSMOS BAK"}
+
+
+def chip_text(score: Score) -> str:
+    """'WER 0.000', 'Loudness -23.1 LUFS': the metric, its value and its unit."""
+    metric = METRICS[score.key]
+    return f"{SHORT_LABELS.get(score.key, metric.label)} {metric.format(score.value)}"
+
+
+def score_chips(scores: list[Score]) -> None:
+    """A generation's stored scores (the newest value of each metric) as small badges, for the history and A/B views."""
+    for score in scores:
+        metric = METRICS[score.key]
+        when = dt.datetime.fromtimestamp(score.created_at).strftime("%d %b %Y %H:%M")
+        ui.badge(chip_text(score)).props("outline color=teal").mark(f"score-{score.key}") \
+            .tooltip(f"{metric.label} {_direction(metric)}: {metric.description} "
+                     f"From the evaluation “{score.evaluation_title}”, {when}.")

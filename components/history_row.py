@@ -9,11 +9,13 @@ from typing import Any
 from nicegui import ui
 
 from studio.audio.io import EXPORT_FORMATS
+from studio.evaluation import Score
 from studio.history import HistoryItem
 from studio.history.compare import GENERATION, clip_key
 
 from . import theme
 from .compare_tray import compare_button
+from .evaluation_results import score_chips
 from .result_card import MEDIA_ROUTE
 
 
@@ -37,6 +39,7 @@ class RowActions:
     vary: Callable[[HistoryItem], Any]
     delete: Callable[[HistoryItem], Any]
     keep: Callable[[HistoryItem], Any] | None = None  # as a voice sample
+    evaluate: Callable[[HistoryItem], Any] | None = None
 
 
 def facts(item: HistoryItem, engine_name: str, profile_name: str | None = None) -> list[str]:
@@ -51,7 +54,7 @@ def facts(item: HistoryItem, engine_name: str, profile_name: str | None = None) 
 
 class HistoryRow:
     def __init__(self, item: HistoryItem, engine_name: str, actions: RowActions, selected: bool = False,
-                 profile_name: str | None = None) -> None:
+                 profile_name: str | None = None, scores: list[Score] | None = None) -> None:
         self.item = item
         key = item.id
         with ui.card().classes("w-full gap-2").mark(f"history-{key}") as self.card:
@@ -64,6 +67,7 @@ class HistoryRow:
                         for fact in facts(item, engine_name, profile_name):
                             ui.badge(fact).props("outline color=grey-7")
                         self.tags = ui.row().classes("items-center gap-1")
+                    self.scores = ui.row().classes("items-center gap-1").mark(f"scores-{key}")
                 with ui.column().classes("items-end gap-0 shrink-0"):
                     self.star = ui.button(on_click=lambda: actions.favourite(self.item, not self.item.favourite)) \
                         .props('flat round color=amber aria-label="Favourite"').mark(f"favourite-{key}")
@@ -82,6 +86,11 @@ class HistoryRow:
                     .props("outline no-caps").mark(f"rerun-{key}")
                 ui.button("Variation", icon="tune", on_click=lambda: actions.vary(self.item)) \
                     .props("outline no-caps").mark(f"vary-{key}")
+                if actions.evaluate is not None:
+                    ui.button("Evaluate", icon="analytics", on_click=lambda: actions.evaluate(self.item)) \
+                        .props("outline no-caps").tooltip("Score it with every metric that applies: against its "
+                                                          "text, and its reference clip if it had one") \
+                        .mark(f"evaluate-{key}")
                 ui.button("Tags & notes", icon="edit_note", on_click=lambda: actions.edit(self.item)) \
                     .props("outline no-caps").mark(f"edit-{key}")
                 if actions.keep is not None:
@@ -92,6 +101,14 @@ class HistoryRow:
                     .props("outline no-caps").mark(f"delete-{key}")
             self.notes = ui.label("").classes(theme.HINT + " whitespace-pre-line")
         self.show(item)
+        self.show_scores(scores or [])
+
+    def show_scores(self, scores: list[Score]) -> None:
+        """The newest stored value of each metric the generation was scored with."""
+        self.scores.clear()
+        with self.scores:
+            score_chips(scores)
+        self.scores.set_visibility(bool(scores))
 
     def show(self, item: HistoryItem) -> None:
         """Show a changed item in place (the player keeps playing)."""

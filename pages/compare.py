@@ -10,6 +10,7 @@ from components import theme
 from components.audio_input import AudioInputField
 from components.audio_plots import ARRANGEMENTS, VIEWS, comparison_figure
 from components.compare_tray import compared, set_compared
+from components.evaluation_results import score_chips
 from components.generation_picker import pick_generations
 from components.names import engine_name, profile_names
 from studio.history import HistoryError
@@ -20,6 +21,7 @@ from studio.uploads import StoredAudio
 from .shortcuts import Shortcuts
 
 PLOT_COLUMNS = 1200
+POLL_SECONDS = 1.0
 
 
 class ComparePage:
@@ -33,6 +35,8 @@ class ComparePage:
         self.revealed = False
         self.chosen: str | None = None
         self.plot_token = 0
+        self.score_rows: dict[str, ui.row] = {}  # generation id -> the chips of its stored scores
+        self.scores_revision = services.evaluation.revision
         with ui.column().classes(theme.PAGE):
             with ui.row().classes("w-full items-center gap-2"):
                 ui.label("Compare").classes("text-h5")
@@ -63,6 +67,7 @@ class ComparePage:
             self.only_differences = True
             self.tally_area = ui.column().classes("w-full gap-2").mark("tally")
         self.render()
+        ui.timer(POLL_SECONDS, self._poll_scores)
 
     # -- which clips ---------------------------------------------------------------------------------------
 
@@ -141,12 +146,14 @@ class ComparePage:
         shown = [next(c for c in self.clips if c.key == key) for key in self.order]
         self.blind_hint.set_visibility(self.blind)
         self.cards.clear()
+        self.score_rows.clear()
         with self.cards:
             if len(shown) < 2:
                 ui.label("Add at least two clips: the Compare button of a result or of an item in the History, "
                          "“Add from history” above, or an upload.").classes(theme.HINT + " col-span-full")
             for i, clip in enumerate(shown):
                 self._card(LABELS[i], clip)
+        self._show_scores()
         self._voting(shown)
         self._differences(shown)
         self._tally()
@@ -172,6 +179,22 @@ class ComparePage:
             if not self.hidden:
                 facts = [clip.details.get("engine", clip.details.get("source", "")), f"{clip.duration:.2f} s"]
                 ui.label(" · ".join(f for f in facts if f)).classes(theme.HINT)
+                if clip.kind == GENERATION:
+                    self.score_rows[clip.id] = ui.row().classes("items-center gap-1").mark(f"scores-{label}")
+
+    def _show_scores(self) -> None:
+        """Each shown generation's stored scores (the newest value of each metric); hidden in a blind round."""
+        self.scores_revision = self.services.evaluation.revision
+        scores = self.services.evaluation.latest_scores(self.score_rows)
+        for generation_id, row in self.score_rows.items():
+            row.clear()
+            with row:
+                score_chips(scores.get(generation_id, []))
+            row.set_visibility(generation_id in scores)
+
+    def _poll_scores(self) -> None:
+        if self.services.evaluation.revision != self.scores_revision:
+            self._show_scores()
 
     def _voting(self, shown: list[Clip]) -> None:
         self.voting.clear()

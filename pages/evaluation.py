@@ -115,7 +115,8 @@ class EvaluationPage(TaskPage):
                                             value=values["f0_method"], label="F0 extractor")
             fields["align"] = ui.select({"dtw": "DTW on MFCCs", "cut": "Cut to the shorter"}, value=values["align"],
                                         label="Frames of clips of different lengths")
-            fields["periodicity_model"] = ui.select({"full": "CREPE full (as Amphion; slow on a CPU)",
+            fields["periodicity_model"] = ui.select({"auto": "CREPE full on CUDA, tiny on a CPU",
+                                                     "full": "CREPE full (as Amphion; slow on a CPU)",
                                                      "tiny": "CREPE tiny (fast)"},
                                                     value=values["periodicity_model"], label="Periodicity model")
             fields["speaker_model"] = ui.select(speaker, value=values["speaker_model"], label="Speaker encoder") \

@@ -17,6 +17,7 @@ from components.keep_sample import keep_as_sample
 from components.names import engine_name, profile_names
 from components.project_dialogs import download_project, import_project
 from engines.contract import InvalidRequest
+from studio.evaluation import EvaluationRequest, Score
 from studio.generation import EngineNotReady
 from studio.history import SORTS, HistoryError, HistoryItem, HistoryPage, HistoryQuery
 from studio.history.compare import GENERATION, clip_key
@@ -56,6 +57,7 @@ class HistoryListPage:
         self.page_number = 1
         self.shown: tuple = ()
         self.revision = self.history.revision
+        self.scores_revision = services.evaluation.revision
         self.profile_names: dict[str, str] = {}
         # dialogs open in the page's own column: a row (and the button that opened one) may be re-rendered meanwhile
         with ui.column().classes(theme.PAGE) as self.root:
@@ -78,12 +80,14 @@ class HistoryListPage:
                 ui.space()
                 ui.button("Compare", icon="compare_arrows", on_click=self._compare_selected) \
                     .props("outline no-caps").mark("compare-selected")
+                ui.button("Evaluate", icon="analytics", on_click=self._evaluate_selected) \
+                    .props("outline no-caps").mark("evaluate-selected")
                 ui.button("Export", icon="archive", on_click=self._export_selected) \
                     .props("outline no-caps").mark("export-selected")
                 ui.button("Delete", icon="delete", color="negative", on_click=self._delete_selected) \
                     .props("outline no-caps").mark("delete-selected")
                 ui.button("Clear", icon="deselect", on_click=self._clear_selection).props("flat no-caps")
-            self.queued: str | None = None  # the last re-run or variation queued here: its progress shows
+            self.queued: str | None = None  # the last re-run, variation or evaluation queued here: its progress shows
             self.progress = JobProgress(services.jobs, lambda: services.jobs.get(self.queued) if self.queued else None)
             self.fresh = ui.button("New generations: show them", icon="refresh", on_click=lambda: self.refresh()) \
                 .props("outline no-caps color=primary").mark("show-new")
@@ -199,13 +203,14 @@ class HistoryListPage:
         self.shown = signature(page)
         self.list.clear()
         self.rows.clear()
+        scores = self.services.evaluation.latest_scores(item.id for item in page.items)
         with self.list:
             if not page.items:
                 filtered = page.query != HistoryQuery(sort=page.query.sort, grouped=True, limit=page.query.limit)
                 ui.label("Nothing matches these filters." if filtered else
                          "No generations yet. Everything you generate is kept here.").classes(theme.HINT)
             for item in page.items:
-                self._row(item)
+                self._row(item, scores.get(item.id, []))
                 if item.group_size > 1:
                     self._takes(item)
         pages = max(1, math.ceil(page.total / page.query.limit))
@@ -215,11 +220,11 @@ class HistoryListPage:
         self.count.set_text(f"{page.total:,} generation{'s' if page.total != 1 else ''}"
                             + (" (takes grouped)" if any(i.group_size > 1 for i in page.items) else ""))
 
-    def _row(self, item: HistoryItem) -> None:
+    def _row(self, item: HistoryItem, scores: list[Score]) -> None:
         actions = RowActions(self._select_item, self._favourite, self._rate, self._edit, self._rerun, self._vary,
-                             self._delete, self._keep)
+                             self._delete, self._keep, self._evaluate)
         self.rows[item.id] = HistoryRow(item, self._engine_name(item.engine_id), actions, item.id in self.selected,
-                                        self._profile_name(item.profile_id) or None)
+                                        self._profile_name(item.profile_id) or None, scores)
 
     def _takes(self, item: HistoryItem) -> None:
         others = item.group_size - 1
@@ -231,15 +236,18 @@ class HistoryListPage:
             (self.expanded.add if opened else self.expanded.discard)(item.id)
             area.clear()
             if opened:
+                takes = [take for take in self.history.takes(item.id) if take.id != item.id]
+                scores = self.services.evaluation.latest_scores(take.id for take in takes)
                 with area:
-                    for take in self.history.takes(item.id):
-                        if take.id != item.id:
-                            self._row(take)
+                    for take in takes:
+                        self._row(take, scores.get(take.id, []))
 
         panel.on_value_change(lambda e: show(e.value))
         show(panel.value)
 
     async def _poll(self) -> None:
+        if self.services.evaluation.revision != self.scores_revision:
+            self._show_scores()
         if self.history.revision == self.revision:
             return
         self.revision = self.history.revision
@@ -257,6 +265,13 @@ class HistoryListPage:
             self.fresh.set_visibility(True)  # never cut off what the user is listening to
         else:
             self._render(page)
+
+    def _show_scores(self) -> None:
+        """Stored scores changed (an evaluation finished, or was deleted): update the chips in place."""
+        self.scores_revision = self.services.evaluation.revision
+        scores = self.services.evaluation.latest_scores(self.rows)
+        for generation_id, row in self.rows.items():
+            row.show_scores(scores.get(generation_id, []))
 
     async def _playing(self) -> bool:
         try:
@@ -311,6 +326,26 @@ class HistoryListPage:
             params = await variation_params(self.services.registry.get(item.engine_id), item)
         if params is not None:
             self._queue_take(item, lambda: self.history.vary(item.id, params, new_seed=False), "a variation")
+
+    def _evaluate(self, item: HistoryItem) -> None:
+        self._queue_evaluation([item.id], f"“{item.title}”: its scores appear on it when done")
+
+    def _evaluate_selected(self) -> None:
+        if len(self.selected) == 1:
+            self._evaluate(next(iter(self.selected.values())))
+            return
+        self._queue_evaluation(list(self.selected), f"{len(self.selected)} generations: their scores appear on "
+                                                    "them when done, the whole report on the Evaluation page")
+
+    def _queue_evaluation(self, ids: list[str], what: str) -> None:
+        """Every metric that applies to each generation: against its text, and its reference clip if it had one."""
+        try:
+            self.queued = self.services.evaluation.submit(EvaluationRequest("jobs", jobs=tuple(ids))).id
+        except InvalidRequest as exc:
+            ui.notify(str(exc), type="negative", multi_line=True)
+            return
+        self.progress.refresh()
+        ui.notify(f"Evaluating {what}.", type="info")
 
     async def _keep(self, item: HistoryItem) -> None:
         with self.root:

@@ -28,8 +28,9 @@ TARGET_SLOTS = ("reference", "timbre_reference", "style_reference")  # the targe
 DSP_ENGINES = {"vc": "builtin.world_vc", "svc": "builtin.world_svc",  # offline; the default without a neural model
                "enhance": "builtin.deepfilter"}
 
-# Follow-up hook for the speaker-similarity metric (studio/metrics, resemblyzer): (clip, clip) -> cosine
-# similarity in [-1, 1]. When set, result cards show the converted clip's similarity to the target and source.
+# The speaker-similarity metric (set by the composition root to EvaluationService.speaker_similarity, resemblyzer):
+# (clip, clip) -> cosine similarity in [-1, 1], blocking; raises studio.metrics.MetricError when it has no value.
+# When set, result cards show the converted clip's similarity to the target and to the source.
 SpeakerSimilarity = Callable[[Path, Path], float]
 
 

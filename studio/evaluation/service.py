@@ -2,28 +2,37 @@
 report (keyed by the job id; each item by the generate job it scored) and reads reports back.
 
 Pages, the REST API and the CLI all go through `submit()`; the job runs `run()`, which other code may also call
-from inside its own job.
+from inside its own job. The history and the A/B view read a generation's newest scores (`latest_scores`); a
+generation's scores are deleted with it (`forget_generations`); `speaker_similarity` gives one similarity, for
+the conversion result card.
 """
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
+from sqlalchemy import select as core_select
+from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlmodel import Session, col, select
 
-from engines.contract import Cancelled, InvalidRequest, Progress
+from engines.builtin.pitch_trackers import crepe_capacity
+from engines.contract import Cancelled, EngineError, InvalidRequest, Progress
 from engines.registry import Registry
 
 from ..audio.io import AudioReadError
-from ..jobs import INTERACTIVE, JobContext, JobInfo, JobQueue
-from ..metrics import (Clip, EngineScorers, InvalidOptions, Item, MetricError, Options, applicable, score_item,
-                       select as select_metrics)
+from ..history.query import G
+from ..jobs import INTERACTIVE, JobContext, JobInfo, JobQueue, JobState
+from ..metrics import (METRICS, Clip, EngineScorers, InvalidOptions, Item, MetricError, Options, applicable,
+                       score_item, select as select_metrics)
 from ..metrics.spectral import frechet_distance
 from ..model_manager import ModelManager
 from ..storage import Paths
@@ -36,11 +45,25 @@ from .table import Evaluation, EvaluationItem
 log = logging.getLogger(__name__)
 
 EVALUATE = "evaluate"
+SIMILARITY = "speaker_similarity"  # the job kind of `speaker_similarity`
+SIMILARITY_WAIT = 600.0  # seconds a caller waits for its similarity job (it may queue behind others)
+SIMILARITIES_KEPT = 256  # recent results, so a result card shown again asks no model
 Mode = Literal["clip", "pair", "set", "jobs"]
 MODES = ("clip", "pair", "set", "jobs")
 MAX_TEXT = 20_000
 FAD_ENGINE = "metric.clap"
 REFERENCE_SLOTS = ("reference", "prompt", "speaker", "source", "target", "audio")  # preferred audio input of a job
+
+
+@dataclass(frozen=True)
+class Score:
+    """One stored value of a generation, and the evaluation it came from."""
+
+    key: str
+    value: float
+    evaluation_id: str
+    evaluation_title: str
+    created_at: float
 
 
 @dataclass(frozen=True)
@@ -81,8 +104,13 @@ class EvaluationService:
     paths: Paths
     db: SqlEngine
 
+    revision: int = field(default=0, init=False)  # changes whenever stored scores do; the history and A/B poll it
+
     def __post_init__(self) -> None:
         self.jobs.register(EVALUATE, self._run_job)
+        self.jobs.register(SIMILARITY, self._run_similarity)
+        self._similarities: OrderedDict[tuple[Any, ...], float] = OrderedDict()
+        self._similarities_lock = threading.Lock()  # callers run on NiceGUI's io threads
 
     # -- checking and queueing ------------------------------------------------------------------------------
 
@@ -163,21 +191,30 @@ class EvaluationService:
             inside = path.resolve().parent == self.paths.generations.resolve()
         except OSError:
             return None
-        return path.stem if inside and self.jobs.get(path.stem) is not None else None
+        if not inside:
+            return None
+        return path.stem if self._kept(path.stem) is not None or self.jobs.get(path.stem) is not None else None
+
+    def _kept(self, generation_id: str) -> Any:
+        """The generation's row in the history (title, inputs, audio), or None; imported generations have no job."""
+        with self.db.connect() as connection:
+            return connection.execute(core_select(G.title, G.inputs, G.audio).where(G.id == generation_id)).first()
 
     def _job_source(self, job_id: str) -> Source:
-        job = self.jobs.get(job_id)
-        if job is None or job.kind != "generate":
-            raise InvalidRequest(f"There is no generation {job_id}.")
-        if not job.result or "audio" not in job.result:
-            raise InvalidRequest(f"Generation {job_id} has no audio (it did not succeed).")
-        inputs = job.payload.get("inputs", {})
+        kept = self._kept(job_id)
+        if kept is None:
+            job = self.jobs.get(job_id)
+            if job is None or job.kind != "generate":
+                raise InvalidRequest(f"There is no generation {job_id}.")
+            if not job.result or "audio" not in job.result:
+                raise InvalidRequest(f"Generation {job_id} has no audio (it did not succeed).")
+            kept = (job.title, job.payload.get("inputs", {}), job.result["audio"])
+        title, inputs, audio = kept
         audio_inputs = {k: v["path"] for k, v in inputs.items() if isinstance(v, dict) and v.get("path")}
         slot = next((s for s in REFERENCE_SLOTS if s in audio_inputs), next(iter(audio_inputs), None))
         text = inputs.get("text") if isinstance(inputs.get("text"), str) else None
         reference = self.paths.home / audio_inputs[slot] if slot else None  # an absolute path stays as it is
-        return Source(job.title[:60] or job.id, self.paths.home / job.result["audio"], reference, text,
-                      source_job=job.id)
+        return Source(title[:60] or job_id, self.paths.home / audio, reference, text, source_job=job_id)
 
     @staticmethod
     def _title(request: EvaluationRequest, sources: list[Source]) -> str:
@@ -202,9 +239,9 @@ class EvaluationService:
     def run(self, request: EvaluationRequest, progress: Progress, evaluation_id: str) -> Report:
         """Score every item now, on this thread (inside a job); a bad item never stops the others."""
         request, sources = self.prepare(request)
-        options = Options.from_dict(request.options)
         keys = list(request.metrics or ())
-        item_keys = [k for k in keys if k != "fad"]
+        options = self._settled(Options.from_dict(request.options), keys)
+        item_keys = _item_keys(keys)
         scorers = EngineScorers(self.registry, self.models.use, self.transcription.transcribe, progress)
         results = []
         share = 0.9 if "fad" in keys else 1.0
@@ -218,6 +255,12 @@ class EvaluationService:
             progress(share, "Fréchet audio distance")
             self._set_fad(report, sources, scorers)
         return report
+
+    def _settled(self, options: Options, keys: list[str]) -> Options:
+        """Options with "auto" choices made for this studio's device, so the report says what was used."""
+        if "f0_periodicity_rmse" in keys:
+            return replace(options, periodicity_model=crepe_capacity(options.periodicity_model, self.models.device))
+        return options
 
     def _score_source(self, source: Source, keys: list[str], options: Options, scorers: EngineScorers,
                       progress: Progress) -> ItemResult:
@@ -272,6 +315,54 @@ class EvaluationService:
         except ValueError:
             return str(path)
 
+    # -- one speaker similarity, for other pages (the conversion result card) ---------------------------------
+
+    def speaker_similarity(self, a: Path, b: Path) -> float:
+        """Cosine similarity of the speakers of two clips (default speaker encoder: resemblyzer, offline), computed
+        on the job worker like all model work. Blocks until then: call it off the event loop. MetricError says why
+        there is no value (encoder not ready, a clip too short or silent, the studio stopping)."""
+        try:
+            key = tuple(sorted(_fingerprint(path) for path in (a, b)))
+        except OSError as exc:
+            raise MetricError(f"A clip is missing: {exc}") from None
+        with self._similarities_lock:
+            if key in self._similarities:
+                self._similarities.move_to_end(key)
+                return self._similarities[key]
+        job = self.jobs.submit(SIMILARITY, {"clips": [str(a), str(b)]}, task="metric",
+                               title=f"Speaker similarity: {a.name} · {b.name}", engine_id=Options().speaker_model)
+        done = self._waited(job.id)
+        if done.state != JobState.succeeded:
+            raise MetricError(done.error or f"The similarity job ended {done.state.value}.")
+        value = float(done.result["similarity"])
+        with self._similarities_lock:
+            self._similarities[key] = value
+            while len(self._similarities) > SIMILARITIES_KEPT:
+                self._similarities.popitem(last=False)
+        return value
+
+    def _waited(self, job_id: str) -> JobInfo:
+        deadline = time.monotonic() + SIMILARITY_WAIT
+        while True:
+            try:
+                return self.jobs.wait(job_id, timeout=1.0)
+            except TimeoutError:
+                if not self.jobs.working or time.monotonic() > deadline:
+                    self.jobs.cancel(job_id)
+                    raise MetricError("The studio is stopping." if not self.jobs.working else
+                                      "The similarity waited too long behind other jobs.") from None
+
+    def _run_similarity(self, ctx: JobContext) -> dict[str, float]:
+        try:
+            a, b = (Clip.load(path) for path in ctx.payload["clips"])
+        except AudioReadError as exc:
+            raise EngineError(f"A clip cannot be read: {exc}") from None
+        scorers = EngineScorers(self.registry, self.models.use, self.transcription.transcribe, ctx.progress)
+        scores = score_item(Item("similarity", b, a), ["speaker_similarity"], Options(), scorers)
+        if "speaker_similarity" in scores.errors:
+            raise EngineError(f"Speaker similarity: {scores.errors['speaker_similarity']}")  # foreseen: a warning
+        return {"similarity": scores.values["speaker_similarity"]}
+
     # -- stored reports -------------------------------------------------------------------------------------
 
     def save(self, report: Report) -> None:
@@ -285,6 +376,7 @@ class EvaluationService:
             for position, item in enumerate(data["items"]):
                 session.add(EvaluationItem(evaluation_id=report.id, position=position, **item))
             session.commit()
+        self.revision += 1
 
     def report(self, evaluation_id: str) -> Report | None:
         with Session(self.db) as session:
@@ -310,12 +402,59 @@ class EvaluationService:
                                 .order_by(col(Evaluation.created_at).desc())).all()
             return [(row.evaluation_id, _item_result(row)) for row in rows]
 
+    def latest_scores(self, job_ids: Iterable[str]) -> dict[str, list[Score]]:
+        """Each generation's newest value of every metric it was scored with (in the metrics' order), by job id."""
+        ids = list(dict.fromkeys(job_ids))
+        if not ids:
+            return {}
+        with Session(self.db) as session:
+            rows = session.exec(select(EvaluationItem.source_job, EvaluationItem.values, Evaluation.id,
+                                       Evaluation.title, Evaluation.created_at)
+                                .join(Evaluation, col(Evaluation.id) == col(EvaluationItem.evaluation_id))
+                                .where(col(EvaluationItem.source_job).in_(ids))
+                                .order_by(col(Evaluation.created_at).desc(), col(EvaluationItem.id).desc())).all()
+        newest: dict[str, dict[str, Score]] = {}
+        for job_id, values, evaluation_id, title, created_at in rows:
+            found = newest.setdefault(job_id, {})
+            for key, value in values.items():
+                if value is not None and key in METRICS and key not in found:
+                    found[key] = Score(key, float(value), evaluation_id, title, created_at)
+        order = {key: n for n, key in enumerate(METRICS)}
+        return {job_id: sorted(found.values(), key=lambda s: order[s.key]) for job_id, found in newest.items()}
+
     def delete(self, evaluation_id: str) -> bool:
         with Session(self.db) as session:
             session.execute(delete(EvaluationItem).where(col(EvaluationItem.evaluation_id) == evaluation_id))
             deleted = session.execute(delete(Evaluation).where(col(Evaluation.id) == evaluation_id)).rowcount
             session.commit()
-            return bool(deleted)
+        self.revision += 1
+        return bool(deleted)
+
+    def forget_generations(self, connection: Connection, job_ids: list[str]) -> None:
+        """Inside the transaction that deletes generations (HistoryService.on_delete): their scores go with them.
+
+        An evaluation left with no item goes too; one that keeps items gets its summary from those that are left.
+        """
+        items, evaluations = EvaluationItem.__table__, Evaluation.__table__
+        touched = connection.execute(core_select(items.c.evaluation_id).distinct()
+                                     .where(items.c.source_job.in_(job_ids))).scalars().all()
+        if not touched:
+            return
+        connection.execute(delete(items).where(items.c.source_job.in_(job_ids)))
+        for evaluation_id in touched:
+            row = connection.execute(core_select(evaluations).where(evaluations.c.id == evaluation_id)).one()
+            left = [_item_result(r) for r in connection.execute(
+                core_select(items).where(items.c.evaluation_id == evaluation_id).order_by(items.c.position))]
+            if not left:
+                connection.execute(delete(evaluations).where(evaluations.c.id == evaluation_id))
+                continue
+            for item in left:
+                item.values = {k: v for k, v in item.values.items() if v is not None}  # stored NaN: no value
+            report = Report(row.id, row.created_at, row.mode, row.title, list(row.metrics), dict(row.options), left,
+                            summarise(left, _item_keys(row.metrics)))
+            connection.execute(update(evaluations).where(evaluations.c.id == evaluation_id).values(
+                summary=report.to_dict()["summary"], item_count=len(left), failed_items=report.failed_items))
+        self.revision += 1
 
 
 def _why_not(misfits: list[str], has_reference: bool, has_text: bool) -> str:
@@ -327,7 +466,18 @@ def _why_not(misfits: list[str], has_reference: bool, has_text: bool) -> str:
     return f"{', '.join(misfits)} cannot apply here: {' '.join(reasons)}"
 
 
-def _item_result(row: EvaluationItem) -> ItemResult:
+def _fingerprint(path: Path) -> tuple[str, int, int]:
+    """A file as it is now: a rewritten file is another clip."""
+    stat = path.stat()
+    return str(path.resolve()), stat.st_mtime_ns, stat.st_size
+
+
+def _item_keys(keys: Iterable[str]) -> list[str]:
+    """The metrics scored per item (the set metric FAD is not)."""
+    return [k for k in keys if k != "fad"]
+
+
+def _item_result(row: Any) -> ItemResult:  # an EvaluationItem, or a Core row of its table
     return ItemResult(row.name, row.generated, row.reference, row.text, row.source_job, dict(row.values),
                       dict(row.errors), list(row.notes), row.error)
 

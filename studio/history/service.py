@@ -10,7 +10,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,10 @@ MAX_TAGS = 20
 MAX_TAG_CHARS = 40
 MAX_NOTES_CHARS = 10_000
 TRASH = ".deleting"  # under generations/: files of a delete that has not committed yet
+
+# Called inside the transaction that deletes generations, with their ids: rows that belong to a generation (its
+# evaluation scores) are deleted with it, and stay if the delete fails.
+DeleteListener = Callable[[Connection, list[str]], None]
 
 
 @dataclass(frozen=True)
@@ -113,8 +117,12 @@ class HistoryService:
         self._write_lock = threading.RLock()
         self._recorded = threading.Condition()
         self._record_failures: dict[str, str] = {}
+        self._delete_listeners: list[DeleteListener] = []
         self.text_index = self._ensure_text_index()
         self.jobs.on_finished(self._job_finished)
+
+    def on_delete(self, listener: DeleteListener) -> None:
+        self._delete_listeners.append(listener)
 
     # -- recording (on the job worker) ---------------------------------------------------------------------
 
@@ -302,7 +310,8 @@ class HistoryService:
         return self.require(generation_id)
 
     def delete(self, generation_ids: Iterable[str]) -> list[str]:
-        """Delete generations and their audio, all or nothing; returns the ids that existed.
+        """Delete generations, their audio and what belongs to them (see `on_delete`), all or nothing; returns the
+        ids that existed.
 
         The takes of a deleted original stay: the earliest remaining one becomes their original.
         """
@@ -314,6 +323,8 @@ class HistoryService:
                     rows = connection.execute(select(G.id, G.audio, G.original_id).where(G.id.in_(ids))).all()
                     found = [i for i in ids if i in {row.id for row in rows}]
                     connection.execute(delete(GENERATIONS).where(G.id.in_(found)))
+                    for listener in self._delete_listeners if found else ():
+                        listener(connection, found)
                     self._regroup(connection, [(row.id, row.original_id) for row in rows])
                     moved = self._move_aside([self.paths.home / row.audio for row in rows])
             except BaseException:

@@ -202,6 +202,11 @@ class JobQueue:
     def running(self) -> JobInfo | None:
         return self._running
 
+    @property
+    def working(self) -> bool:
+        """True while the worker runs: a job queued now will run (not before start, nor once stopping)."""
+        return self._thread is not None and not self._stopping.is_set()
+
     def wait(self, job_id: str, timeout: float = 60.0, poll: float = 0.02) -> JobInfo:
         """Block until the job ends (for the CLI, the API and tests); TimeoutError otherwise."""
         deadline = time.monotonic() + timeout

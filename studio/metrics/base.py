@@ -55,13 +55,14 @@ class Options:
     f0_subtract_median: bool = False  # cents relative to each clip's median (Amphion's --f0_subtract_mean)
     align: Literal["dtw", "cut"] = "dtw"  # frames of clips of different lengths: DTW on MFCCs, or cut to the shorter
     energy_db: bool = True
-    periodicity_model: Literal["full", "tiny"] = "full"
+    periodicity_model: Literal["auto", "full", "tiny"] = "auto"  # CREPE size; auto: full on CUDA, tiny on a CPU
     asr_engine: str = "builtin.whisper"
     asr_model: str = "tiny.en"
     language: str = "en"
     speaker_model: str = "metric.resemblyzer"
 
-    CHOICES = {"f0_method": ("parselmouth", "pyworld"), "align": ("dtw", "cut"), "periodicity_model": ("full", "tiny")}
+    CHOICES = {"f0_method": ("parselmouth", "pyworld"), "align": ("dtw", "cut"),
+               "periodicity_model": ("auto", "full", "tiny")}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> Options:

@@ -112,3 +112,67 @@ def test_fad_of_two_sets_uses_clap_embeddings_when_the_model_is_there(tiny_clap:
     assert reports["same"].set_values["fad"] == pytest.approx(0.0, abs=1e-6)
     assert reports["noise"].set_values["fad"] > 1e-3
     assert np.isfinite(reports["noise"].summary["loudness_lufs"]["mean"])
+
+
+@pytest.mark.parametrize("choice, device, size", [("auto", "cpu", "tiny"), ("auto", "cuda", "full"),
+                                                  ("auto", "cuda:1", "full"), ("full", "cpu", "full"),
+                                                  ("tiny", "cuda", "tiny")])
+def test_crepe_size_follows_the_device_unless_the_user_chose_one(choice: str, device: str, size: str) -> None:
+    from engines.builtin.pitch_trackers import crepe_capacity
+
+    assert crepe_capacity(choice, device) == size
+
+
+def test_the_periodicity_model_is_auto_by_default_and_checked() -> None:
+    from studio.metrics import InvalidOptions
+
+    assert Options().periodicity_model == "auto" and Registry().get("metric.crepe").param("model").default == "auto"
+    assert Options.from_dict({"periodicity_model": "full"}).periodicity_model == "full"
+    with pytest.raises(InvalidOptions, match="'medium' is not one of auto, full, tiny"):
+        Options.from_dict({"periodicity_model": "medium"})
+
+
+def test_auto_loads_and_runs_crepe_tiny_on_a_cpu(tmp_path: Path) -> None:
+    import numpy as np
+
+    from engines.contract import AudioInput, Progress
+    from tests.evaluation_fixtures import write
+
+    engine = Registry().get("metric.crepe")
+    network, size, device = model = engine.load("cpu", Progress(), {"model": "auto"})
+    try:
+        assert (size, device) == ("tiny", "cpu")
+        assert sum(p.numel() for p in network.parameters()) < 1_000_000  # tiny: ~0.5 M weights; full: ~22 M
+        signals = {"tone": 0.5 * np.sin(2 * np.pi * 220.0 * np.arange(16_000) / 16_000),
+                   "noise": 0.3 * np.random.default_rng(0).standard_normal(16_000)}
+        medians = {}
+        for name, audio in signals.items():
+            clip = write(tmp_path / f"{name}.wav", audio.astype(np.float32), 16_000)
+            result = engine.run(model, engine.validate({"audio": AudioInput(str(clip))}, {}), Progress()).extras
+            medians[name] = float(np.median(result["periodicity"]))
+        assert medians["tone"] > 0.7 and medians["noise"] < 0.3  # a pure tone is periodic, noise is not
+    finally:
+        engine.unload(model)
+
+
+def test_an_evaluation_on_a_cpu_records_that_it_used_crepe_tiny(monkeypatch: pytest.MonkeyPatch, studio_home: Path,
+                                                                tmp_path: Path, speech) -> None:
+    from studio.evaluation import EvaluationRequest
+    from studio.services import build_services
+    from studio.settings import Settings
+    from tests.evaluation_fixtures import write
+
+    monkeypatch.setenv("STUDIO_DEVICE", "cpu")
+    services = build_services(Settings.load())
+    services.start()
+    try:
+        a, b = (write(tmp_path / f"{name}.wav", *speech[name]) for name in ("a", "other_voice"))
+        job = services.jobs.wait(services.evaluation.submit(EvaluationRequest(
+            "pair", str(b), str(a), metrics=("f0_periodicity_rmse",))).id, 120)
+        report = services.evaluation.report(job.id)
+        assert report.options["periodicity_model"] == "tiny"
+        assert 0 < report.items[0].values["f0_periodicity_rmse"] < 1
+        loaded = [m.key for m in services.models.models() if m.engine_id == "metric.crepe"]
+        assert loaded == ["metric.crepe[model=tiny]"]
+    finally:
+        services.stop()
