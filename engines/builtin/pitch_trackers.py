@@ -13,6 +13,11 @@ from ..requirements import PythonModule, Requirements
 from .speaker_encoders import AUDIO, RATE, read_16k
 
 SILENCE_DB = -60.0  # frames quieter than this (A-weighted) count as aperiodic, as in Amphion
+# Amphion searches from 0 Hz; with torchcrepe's Viterbi decoding (0.0.24) that path sticks to the lowest bin and
+# periodicity collapses to about 0 on real speech, for both sizes. From 50 Hz (below any speaking or singing
+# voice) the decoding follows the voice again.
+FMIN_HZ = 50.0
+FMAX_HZ = 1500.0  # as Amphion
 AUTO = "auto"
 
 
@@ -60,7 +65,7 @@ class CrepePeriodicity(Engine):
         audio = torch.from_numpy(read_16k(request))[None]
         hop = max(1, round(request.params["hop_seconds"] * RATE))
         with torch.no_grad():
-            _, periodicity = torchcrepe.predict(audio, RATE, hop, fmin=0.0, fmax=1500.0, model=capacity,
+            _, periodicity = torchcrepe.predict(audio, RATE, hop, fmin=FMIN_HZ, fmax=FMAX_HZ, model=capacity,
                                                 return_periodicity=True, batch_size=512, device=device, pad=True)
         periodicity = torchcrepe.threshold.Silence(SILENCE_DB)(periodicity.cpu(), audio, RATE, hop)[0].numpy()
         return Result(None, RATE, {"periodicity": periodicity.astype(np.float32),

@@ -26,7 +26,9 @@ V_UV_F1 = Metric("v_uv_f1", "Voiced/unvoiced F1", "", "pair", True,
                  "F1 of the generated clip's voicing decisions against the reference's (voiced = positive).",
                  amphion="v_uv_f1")
 PERIODICITY_RMSE = Metric("f0_periodicity_rmse", "Periodicity RMSE", "", "pair", False,
-                          "RMSE of CREPE's frame periodicity (0 noise .. 1 pure tone); silent frames count as 0.",
+                          "RMSE of CREPE's frame periodicity (0 noise .. 1 pure tone); silent frames count as 0. Unlike "
+                          "Amphion, CREPE searches from 50 Hz, not 0 Hz: from 0 Hz its Viterbi path sticks to the "
+                          "lowest bin and periodicity is about 0 on all speech.",
                           amphion="f0_periodicity_rmse")
 
 
