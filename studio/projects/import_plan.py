@@ -19,7 +19,7 @@ from ..history.query import GENERATIONS, G
 from ..history.service import MAX_NOTES_CHARS, clean_tags
 from ..jobs.table import Job
 from ..library import LibraryError
-from ..library.service import MAX_DESCRIPTION, MAX_NAME, MAX_TRANSCRIPT, clean_text, language_code, profile_name
+from ..library.records import MAX_DESCRIPTION, MAX_NAME, MAX_TRANSCRIPT, clean_text, language_code, profile_name
 from ..library.tables import PROFILES, SAMPLES
 from ..storage import Paths
 from ..uploads import ACCEPTED_SUFFIXES, UPLOADS, safe_name
