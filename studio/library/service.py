@@ -1,9 +1,10 @@
-"""LibraryService: the voice library as the studio uses it.
+"""LibraryService: the voice library as the rest of the studio sees it.
 
-It is the store of voice profiles and samples (studio/library/store.py: adding, versions, editing, deleting),
-with the work done on samples (studio/library/work.py: transcription and doctor fixes as jobs, the doctor's
-report) and the samples engines are given (studio/library/references.py) reachable from it too. What it keeps,
-its refusals and the text rules are in studio/library/records.py.
+It is the store of voice profiles and their samples (LibraryStore, studio/library/store.py: adding from uploads,
+files and generations, versions, editing, deleting) and hands on to the two parts that work with the store:
+SampleWork (studio/library/work.py: transcription and fixes as jobs, the doctor's report) and EngineReferences
+(studio/library/references.py: the sample an engine is given for a profile). What the library keeps, its
+refusals and its text rules are in studio/library/records.py.
 """
 from __future__ import annotations
 
