@@ -1,568 +1,79 @@
-"""LibraryService: voice profiles and their reference samples, the doctor, fixes, and references for engines.
+"""LibraryService: the voice library as the rest of the studio sees it.
 
-A sample owns its files under STUDIO_HOME/library/<sample id>/: the original as given and the normalised mono
-copy engines read (hard links to the upload's files when it came from one, so nothing is copied twice).
-Files are written first and the row last; deleting removes the row first and the files after, so a crash
-never leaves a row without its files. Fixes never change a sample: they add a new version linked to it.
+It is the store of voice profiles and their samples (LibraryStore, studio/library/store.py: adding from uploads,
+files and generations, versions, editing, deleting) and hands on to the two parts that work with the store:
+SampleWork (studio/library/work.py: transcription and fixes as jobs, the doctor's report) and EngineReferences
+(studio/library/references.py: the sample an engine is given for a profile). What the library keeps, its
+refusals and its text rules are in studio/library/records.py.
 """
 from __future__ import annotations
 
-import logging
-import os
-import re
-import shutil
-import time
-import unicodedata
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Engine as SqlEngine
 
-from engines.contract import AudioInput, Engine, EngineError, InputSlot, InvalidRequest, Progress
+from engines.contract import Engine, InputSlot, Progress
 from engines.registry import Registry
 
-from ..audio.io import read_audio, write_audio
 from ..audio_refs import ResolvedAudio
-from ..jobs import INTERACTIVE, JobContext, JobInfo, JobQueue
-from ..prompt_cache import PromptCache, file_hash
+from ..jobs import INTERACTIVE, JobInfo, JobQueue
+from ..prompt_cache import PromptCache
 from ..storage import Paths
 from ..transcription import DEFAULT_ASR, TranscriptionService
-from ..uploads import StoredAudio, UploadError, UploadService, safe_name
+from ..uploads import UploadService
 from . import doctor
-from .fixes import FIXES
-from .tables import PROFILES, SAMPLES
-
-log = logging.getLogger(__name__)
-
-MIN_SAMPLE_SECONDS = 2.0
-MAX_SAMPLE_SECONDS = 300.0
-MAX_NAME = 80
-MAX_DESCRIPTION = 2000
-MAX_TRANSCRIPT = 5000
-TRANSCRIBE_SAMPLE = "library.transcribe"
-FIX_SAMPLE = "library.fix"
+from .records import SampleInfo
+from .references import EngineReferences
+from .store import LibraryStore
+from .work import SampleWork
 
 
-class LibraryError(ValueError):
-    """A request the library refuses; the message says what to fix. `status` is the HTTP status to answer."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class NotFound(LibraryError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message, 404)
-
-
-@dataclass(frozen=True)
-class ProfileInfo:
-    id: str
-    name: str
-    description: str
-    language: str
-    created_at: float
-    updated_at: float
-    samples: int = 0
-
-
-@dataclass(frozen=True)
-class SampleInfo:
-    id: str
-    profile_id: str
-    name: str
-    original: Path
-    normalised: Path
-    duration: float
-    sample_rate: int
-    channels: int
-    audio_hash: str
-    transcript: str
-    transcript_source: str
-    words: list[dict[str, Any]] | None
-    language: str
-    source: str
-    source_ref: str
-    root_id: str
-    parent_id: str | None
-    fix: str
-    measures: dict[str, Any] | None
-    created_at: float
-
-    @property
-    def is_version(self) -> bool:
-        return self.parent_id is not None
-
-    @property
-    def reference(self) -> AudioInput:
-        return AudioInput(str(self.normalised), self.transcript or None)
-
-
-def clean_text(value: str | None, limit: int, what: str) -> str:
-    text = unicodedata.normalize("NFC", value or "")
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C").strip()
-    if len(text) > limit:
-        raise LibraryError(f"{what} is {len(text):,} characters long; keep it under {limit:,}.")
-    return text
-
-
-def profile_name(name: str) -> str:
-    """A voice's name as the library keeps it (spaces collapsed, no control characters); LibraryError if unusable."""
-    name = re.sub(r"\s+", " ", clean_text(name, 10_000, "The name"))
-    if not name:
-        raise LibraryError("Give the voice a name.")
-    if len(name) > MAX_NAME:
-        raise LibraryError(f"The name is {len(name)} characters long; keep it under {MAX_NAME}.")
-    return name
-
-
-def language_code(language: str | None) -> str:
-    """A profile's language as the library keeps it: a code such as en or pt-br, or empty; LibraryError if not."""
-    code = (language or "").strip().lower()
-    if code and not re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]{2,8})?", code):
-        raise LibraryError(f"Language {language!r}: use a language code such as en, zh, ja or pt-br, "
-                           f"or leave it empty.")
-    return code
-
-
-def words_of(text: str) -> list[str]:
-    return re.sub(r"[^\w' ]+", " ", text.lower()).split()
-
-
-class LibraryService:
+class LibraryService(LibraryStore):
     def __init__(self, db: SqlEngine, paths: Paths, uploads: UploadService, jobs: JobQueue,
                  transcription: TranscriptionService, registry: Registry, prompt_cache: PromptCache) -> None:
-        self._db = db
-        self._paths = paths
-        self.uploads = uploads
-        self.jobs = jobs
+        super().__init__(db, paths, uploads, jobs, prompt_cache)
         self.transcription = transcription
         self.registry = registry
-        self.prompt_cache = prompt_cache
-        jobs.register(TRANSCRIBE_SAMPLE, self._run_transcribe)
-        jobs.register(FIX_SAMPLE, self._run_fix)
-        self._sweep()
+        self.work = SampleWork(self, jobs, transcription, registry, prompt_cache)
+        self.references = EngineReferences(self)
 
-    # -- profiles ------------------------------------------------------------------------------------------
+    def _transcribe_new(self, sample_id: str) -> None:
+        self.transcribe(sample_id, replace=False)  # what the user types meanwhile wins
 
-    def create_profile(self, name: str, description: str = "", language: str = "") -> ProfileInfo:
-        name = self._checked_name(name)
-        now = time.time()
-        profile = ProfileInfo(uuid.uuid4().hex[:12], name, clean_text(description, MAX_DESCRIPTION, "The description"),
-                              self._checked_language(language), now, now)
-        with self._db.begin() as connection:
-            connection.execute(insert(PROFILES).values(
-                id=profile.id, name=profile.name, name_key=name.casefold(), description=profile.description,
-                language=profile.language, created_at=now, updated_at=now))
-        return profile
-
-    def update_profile(self, profile_id: str, *, name: str | None = None, description: str | None = None,
-                       language: str | None = None) -> ProfileInfo:
-        current = self.profile(profile_id)
-        changes: dict[str, Any] = {"updated_at": time.time()}
-        if name is not None and name.strip() != current.name:
-            changes["name"] = self._checked_name(name, allow_id=profile_id)
-            changes["name_key"] = changes["name"].casefold()
-        if description is not None:
-            changes["description"] = clean_text(description, MAX_DESCRIPTION, "The description")
-        if language is not None:
-            changes["language"] = self._checked_language(language)
-        with self._db.begin() as connection:
-            connection.execute(update(PROFILES).where(PROFILES.c.id == profile_id).values(**changes))
-        return self.profile(profile_id)
-
-    def _checked_name(self, name: str, allow_id: str | None = None) -> str:
-        name = profile_name(name)
-        with self._db.connect() as connection:
-            clash = connection.execute(select(PROFILES.c.id, PROFILES.c.name)
-                                       .where(PROFILES.c.name_key == name.casefold())).first()
-        if clash is not None and clash.id != allow_id:
-            raise LibraryError(f"A voice called “{clash.name}” already exists; choose another name.", 409)
-        return name
-
-    @staticmethod
-    def _checked_language(language: str | None) -> str:
-        return language_code(language)
-
-    def profile(self, profile_id: str) -> ProfileInfo:
-        found = self.profiles(ids=[profile_id])
-        if not found:
-            raise NotFound(f"There is no voice profile {profile_id!r}.")
-        return found[0]
-
-    def profile_by_name(self, name: str) -> ProfileInfo | None:
-        with self._db.connect() as connection:
-            row = connection.execute(select(PROFILES.c.id)
-                                     .where(PROFILES.c.name_key == name.strip().casefold())).first()
-        return self.profile(row.id) if row else None
-
-    def profiles(self, ids: list[str] | None = None) -> list[ProfileInfo]:
-        counts = (select(SAMPLES.c.profile_id, func.count().label("n")).group_by(SAMPLES.c.profile_id).subquery())
-        query = (select(PROFILES, func.coalesce(counts.c.n, 0).label("n"))
-                 .outerjoin(counts, counts.c.profile_id == PROFILES.c.id).order_by(PROFILES.c.name_key))
-        if ids is not None:
-            query = query.where(PROFILES.c.id.in_(ids))
-        with self._db.connect() as connection:
-            rows = connection.execute(query).all()
-        return [ProfileInfo(r.id, r.name, r.description, r.language, r.created_at, r.updated_at, r.n) for r in rows]
-
-    def delete_profile(self, profile_id: str) -> int:
-        """Delete the profile with its samples (rows, files and cached prompts); how many samples went."""
-        self.profile(profile_id)
-        samples = self.samples(profile_id)
-        with self._db.begin() as connection:
-            connection.execute(delete(SAMPLES).where(SAMPLES.c.profile_id == profile_id))
-            connection.execute(delete(PROFILES).where(PROFILES.c.id == profile_id))
-        for sample in samples:
-            self._discard(sample)
-        return len(samples)
-
-    # -- adding samples ------------------------------------------------------------------------------------
-
-    def add_upload(self, profile_id: str, upload_id: str, *, transcript: str | None = None, source: str = "upload",
-                   name: str | None = None, transcribe: bool = True) -> SampleInfo:
-        """A sample from an upload (the upload's files are linked, not copied; the upload itself stays)."""
-        self.profile(profile_id)
-        stored = self.uploads.get(upload_id)
-        if stored is None:
-            raise NotFound(f"There is no upload {upload_id!r}; upload the file first.")
-        self._check_duration(stored.name, stored.duration)
-        return self._adopt(profile_id, stored, transcript, source, upload_id, name, transcribe)
-
-    def add_file(self, profile_id: str, path: str | Path, *, name: str | None = None, transcript: str | None = None,
-                 source: str = "upload", source_ref: str = "", transcribe: bool = True) -> SampleInfo:
-        """A sample from a file on disk, checked exactly as an upload is (type, size, decodable, 2 s to 5 min)."""
-        self.profile(profile_id)
-        try:
-            stored = self.uploads.store_file(path, name, min_seconds=MIN_SAMPLE_SECONDS, max_seconds=MAX_SAMPLE_SECONDS)
-        except UploadError as exc:
-            raise LibraryError(str(exc), exc.status) from None
-        try:
-            return self._adopt(profile_id, stored, transcript, source, source_ref, name, transcribe)
-        finally:
-            self.uploads.delete([stored.id])  # only a step on the way in: the sample holds the files now
-
-    def add_generation(self, profile_id: str, *, job_id: str | None = None, path: str | Path | None = None,
-                       transcript: str | None = None, name: str | None = None,
-                       transcribe: bool = True) -> SampleInfo:
-        """A sample from a finished generation, by its job id or its file under STUDIO_HOME/generations.
-
-        A kept generation whose job is not in this studio (one imported from a project) is found by its file."""
-        if job_id is not None:
-            job = self.jobs.get(job_id)
-            kept = self._paths.generations / f"{job_id}.wav"
-            if job is not None and job.result and "audio" in job.result:
-                path = self._paths.home / job.result["audio"]
-                text = job.payload.get("inputs", {}).get("text")
-                transcript = transcript if transcript is not None else (text if isinstance(text, str) else None)
-                name = name or f"{job.title[:60]}.wav"
-            elif job is None and re.fullmatch(r"[A-Za-z0-9_-]+", job_id) and kept.is_file():
-                path, name = kept, name or kept.name
-            else:
-                raise NotFound(f"There is no finished generation {job_id!r} with audio.")
-        elif path is not None:
-            path = Path(path).resolve()
-            if self._paths.generations.resolve() not in path.parents:
-                raise LibraryError("Only files in the studio's generations folder can be added this way.")
-            name = name or path.name
-        else:
-            raise LibraryError("Name the generation: a job id or its file.")
-        if not Path(path).is_file():
-            raise NotFound("The generation's audio file is gone.")
-        return self.add_file(profile_id, path, name=name, transcript=transcript, source="generation",
-                             source_ref=job_id or Path(path).stem, transcribe=transcribe)
-
-    def _check_duration(self, name: str, duration: float) -> None:
-        if duration < MIN_SAMPLE_SECONDS:
-            raise LibraryError(f"{name} is {duration:.1f} s long; a voice sample needs at least "
-                               f"{MIN_SAMPLE_SECONDS:g} s of speech.")
-        if duration > MAX_SAMPLE_SECONDS:
-            raise LibraryError(f"{name} is {duration:.0f} s long; a voice sample can be at most "
-                               f"{MAX_SAMPLE_SECONDS / 60:g} minutes. Cut it shorter first.")
-
-    def _adopt(self, profile_id: str, stored: StoredAudio, transcript: str | None, source: str, source_ref: str,
-               name: str | None, transcribe: bool) -> SampleInfo:
-        def fill(folder: Path) -> None:
-            _link_or_copy(stored.original, folder / f"original{stored.original.suffix}")
-            _link_or_copy(stored.normalised, folder / "normalised.wav")
-
-        text = clean_text(transcript, MAX_TRANSCRIPT, "The transcript")
-        sample = self._new_sample(fill, profile_id=profile_id, name=safe_name(name) if name else stored.name,
-                                  duration=stored.duration, sample_rate=stored.sample_rate, channels=stored.channels,
-                                  transcript=text, transcript_source="user" if text else "", source=source,
-                                  source_ref=source_ref)
-        if transcribe and not text:
-            self.transcribe(sample.id, replace=False)  # what the user types meanwhile wins
-        return sample
-
-    def _new_sample(self, fill: Callable[[Path], None], **fields: Any) -> SampleInfo:
-        """A sample whose files `fill(folder)` puts in place (original.* and normalised.wav): files first, in a
-        staging folder renamed into place, then measured, then the row."""
-        sample_id = uuid.uuid4().hex[:12]
-        folder = self._paths.library / sample_id
-        staging = self._paths.library / f".incoming-{sample_id}"
-        staging.mkdir(parents=True)
-        try:
-            fill(staging)
-            original = next(staging.glob("original.*"))
-            audio, rate = read_audio(staging / "normalised.wav")
-            measures = doctor.measure(audio, rate)
-            os.replace(staging, folder)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        row = {"words": None, "language": "", "parent_id": None, "fix": "", "root_id": sample_id, **fields,
-               "id": sample_id, "original": self._relative(folder / original.name),
-               "normalised": self._relative(folder / "normalised.wav"),
-               "audio_hash": file_hash(folder / "normalised.wav"), "measures": measures, "created_at": time.time()}
-        try:
-            with self._db.begin() as connection:
-                connection.execute(insert(SAMPLES).values(**row))
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        return self.sample(sample_id)
-
-    # -- reading, editing, deleting samples ----------------------------------------------------------------
-
-    def sample(self, sample_id: str) -> SampleInfo:
-        with self._db.connect() as connection:
-            row = connection.execute(select(SAMPLES).where(SAMPLES.c.id == sample_id)).first()
-        if row is None:
-            raise NotFound(f"There is no sample {sample_id!r}.")
-        return self._from_row(row)
-
-    def samples(self, profile_id: str) -> list[SampleInfo]:
-        """The profile's samples, oldest first (each version after the sample it came from)."""
-        with self._db.connect() as connection:
-            rows = connection.execute(select(SAMPLES).where(SAMPLES.c.profile_id == profile_id)
-                                      .order_by(SAMPLES.c.created_at)).all()
-        return [self._from_row(r) for r in rows]
-
-    def versions(self, sample_id: str) -> list[SampleInfo]:
-        """Every version of the sample's family (the original first), oldest first."""
-        root = self.sample(sample_id).root_id
-        with self._db.connect() as connection:
-            rows = connection.execute(select(SAMPLES).where(SAMPLES.c.root_id == root)
-                                      .order_by(SAMPLES.c.created_at)).all()
-        return [self._from_row(r) for r in rows]
-
-    def set_transcript(self, sample_id: str, text: str) -> SampleInfo:
-        sample = self.sample(sample_id)
-        text = clean_text(text, MAX_TRANSCRIPT, "The transcript")
-        if text == sample.transcript:
-            return sample
-        timed = sample.words if sample.words and words_of(text) == words_of(" ".join(w["word"] for w in sample.words)) \
-            else None  # timings stay only while they still describe the words
-        self._update(sample_id, transcript=text, transcript_source="user", words=timed)
-        self.prompt_cache.invalidate(audio_hash=sample.audio_hash)
-        return self.sample(sample_id)
-
-    def rename_sample(self, sample_id: str, name: str) -> SampleInfo:
-        clean = clean_text(name, MAX_NAME, "The name")
-        if not clean:
-            raise LibraryError("Give the sample a name.")
-        self.sample(sample_id)
-        self._update(sample_id, name=clean)
-        return self.sample(sample_id)
-
-    def delete_sample(self, sample_id: str) -> None:
-        """Delete one version; the versions made from it stay (linked to its parent instead)."""
-        sample = self.sample(sample_id)
-        with self._db.begin() as connection:
-            connection.execute(update(SAMPLES).where(SAMPLES.c.parent_id == sample_id)
-                               .values(parent_id=sample.parent_id))
-            connection.execute(delete(SAMPLES).where(SAMPLES.c.id == sample_id))
-        self._discard(sample)
-
-    def _discard(self, sample: SampleInfo) -> None:
-        self.prompt_cache.invalidate(audio_hash=sample.audio_hash)
-        shutil.rmtree(self._paths.library / sample.id, ignore_errors=True)
-
-    def _sweep(self) -> None:
-        """Remove folders a crash left without a row (a half-made sample, or one whose delete was cut short)."""
-        if not self._paths.library.is_dir():
-            return
-        with self._db.connect() as connection:
-            known = {r.id for r in connection.execute(select(SAMPLES.c.id))}
-        for folder in self._paths.library.iterdir():
-            if folder.is_dir() and folder.name.removeprefix(".incoming-") not in known:
-                shutil.rmtree(folder, ignore_errors=True)
-
-    def _update(self, sample_id: str, **values: Any) -> None:
-        with self._db.begin() as connection:
-            connection.execute(update(SAMPLES).where(SAMPLES.c.id == sample_id).values(**values))
-
-    def _relative(self, path: Path) -> str:
-        return str(path.relative_to(self._paths.home))
-
-    def _from_row(self, row: Any) -> SampleInfo:
-        return SampleInfo(row.id, row.profile_id, row.name, self._paths.home / row.original,
-                          self._paths.home / row.normalised, row.duration, row.sample_rate, row.channels,
-                          row.audio_hash, row.transcript, row.transcript_source, row.words, row.language, row.source,
-                          row.source_ref, row.root_id, row.parent_id, row.fix, row.measures, row.created_at)
-
-    # -- the doctor ----------------------------------------------------------------------------------------
+    # -- work on samples (SampleWork) ----------------------------------------------------------------------
 
     def report(self, sample_id: str) -> doctor.Report:
         """The doctor's report (measures are kept with the sample; the verdict is made now)."""
-        return self.diagnose(self.sample(sample_id))
+        return self.work.report(sample_id)
 
     def diagnose(self, sample: SampleInfo) -> doctor.Report:
-        measures = sample.measures
-        if measures is None:
-            audio, rate = read_audio(sample.normalised)
-            measures = doctor.measure(audio, rate)
-            self._update(sample.id, measures=measures)
-        return doctor.diagnose(measures, list(self.registry))
-
-    # -- transcription -------------------------------------------------------------------------------------
+        return self.work.diagnose(sample)
 
     def transcribe(self, sample_id: str, engine_id: str = DEFAULT_ASR, params: dict[str, Any] | None = None,
                    priority: int = INTERACTIVE, replace: bool = True) -> JobInfo:
-        """Queue a transcription of the sample; its timed words are saved with it, and the transcript too unless
-        `replace` is False and the user typed one meanwhile (the automatic transcription of a new sample)."""
-        sample = self.sample(sample_id)
-        params = dict(params) if params is not None else self._language_hint(sample, engine_id)
-        self.transcription.check(sample.normalised, engine_id, params)  # refuse bad params before queueing
-        return self.jobs.submit(TRANSCRIBE_SAMPLE, {"sample_id": sample_id, "engine_id": engine_id, "params": params,
-                                                    "replace": replace},
-                                title=f"Transcribe sample {sample.name}", task="asr", engine_id=engine_id,
-                                priority=priority)
-
-    def _language_hint(self, sample: SampleInfo, engine_id: str) -> dict[str, Any]:
-        language = self.profile(sample.profile_id).language.split("-")[0]
-        if not language or engine_id not in self.registry:
-            return {}
-        try:
-            self.registry.get(engine_id).param("language").coerce(language)
-        except (KeyError, InvalidRequest):
-            return {}
-        return {"language": language}
-
-    def _run_transcribe(self, ctx: JobContext) -> dict[str, Any]:
-        p = ctx.payload
-        sample = self.sample(p["sample_id"])
-        transcript = self.transcription.transcribe(sample.normalised, p["engine_id"], p["params"], ctx.progress)
-        words = [w.__dict__ for w in transcript.words]
-        current = self.sample(sample.id)
-        changes: dict[str, Any] = {"words": words or None, "language": transcript.language}
-        if p.get("replace", True) or current.transcript_source != "user" or not current.transcript:
-            changes.update(transcript=transcript.text, transcript_source=p["engine_id"])
-        self._update(sample.id, **changes)
-        if changes.get("transcript", current.transcript) != current.transcript:
-            self.prompt_cache.invalidate(audio_hash=sample.audio_hash)
-        return {"sample_id": sample.id, "text": transcript.text, "language": transcript.language,
-                "words": len(words), "saved": "transcript" in changes}
-
-    # -- fixes ---------------------------------------------------------------------------------------------
+        """Queue a transcription of the sample (see SampleWork.transcribe)."""
+        return self.work.transcribe(sample_id, engine_id, params, priority, replace)
 
     def fix(self, sample_id: str, fix: str, params: dict[str, Any] | None = None,
             priority: int = INTERACTIVE) -> JobInfo:
         """Queue a fix; the job's result names the new version it made."""
-        sample = self.sample(sample_id)
-        if fix not in FIXES:
-            raise LibraryError(f"Unknown fix {fix!r}: use one of {', '.join(FIXES)}.")
-        return self.jobs.submit(FIX_SAMPLE, {"sample_id": sample_id, "fix": fix, "params": params or {}},
-                                title=f"{FIXES[fix][0]}: {sample.name}", task="library", priority=priority)
+        return self.work.fix(sample_id, fix, params, priority)
 
     def apply_fix(self, sample_id: str, fix: str, params: dict[str, Any] | None = None,
                   progress: Progress | None = None) -> SampleInfo:
         """Make the fixed version now, on this thread (jobs call this)."""
-        progress = progress or Progress()
-        sample = self.sample(sample_id)
-        if fix not in FIXES:
-            raise LibraryError(f"Unknown fix {fix!r}: use one of {', '.join(FIXES)}.")
-        label, function = FIXES[fix]
-        words = sample.words
-        if fix == "best_window" and not words:
-            progress(0.0, "Transcribing to find the words")
-            transcript = self.transcription.transcribe(sample.normalised, DEFAULT_ASR,
-                                                       self._language_hint(sample, DEFAULT_ASR), progress.span(0, 0.6))
-            words = [w.__dict__ for w in transcript.words]
-            self._update(sample.id, words=words or None)
-        progress(0.6 if fix == "best_window" else 0.0, label)
-        audio, rate = read_audio(sample.normalised)
-        fixed = function(audio, rate, words, progress=lambda f: progress(0.1 + 0.8 * f, label), **(params or {}))
-        if len(fixed.audio) < MIN_SAMPLE_SECONDS * rate:
-            raise EngineError(f"{label} would leave {len(fixed.audio) / rate:.1f} s, less than a sample needs "
-                              f"({MIN_SAMPLE_SECONDS:g} s); the original is unchanged.")
-        progress(0.9, "Saving the new version")
-        return self._add_version(sample, fixed, rate, label)
+        return self.work.apply_fix(sample_id, fix, params, progress)
 
-    def _add_version(self, parent: SampleInfo, fixed: Any, rate: int, label: str) -> SampleInfo:
-        def fill(folder: Path) -> None:
-            write_audio(folder / "normalised.wav", fixed.audio, rate)
-            _link_or_copy(folder / "normalised.wav", folder / "original.wav")
-
-        cut = fixed.transcript is not None
-        return self._new_sample(
-            fill, profile_id=parent.profile_id, name=parent.name, duration=len(fixed.audio) / rate, sample_rate=rate,
-            channels=1, transcript=fixed.transcript if cut else parent.transcript,
-            transcript_source="cut" if cut else parent.transcript_source, words=fixed.words, language=parent.language,
-            source="fix", source_ref=parent.id, root_id=parent.root_id, parent_id=parent.id,
-            fix=f"{label}: {fixed.description}")
-
-    def _run_fix(self, ctx: JobContext) -> dict[str, Any]:
-        p = ctx.payload
-        try:
-            made = self.apply_fix(p["sample_id"], p["fix"], p["params"], ctx.progress)
-        except LibraryError as exc:
-            raise EngineError(str(exc)) from None
-        return {"sample_id": made.id, "parent_id": made.parent_id, "fix": made.fix, "duration": made.duration}
-
-    # -- references for engines ----------------------------------------------------------------------------
+    # -- references for engines (EngineReferences) ---------------------------------------------------------
 
     def best_sample(self, profile_id: str, engine: Engine, slot: InputSlot) -> SampleInfo:
-        """The profile's sample that suits the engine's slot best: length in its sweet spot, cleanest verdict,
-        a transcript when the slot needs one; the newest wins a tie."""
-        profile = self.profile(profile_id)
-        samples = self.samples(profile_id)
-        if not samples:
-            raise InvalidRequest(f"The voice “{profile.name}” has no samples yet; add a recording first.")
-
-        def score(sample: SampleInfo) -> tuple[float, float]:
-            report = doctor.diagnose(sample.measures or {"duration": sample.duration, "sample_rate": sample.sample_rate,
-                                                         "speech_ratio": 1, "leading_silence": 0,
-                                                         "trailing_silence": 0, "clipping_ratio": 0}, [engine])
-            fit = {"sweet": 3, "ok": 1, "too_short": -10, "too_long": -10}
-            value = report.score + sum(fit[f.fit] for f in report.fits if f.slot == slot.name)
-            if slot.needs_transcript:
-                value += 2 if sample.transcript else -20
-            return value, sample.created_at
-
-        return max(samples, key=score)
+        """The profile's sample that suits the engine's slot best (see EngineReferences.best_sample)."""
+        return self.references.best_sample(profile_id, engine, slot)
 
     def resolve_sample(self, engine: Engine, slot: InputSlot, sample_id: str) -> ResolvedAudio | None:
         """{'sample': id} in an audio slot (the AudioRefs hook): that sample, or None when it is gone."""
-        try:
-            return self._resolved(self.sample(sample_id))
-        except NotFound:
-            return None
+        return self.references.resolve_sample(engine, slot, sample_id)
 
     def resolve_profile(self, engine: Engine, slot: InputSlot, key: str) -> ResolvedAudio | None:
         """{'profile': id or name} in an audio slot: the profile's best sample for this engine's slot."""
-        try:
-            profile = self.profile(key)
-        except NotFound:
-            profile = self.profile_by_name(key)  # type: ignore[assignment]
-            if profile is None:
-                raise InvalidRequest(f"{slot.label}: there is no voice profile {key!r}.") from None
-        return self._resolved(self.best_sample(profile.id, engine, slot))
-
-    def _resolved(self, sample: SampleInfo) -> ResolvedAudio:
-        details = {"profile": sample.profile_id, "profile_name": self.profile(sample.profile_id).name,
-                   "sample": sample.id, "sample_name": sample.name}
-        return ResolvedAudio(sample.normalised, sample.name, sample.duration, sample.transcript or None, details)
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
+        return self.references.resolve_profile(engine, slot, key)

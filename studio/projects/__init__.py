@@ -52,8 +52,11 @@ up at the next start. An id already used in this studio gets a new one, changed 
 referenced (sample lineage, takes, audio references, votes' clip keys, sample sources). A voice whose name is
 taken is imported as "Name (imported)" (then "Name (imported 2)", ...).
 """
+from .errors import ProjectError
+from .exporter import ExportSummary, Selection
+from .import_plan import ImportedProfile, ImportReport
 from .manifest import FORMAT, VERSION
-from .service import ExportSummary, ImportedProfile, ImportReport, ProjectError, ProjectService, Selection
+from .service import ProjectService
 
 __all__ = ["FORMAT", "VERSION", "ExportSummary", "ImportReport", "ImportedProfile", "ProjectError", "ProjectService",
            "Selection"]

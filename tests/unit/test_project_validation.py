@@ -18,8 +18,7 @@ from sqlalchemy import func, select
 from studio.history.compare import VOTES
 from studio.history.query import GENERATIONS
 from studio.library.tables import PROFILES, SAMPLES
-from studio.projects import ProjectError, Selection, archive
-from studio.projects import service as project_service
+from studio.projects import ProjectError, Selection, archive, importer
 from studio.services import Services, build_services
 from studio.settings import Settings
 from studio.uploads import UPLOADS
@@ -175,14 +174,14 @@ def test_other_files_and_manifests_say_what_is_wrong(project: Path, empty: Servi
 
 def test_a_failure_while_committing_leaves_nothing(project: Path, empty: Services,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    real_insert = project_service.insert
+    real_insert = importer.insert
 
     def failing(table):  # type: ignore[no-untyped-def]
         if table is VOTES:  # the last table written: every file is in place by then
             raise OSError("disk gone")
         return real_insert(table)
 
-    monkeypatch.setattr(project_service, "insert", failing)
+    monkeypatch.setattr(importer, "insert", failing)
     refused_state = state(empty)
     with pytest.raises(OSError, match="disk gone"):
         empty.projects.import_project(project)
@@ -194,7 +193,7 @@ def test_an_import_cut_short_by_a_crash_is_undone_at_the_next_start(project: Pat
     first = build_services(Settings.load(home=home))
     first.projects.import_project(project)
     first.stop()
-    staging = home / project_service.STAGING
+    staging = home / importer.STAGING
     placed = ["generations/cafe00000000.wav", "uploads/cafe00000001", "library/cafe00000002"]
     for relative in placed:
         path = home / relative
@@ -204,7 +203,7 @@ def test_an_import_cut_short_by_a_crash_is_undone_at_the_next_start(project: Pat
             path.mkdir()
             (path / "normalised.wav").write_bytes(b"RIFF")
     (staging / "cut").mkdir(parents=True)
-    (staging / "cut" / project_service.JOURNAL).write_text(json.dumps(
+    (staging / "cut" / importer.JOURNAL).write_text(json.dumps(
         {"placed": placed + ["../outside.txt"], "ids": {"generations": ["cafe00000000"]}}))
     (tmp_path / "outside.txt").write_text("not the studio's")
     (staging / "incoming-abc.zip").write_bytes(b"half an upload")
@@ -215,7 +214,7 @@ def test_an_import_cut_short_by_a_crash_is_undone_at_the_next_start(project: Pat
         os.utime(staging / old, (hours_ago, hours_ago))
     kept_before = sorted(p.name for p in (home / "generations").iterdir())
 
-    with open(staging / "busy" / project_service.LOCK, "w") as lock:
+    with open(staging / "busy" / importer.LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         again = build_services(Settings.load(home=home))
     try:

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from studio.api import build_routers
+from studio.projects import exporter
 from studio.projects import service as projects_module
 from studio.services import Services, build_services
 from studio.settings import Settings
@@ -48,7 +49,7 @@ async def test_export_then_import_into_another_studio(client: httpx.AsyncClient,
     assert exported.headers["x-studio-project"] == "1 voice, 1 sample and 1 generation"
     names = zipfile.ZipFile(io.BytesIO(exported.content)).namelist()
     assert "manifest.json" in names and f"generations/{generation['id']}.wav" in names
-    assert not any((services.paths.exports / projects_module.EXPORTS).iterdir())  # sent, then removed
+    assert not any((services.paths.exports / exporter.EXPORTS).iterdir())  # sent, then removed
 
     imported = await other.post("/api/projects/import", files={"file": ("p.zip", exported.content, "application/zip")})
     assert imported.status_code == 201, imported.text
