@@ -4,7 +4,6 @@ real architecture: Amphion's constructor call fixes every size), lay it out as t
 AMPHION_ROOT (they skip without it)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -17,18 +16,9 @@ from studio.services import Services
 from studio.settings import Settings
 from tests.conftest import put_in_hub_cache
 from tests.evaluation_fixtures import clip, speech, write  # noqa: F401
+from tests.unit.test_amphion_runtime import amphion, fake_checkout  # noqa: F401  (skips without AMPHION_ROOT)
 
-AMPHION_ROOT = os.environ.get("AMPHION_ROOT")  # read before the autouse fixture clears it
 REPO = "jungjee/RawNet3"
-
-
-@pytest.fixture
-def amphion(monkeypatch: pytest.MonkeyPatch) -> Path:
-    if not AMPHION_ROOT:
-        pytest.skip("AMPHION_ROOT is not set: RawNet3 runs Amphion's own model class "
-                    "(git clone https://github.com/open-mmlab/Amphion; export AMPHION_ROOT=...)")
-    monkeypatch.setenv("AMPHION_ROOT", AMPHION_ROOT)
-    return Path(AMPHION_ROOT)
 
 
 def test_windows_are_ten_3_second_slices_spread_over_the_clip_and_a_short_clip_wraps_round() -> None:
@@ -51,9 +41,7 @@ def test_without_a_checkout_readiness_says_the_checkout_is_needed() -> None:
 
 def test_with_a_checkout_but_no_weights_readiness_names_the_download(tmp_path: Path) -> None:
     pytest.importorskip("asteroid_filterbanks", reason="asteroid-filterbanks (the [amphion] extra) is not installed")
-    root = tmp_path / "Amphion"
-    for name in ("models", "utils"):
-        (root / name).mkdir(parents=True)
+    root = fake_checkout(tmp_path / "Amphion")
     readiness = RawNet3Encoder(Settings.load(amphion_root=root)).check()
     assert readiness.state == "needs_download" and REPO in readiness.message
     assert readiness.hints[0] == "amphion-studio download metric.rawnet3" and readiness.download_bytes > 60_000_000
