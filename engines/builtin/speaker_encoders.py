@@ -126,6 +126,7 @@ class RawNet3Encoder(AmphionEngine):
     def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
         import contextlib
         import io
+        import pickle
 
         import torch
 
@@ -138,7 +139,11 @@ class RawNet3Encoder(AmphionEngine):
             with contextlib.redirect_stdout(io.StringIO()):  # the constructor prints its encoder type
                 model = RawNet3(Bottle2neck, model_scale=8, context=True, summed=True, encoder_type="ECA", nOut=256,
                                 out_bn=False, sinc_stride=10, log_sinc=True, norm_sinc="mean", grad_mult=1)
-            checkpoint = torch.load(str(folder / "model.pt"), map_location="cpu", weights_only=True)
+            try:  # tensors only: a pickle that needs more is refused rather than run
+                checkpoint = torch.load(str(folder / "model.pt"), map_location="cpu", weights_only=True)
+            except pickle.UnpicklingError as error:
+                raise EngineError(f"{folder / 'model.pt'} holds more than tensors, so the studio does not load it "
+                                  f"({error}); download {self.HUB_REPO} again.") from error
             if not isinstance(checkpoint, dict) or "model" not in checkpoint:
                 raise EngineError(f"{folder / 'model.pt'} is not a RawNet3 checkpoint (Amphion reads its 'model' "
                                   f"entry); download {self.HUB_REPO} again.")
