@@ -17,6 +17,7 @@ from studio.evaluation.inputs import accept_zip, audio_files
 from studio.jobs import JobInfo, JobState
 from studio.metrics import METRICS
 from studio.metrics.base import Options
+from studio.metrics.speaker import ENCODERS as SPEAKER_MODELS
 from studio.services import Services
 
 from .shortcuts import Shortcuts
@@ -25,7 +26,6 @@ from .task_page import TaskPage
 TASK = "evaluation"
 MODES = {"clip": "One clip", "pair": "Pair", "set": "Sets", "jobs": "Generations"}
 RECENT_GENERATIONS = 200
-SPEAKER_MODELS = ("metric.resemblyzer", "metric.wavlm_sv")
 
 
 class ZipSlot:

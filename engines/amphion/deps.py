@@ -45,6 +45,7 @@ SKLEARN = PythonModule("sklearn", "scikit-learn")  # utils/data_utils.py, proces
 JOBLIB = PythonModule("joblib", "joblib")  # processors/content_extractor.py
 INFLECT = PythonModule("inflect", "inflect")  # text/numbers.py
 TGT = PythonModule("tgt", "tgt")  # utils/duration.py, imported by every acoustic feature extraction
+ASTEROID_FILTERBANKS = PythonModule("asteroid_filterbanks", "asteroid-filterbanks")  # RawNet3's sinc filters
 
 BASE = (JSON5, RUAMEL_YAML, EINOPS, SAFETENSORS, LIBROSA, YAML)
 MASKGCT_G2P = (PHONEMIZER, G2P_EN, JIEBA, CN2AN, PYPINYIN, LANGSEGMENT, PYOPENJTALK, PYKAKASI, UNIDECODE,

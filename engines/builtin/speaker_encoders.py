@@ -1,13 +1,16 @@
 """Speaker encoders for the speaker-similarity metric: one embedding per clip, compared by cosine similarity.
 
 Resemblyzer's GE2E encoder ships in its wheel (offline). WavLM-SV (microsoft/wavlm-base-plus-sv, what Amphion's
-`similarity` metric uses by default) runs when its weights are in the Hugging Face cache.
+`similarity` metric uses by default) runs when its weights are in the Hugging Face cache. RawNet3 (Amphion's
+`rawnet` choice) runs Amphion's own model class from the user's checkout on jungjee/RawNet3's `model.pt`.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from ..contract import Engine, InputSlot, Progress, Request, Result, Weights
+from ..amphion import deps
+from ..amphion.base import AmphionEngine
+from ..contract import Engine, EngineError, InputSlot, Progress, Request, Result, Weights
 from ..requirements import PythonModule, Requirements
 
 RATE = 16_000
@@ -86,4 +89,72 @@ class WavLMSpeakerVerifier(Engine):
         inputs = extractor([read_16k(request)], padding=True, return_tensors="pt", sampling_rate=RATE)
         with torch.no_grad():
             embedding = network(**{k: v.to(device) for k, v in inputs.items()}).embeddings[0]
+        return Result(None, RATE, {"embedding": embedding.float().cpu().numpy()})
+
+
+def rawnet_segments(audio: Any, n_samples: int = 48_000, n_segments: int = 10) -> Any:
+    """`n_segments` windows of `n_samples` spread evenly over the clip, a short clip first wrapped round to fill one:
+    the batch Amphion's `extract_rawnet_speaker_embd` gives RawNet3."""
+    import numpy as np
+
+    audio = np.asarray(audio, np.float32)
+    if len(audio) < n_samples:
+        audio = np.pad(audio, (0, n_samples - len(audio) + 1), "wrap")
+    starts = np.linspace(0, len(audio) - n_samples, num=n_segments)
+    return np.stack([audio[int(start):int(start) + n_samples] for start in starts])
+
+
+class RawNet3Encoder(AmphionEngine):
+    id = "metric.rawnet3"
+    name = "RawNet3"
+    task = "metric"
+    family = "Speaker encoder"
+    summary = ("256-d embeddings from RawNet3 (raw waveform, VoxCeleb1+2), Amphion's `rawnet` similarity model: "
+               "ten 3 s windows per clip, averaged.")
+    sample_rate = RATE
+    license = "MIT"
+    memory_mb = 400
+    inputs = AUDIO
+    HUB_REPO = "jungjee/RawNet3"
+    # Amphion's pretrained/README.md: download model.pt from this repo (its ["model"] is the state dict).
+    # The size is the state dict's of the architecture below; the published file may differ slightly.
+    weights = (Weights("hub", HUB_REPO, ("model.pt",), size_bytes=65_300_000, license="MIT"),)
+    requirements = Requirements(amphion=True, python=(PythonModule("torch", "torch"), deps.ASTEROID_FILTERBANKS))
+    SEGMENT_SAMPLES = 48_000  # 3 s at 16 kHz, as Amphion's extract_similarity passes
+    SEGMENTS = 10
+
+    def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
+        import contextlib
+        import io
+        import pickle
+
+        import torch
+
+        folder = hub_folder(self, progress)
+        progress(0.75, "Building RawNet3")
+        with self.runtime.session():
+            from evaluation.metrics.similarity.models.RawNetBasicBlock import Bottle2neck
+            from evaluation.metrics.similarity.models.RawNetModel import RawNet3
+
+            with contextlib.redirect_stdout(io.StringIO()):  # the constructor prints its encoder type
+                model = RawNet3(Bottle2neck, model_scale=8, context=True, summed=True, encoder_type="ECA", nOut=256,
+                                out_bn=False, sinc_stride=10, log_sinc=True, norm_sinc="mean", grad_mult=1)
+            try:  # tensors only: a pickle that needs more is refused rather than run
+                checkpoint = torch.load(str(folder / "model.pt"), map_location="cpu", weights_only=True)
+            except pickle.UnpicklingError as error:
+                raise EngineError(f"{folder / 'model.pt'} holds more than tensors, so the studio does not load it "
+                                  f"({error}); download {self.HUB_REPO} again.") from error
+            if not isinstance(checkpoint, dict) or "model" not in checkpoint:
+                raise EngineError(f"{folder / 'model.pt'} is not a RawNet3 checkpoint (Amphion reads its 'model' "
+                                  f"entry); download {self.HUB_REPO} again.")
+            model.load_state_dict(checkpoint["model"])
+        return model.eval().to(device), device
+
+    def run(self, model: Any, request: Request, progress: Progress) -> Result:
+        import torch
+
+        network, device = model
+        segments = torch.from_numpy(rawnet_segments(read_16k(request), self.SEGMENT_SAMPLES, self.SEGMENTS))
+        with self.runtime.session(), torch.no_grad():
+            embedding = network(segments.to(device)).mean(0)
         return Result(None, RATE, {"embedding": embedding.float().cpu().numpy()})

@@ -1,5 +1,6 @@
 """Speaker similarity (Amphion's `similarity`, "pairwith" mode): the cosine similarity of the two clips' speaker
-embeddings. Resemblyzer works offline; WavLM-SV (Amphion's default) runs when its weights are downloaded.
+embeddings. Resemblyzer works offline; WavLM-SV (Amphion's default) runs when its weights are downloaded; RawNet3
+when the Amphion checkout is configured and its weights are downloaded.
 """
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import numpy as np
 
 from .base import Group, Item, Metric, MetricError, Options, Scorers
 
-ENCODERS = ("metric.resemblyzer", "metric.wavlm_sv")
+ENCODERS = ("metric.resemblyzer", "metric.wavlm_sv", "metric.rawnet3")
+# Amphion's `--similarity_model` names (and the plain model names) for the engine ids above
+ALIASES = {"resemblyzer": "metric.resemblyzer", "wavlm": "metric.wavlm_sv", "rawnet": "metric.rawnet3",
+           "rawnet3": "metric.rawnet3"}
 
 SPEAKER_SIMILARITY = Metric("speaker_similarity", "Speaker similarity", "", "pair", True,
                             "Cosine similarity of speaker embeddings (1 = same voice; different voices score "
@@ -23,10 +27,12 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def compute_similarity(item: Item, options: Options, scorers: Scorers) -> dict[str, float]:
-    if options.speaker_model not in ENCODERS:
-        raise MetricError(f"unknown speaker model {options.speaker_model!r}; use one of {', '.join(ENCODERS)}.")
+    encoder = ALIASES.get(options.speaker_model, options.speaker_model)
+    if encoder not in ENCODERS:
+        raise MetricError(f"unknown speaker model {options.speaker_model!r}; use one of {', '.join(ENCODERS)} "
+                          f"(or {', '.join(ALIASES)}).")
     reference, generated = item.pair()
-    embeddings = [scorers.score(options.speaker_model, clip)["embedding"] for clip in (reference, generated)]
+    embeddings = [scorers.score(encoder, clip)["embedding"] for clip in (reference, generated)]
     return {"speaker_similarity": cosine(*embeddings)}
 
 
