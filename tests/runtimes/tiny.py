@@ -1,6 +1,6 @@
 """Runtimes and tiny random-weight checkpoints for the peer engines, cached outside the repository.
 
-The cache (STUDIO_TEST_RUNTIMES, default ~/.cache/amphion-studio/test-runtimes) holds each runtime's venv, which
+The cache (STUDIO_TEST_RUNTIMES, default ~/.cache/amphion-studio/test-runtimes/<environment>) holds each runtime's venv, which
 rebuilds when runtimes/<name>/*.txt, Python or the machine's torch change, and the tiny checkpoints, keyed by
 their builder script and the runtime they were built in.
 """
@@ -10,11 +10,16 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 from engines.isolated.runtime import REPO_ROOT, Runtime
 
-CACHE = Path(os.environ.get("STUDIO_TEST_RUNTIMES", "~/.cache/amphion-studio/test-runtimes")).expanduser()
+# One default cache per Python environment: a runtime links its environment's torch, so two checkouts with their own
+# .venv sharing one cache would rebuild each other's runtimes, under each other's running tests.
+_ENVIRONMENT = hashlib.sha256(sys.prefix.encode()).hexdigest()[:8]
+CACHE = Path(os.environ.get("STUDIO_TEST_RUNTIMES",
+                           f"~/.cache/amphion-studio/test-runtimes/{_ENVIRONMENT}")).expanduser()
 REFERENCE_TEXT = "Good morning, this is my voice."
 
 

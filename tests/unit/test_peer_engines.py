@@ -3,7 +3,8 @@ their requirements), tiny random-weight checkpoints are made with each package's
 and served as the hub repositories lay them out, and the engines run through the job queue.
 
 Without PyPI the runtimes cannot be built and these tests skip, unless STUDIO_REQUIRE_RUNTIMES=1 (CI) makes
-that a failure. STUDIO_TEST_RUNTIMES moves the cache (default ~/.cache/amphion-studio/test-runtimes).
+that a failure. STUDIO_TEST_RUNTIMES moves the cache (default: one folder per Python environment under
+~/.cache/amphion-studio/test-runtimes).
 """
 from __future__ import annotations
 

@@ -39,9 +39,11 @@ def test_without_a_checkout_readiness_says_the_checkout_is_needed() -> None:
     assert readiness.hints[0] == "git clone https://github.com/open-mmlab/Amphion.git"
 
 
-def test_with_a_checkout_but_no_weights_readiness_names_the_download(tmp_path: Path) -> None:
-    pytest.importorskip("asteroid_filterbanks", reason="asteroid-filterbanks (the [amphion] extra) is not installed")
-    root = fake_checkout(tmp_path / "Amphion")
+def test_with_a_checkout_but_no_weights_readiness_names_the_download(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.unit.test_vevo_engines import fake_checkout as checkout_with_everything_installed
+
+    root = checkout_with_everything_installed(fake_checkout(tmp_path / "Amphion"), monkeypatch)
     readiness = RawNet3Encoder(Settings.load(amphion_root=root)).check()
     assert readiness.state == "needs_download" and REPO in readiness.message
     assert readiness.hints[0] == "amphion-studio download metric.rawnet3" and readiness.download_bytes > 60_000_000
