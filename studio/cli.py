@@ -158,33 +158,22 @@ def _existing(path: str) -> Path:
 
 def _run_job(settings: Settings, args: argparse.Namespace, submit: Callable[[Services], JobInfo]) -> int:
     """Submit a job, wait for it, and copy its audio to `args.output` in the format its suffix names."""
-    from engines.contract import EngineError
-
     from .audio.io import EXPORT_FORMATS
-    from .services import build_services
+    from .cli_jobs import run_job
 
     output = Path(args.output)
     fmt = output.suffix.lstrip(".").lower()
     if fmt not in EXPORT_FORMATS:
         print(f"amphion-studio: {output.name}: end the output name with .{', .'.join(EXPORT_FORMATS)}", file=sys.stderr)
         return 2
-    services = build_services(settings)
-    services.jobs.start()
-    try:
-        job = services.jobs.wait(submit(services).id, timeout=24 * 3600)
-        if job.error:
-            print(f"amphion-studio: {job.error}", file=sys.stderr)
-            return 1
+
+    def write(services: Services, job: JobInfo) -> None:
         path, _ = services.generation.export(job, fmt)
         output.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, output)
         print(json.dumps(job.result, indent=2) if args.json else f"Wrote {output} ({job.result['duration']:.1f} s)")
-        return 0
-    except (EngineError, ValueError) as exc:
-        print(f"amphion-studio: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        services.stop()
+
+    return run_job(settings, submit, write, timeout=24 * 3600)
 
 
 def _project(settings: Settings, args: argparse.Namespace) -> int:

@@ -6,20 +6,22 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..metrics import METRICS
 from ..settings import Settings
 from .report import Report
 from .service import EvaluationRequest
 
+if TYPE_CHECKING:
+    from ..jobs import JobInfo
+    from ..services import Services
+
 JOB_TIMEOUT = 7 * 24 * 3600.0
 
 
 def evaluate(settings: Settings, args: argparse.Namespace, parse_options: Callable[[list[str]], dict[str, Any]]) -> int:
-    from engines.contract import EngineError
-
-    from ..services import build_services
+    from ..cli_jobs import run_job
 
     if len(args.paths) > 2:
         print("amphion-studio evaluate: give at most two paths, REFERENCE and GENERATED.", file=sys.stderr)
@@ -27,30 +29,22 @@ def evaluate(settings: Settings, args: argparse.Namespace, parse_options: Callab
     reference, generated = (None, args.paths[0]) if len(args.paths) == 1 else args.paths
     folder = Path(generated).is_dir()
     mode = "set" if folder else ("pair" if reference else "clip")
-    services = build_services(settings)
-    services.jobs.start()
-    try:
-        request = EvaluationRequest(
+
+    def submit(services: Services) -> JobInfo:
+        return services.evaluation.submit(EvaluationRequest(
             mode, str(Path(generated).absolute()), str(Path(reference).absolute()) if reference else None, args.text,
             str(Path(args.texts).absolute()) if args.texts else None,
             metrics=tuple(k for k in args.metrics.split(",")) if args.metrics else None,
-            options=parse_options(args.option))
-        job = services.evaluation.submit(request)
-        job = services.jobs.wait(job.id, timeout=JOB_TIMEOUT)
-        if job.error:
-            print(f"amphion-studio: {job.error}", file=sys.stderr)
-            return 1
+            options=parse_options(args.option)))
+
+    def show(services: Services, job: JobInfo) -> None:
         report = services.evaluation.report(job.id)
         assert report is not None
         print(json.dumps(report.flat(), indent=2, ensure_ascii=False) if args.json else table(report))
         if args.json:
             print_messages(report)
-        return 0
-    except (EngineError, ValueError) as exc:
-        print(f"amphion-studio: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        services.stop()
+
+    return run_job(settings, submit, show, timeout=JOB_TIMEOUT)
 
 
 def table(report: Report) -> str:
