@@ -2,7 +2,8 @@
 
 Resemblyzer's GE2E encoder ships in its wheel (offline). WavLM-SV (microsoft/wavlm-base-plus-sv, what Amphion's
 `similarity` metric uses by default) runs when its weights are in the Hugging Face cache. RawNet3 (Amphion's
-`rawnet` choice) runs Amphion's own model class from the user's checkout on jungjee/RawNet3's `model.pt`.
+`rawnet` choice) runs Amphion's own model class from the user's checkout on jungjee/RawNet3's `model.pt`. WeSpeaker
+(ResNet34-LM on VoxCeleb) runs its published ONNX graph with onnxruntime, on the features WeSpeaker computes.
 """
 from __future__ import annotations
 
@@ -158,3 +159,60 @@ class RawNet3Encoder(AmphionEngine):
         with self.runtime.session(), torch.no_grad():
             embedding = network(segments.to(device)).mean(0)
         return Result(None, RATE, {"embedding": embedding.float().cpu().numpy()})
+
+
+def wespeaker_features(audio: Any) -> Any:
+    """What WeSpeaker feeds its models (wespeaker/bin/infer_onnx.py): 80-bin Kaldi filterbanks of 16-bit-scaled
+    16 kHz audio, 25 ms windows every 10 ms, Hamming, no dither, each bin's mean over time removed (CMN)."""
+    import torch
+    import torchaudio.compliance.kaldi as kaldi
+
+    waveform = torch.as_tensor(audio, dtype=torch.float32)[None] * (1 << 15)
+    feats = kaldi.fbank(waveform, num_mel_bins=80, frame_length=25, frame_shift=10, dither=0.0, energy_floor=0.0,
+                        sample_frequency=RATE, window_type="hamming", htk_compat=True, use_energy=False)
+    return (feats - feats.mean(dim=0)).numpy()
+
+
+class WeSpeakerEncoder(Engine):
+    id = "metric.wespeaker"
+    name = "WeSpeaker ResNet34-LM"
+    task = "metric"
+    family = "Speaker encoder"
+    summary = ("256-d embeddings from WeSpeaker's ResNet34 (VoxCeleb2, large-margin fine-tuned), its ONNX export run "
+               "by onnxruntime: a strong, small speaker-verification model.")
+    sample_rate = RATE
+    license = "CC-BY-4.0"
+    memory_mb = 120
+    inputs = AUDIO
+    HUB_REPO = "Wespeaker/wespeaker-voxceleb-resnet34-LM"
+    ONNX_FILE = "voxceleb_resnet34_LM.onnx"
+    weights = (Weights("hub", HUB_REPO, (ONNX_FILE,), size_bytes=26_500_000, license="CC-BY-4.0"),)
+    requirements = Requirements(python=(PythonModule("onnxruntime", "onnxruntime"),
+                                        PythonModule("torchaudio", "torchaudio")))
+    MIN_FRAMES = 10  # the ResNet downsamples time by 8; fewer frames than this leave nothing to pool
+
+    def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
+        import onnxruntime
+
+        path = hub_folder(self, progress) / self.ONNX_FILE
+        progress(0.8, "Opening the ONNX graph")
+        available = onnxruntime.get_available_providers()
+        providers = [p for p in (("CUDAExecutionProvider",) if device.startswith("cuda") else ()) if p in available]
+        try:
+            session = onnxruntime.InferenceSession(str(path), providers=[*providers, "CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise EngineError(f"{path} is not an ONNX graph onnxruntime can open ({error}); download "
+                              f"{self.HUB_REPO} again.") from error
+        names = ([i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()])
+        if names != (["feats"], ["embs"]):
+            raise EngineError(f"{path} takes {names[0]} and gives {names[1]}; a WeSpeaker export takes ['feats'] "
+                              f"and gives ['embs']. Download {self.HUB_REPO} again.")
+        return session
+
+    def run(self, model: Any, request: Request, progress: Progress) -> Result:
+        feats = wespeaker_features(read_16k(request))
+        if len(feats) < self.MIN_FRAMES:
+            raise EngineError(f"the clip is {len(feats) / 100:.2f} s long; WeSpeaker needs at least "
+                              f"{self.MIN_FRAMES / 100:.1f} s of audio.")
+        embedding = model.run(["embs"], {"feats": feats[None]})[0][0]
+        return Result(None, RATE, {"embedding": embedding})

@@ -1,6 +1,6 @@
 """Speaker similarity (Amphion's `similarity`, "pairwith" mode): the cosine similarity of the two clips' speaker
 embeddings. Resemblyzer works offline; WavLM-SV (Amphion's default) runs when its weights are downloaded; RawNet3
-when the Amphion checkout is configured and its weights are downloaded.
+when the Amphion checkout is configured and its weights are downloaded; WeSpeaker when its ONNX graph is downloaded.
 """
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import numpy as np
 
 from .base import Group, Item, Metric, MetricError, Options, Scorers
 
-ENCODERS = ("metric.resemblyzer", "metric.wavlm_sv", "metric.rawnet3")
+ENCODERS = ("metric.resemblyzer", "metric.wavlm_sv", "metric.rawnet3", "metric.wespeaker")
 # Amphion's `--similarity_model` names (and the plain model names) for the engine ids above
 ALIASES = {"resemblyzer": "metric.resemblyzer", "wavlm": "metric.wavlm_sv", "rawnet": "metric.rawnet3",
-           "rawnet3": "metric.rawnet3"}
+           "rawnet3": "metric.rawnet3", "wespeaker": "metric.wespeaker"}
 
 SPEAKER_SIMILARITY = Metric("speaker_similarity", "Speaker similarity", "", "pair", True,
                             "Cosine similarity of speaker embeddings (1 = same voice; different voices score "
