@@ -51,7 +51,7 @@ SIMILARITIES_KEPT = 256  # recent results, so a result card shown again asks no 
 Mode = Literal["clip", "pair", "set", "jobs"]
 MODES = ("clip", "pair", "set", "jobs")
 MAX_TEXT = 20_000
-FAD_ENGINE = "metric.clap"
+FAD_ENGINES = {"vggish": "metric.vggish", "clap": "metric.clap"}  # Options.fad_model -> the embedding engine
 REFERENCE_SLOTS = ("reference", "prompt", "speaker", "source", "target", "audio")  # preferred audio input of a job
 
 
@@ -135,7 +135,8 @@ class EvaluationService:
         if request.mode != "set" or not has_reference:
             fitting = [k for k in fitting if k != "fad"]
         if request.metrics is None:
-            chosen = fitting if request.mode != "set" else [k for k in fitting if k != "fad" or self._fad_ready()]
+            chosen = fitting if request.mode != "set" else \
+                [k for k in fitting if k != "fad" or self._fad_model(options.fad_model) is not None]
         elif set(chosen) - set(fitting):
             raise InvalidRequest(_why_not(sorted(set(chosen) - set(fitting)), has_reference, has_text))
         if not chosen:
@@ -253,13 +254,15 @@ class EvaluationService:
                         summarise(results, item_keys))
         if "fad" in keys:
             progress(share, "Fréchet audio distance")
-            self._set_fad(report, sources, scorers)
+            self._set_fad(report, sources, options, scorers)
         return report
 
     def _settled(self, options: Options, keys: list[str]) -> Options:
         """Options with "auto" choices made for this studio's device, so the report says what was used."""
         if "f0_periodicity_rmse" in keys:
-            return replace(options, periodicity_model=crepe_capacity(options.periodicity_model, self.models.device))
+            options = replace(options, periodicity_model=crepe_capacity(options.periodicity_model, self.models.device))
+        if "fad" in keys and options.fad_model == "auto":
+            options = replace(options, fad_model=self._fad_model("auto") or "vggish")
         return options
 
     def _score_source(self, source: Source, keys: list[str], options: Options, scorers: EngineScorers,
@@ -287,14 +290,18 @@ class EvaluationService:
         result.values, result.errors, result.notes = scores.values, scores.errors, item.notes
         return result
 
-    def _set_fad(self, report: Report, sources: list[Source], scorers: EngineScorers) -> None:
+    def _set_fad(self, report: Report, sources: list[Source], options: Options, scorers: EngineScorers) -> None:
+        """FAD of the reference set against the generated set: one Gaussian per set over its clips' embeddings
+        (VGGish: every 0.96 s frame of every clip, as Amphion; CLAP: one embedding per clip)."""
         import numpy as np
 
+        engine = FAD_ENGINES[options.fad_model]
         try:
             sets = []
             for role in ("reference", "generated"):
                 paths = [getattr(s, role) for s in sources if getattr(s, role) is not None]
-                sets.append(np.stack([scorers.score(FAD_ENGINE, Clip.load(p))["embedding"] for p in paths]))
+                scores = [scorers.score(engine, Clip.load(p)) for p in paths]
+                sets.append(np.concatenate([np.atleast_2d(s.get("frames", s["embedding"])) for s in scores]))
             report.set_values["fad"] = frechet_distance(*sets)
         except Cancelled:
             raise
@@ -303,8 +310,12 @@ class EvaluationService:
                 log.warning("FAD failed", exc_info=True)
             report.set_errors["fad"] = str(exc)
 
-    def _fad_ready(self) -> bool:
-        return FAD_ENGINE in self.registry and self.registry.get(FAD_ENGINE).check().ready
+    def _fad_model(self, choice: str) -> str | None:
+        """The FAD model `choice` names when its engine is ready ("auto": VGGish, else CLAP), or None."""
+        for name in (("vggish", "clap") if choice == "auto" else (choice,)):
+            if FAD_ENGINES[name] in self.registry and self.registry.get(FAD_ENGINES[name]).check().ready:
+                return name
+        return None
 
     def _stored(self, path: Path | None) -> str | None:
         """Paths inside STUDIO_HOME are stored relative to it, so a moved data folder keeps its results."""

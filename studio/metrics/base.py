@@ -60,9 +60,10 @@ class Options:
     asr_model: str = "tiny.en"
     language: str = "en"
     speaker_model: str = "metric.resemblyzer"
+    fad_model: Literal["auto", "vggish", "clap"] = "auto"  # auto: VGGish (as Amphion) when downloaded, else CLAP
 
     CHOICES = {"f0_method": ("parselmouth", "pyworld"), "align": ("dtw", "cut"),
-               "periodicity_model": ("auto", "full", "tiny")}
+               "periodicity_model": ("auto", "full", "tiny"), "fad_model": ("auto", "vggish", "clap")}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> Options:
