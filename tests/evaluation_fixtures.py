@@ -122,3 +122,13 @@ def session_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servi
 def scorers(session_services: Services) -> EngineScorers:
     return EngineScorers(session_services.registry, session_services.models.use,
                          session_services.transcription.transcribe)
+
+
+def fad_sets(folder: Path, speech: tuple[np.ndarray, int], clips: int = 3) -> None:
+    """Three folders of `clips` files for set FAD: `ref` (speech at several gains), `same` (identical to ref) and
+    `noise` (white noise)."""
+    audio, rate = speech
+    for n in range(clips):
+        write(folder / "ref" / f"{n}.wav", audio * (0.5 + 0.2 * n), rate)
+        write(folder / "same" / f"{n}.wav", audio * (0.5 + 0.2 * n), rate)
+        write(folder / "noise" / f"{n}.wav", white_noise(rate * 3, seed=n, amplitude=0.3), rate)

@@ -95,17 +95,14 @@ def test_fad_of_two_sets_uses_clap_embeddings_when_the_model_is_there(tiny_clap:
     import numpy as np
 
     from studio.evaluation import EvaluationRequest
-    from tests.evaluation_fixtures import white_noise, write
+    from tests.evaluation_fixtures import fad_sets
 
-    audio, rate = speech["a"]
-    for n in range(3):
-        write(tmp_path / "ref" / f"{n}.wav", audio * (0.5 + 0.2 * n), rate)
-        write(tmp_path / "same" / f"{n}.wav", audio * (0.5 + 0.2 * n), rate)
-        write(tmp_path / "noise" / f"{n}.wav", white_noise(rate * 3, seed=n, amplitude=0.3), rate)
+    fad_sets(tmp_path, speech["a"])
     reports = {}
     for name in ("same", "noise"):
         job = services.evaluation.submit(EvaluationRequest("set", str(tmp_path / name), str(tmp_path / "ref"),
-                                                           metrics=("fad", "loudness_lufs")))
+                                                           metrics=("fad", "loudness_lufs"),
+                                                           options={"fad_model": "clap"}))
         job = services.jobs.wait(job.id, timeout=120)
         assert job.error is None
         reports[name] = services.evaluation.report(job.id)

@@ -12,7 +12,7 @@ from engines.builtin.audio_embedders import VGGishEmbedder
 from engines.contract import AudioInput, EngineError, Progress
 from studio.evaluation import EvaluationRequest
 from studio.services import Services
-from tests.evaluation_fixtures import speech, white_noise, write  # noqa: F401
+from tests.evaluation_fixtures import fad_sets, speech, white_noise, write  # noqa: F401
 
 pytest.importorskip("torchvggish")
 
@@ -60,11 +60,7 @@ def test_set_fad_uses_vggish_frames_when_downloaded(random_vggish: Path, tmp_pat
                                                     services: Services) -> None:
     from studio.metrics.spectral import frechet_distance
 
-    audio, rate = speech["a"]
-    for n in range(3):
-        write(tmp_path / "ref" / f"{n}.wav", audio * (0.5 + 0.2 * n), rate)
-        write(tmp_path / "same" / f"{n}.wav", audio * (0.5 + 0.2 * n), rate)
-        write(tmp_path / "noise" / f"{n}.wav", white_noise(rate * 3, seed=n, amplitude=0.3), rate)
+    fad_sets(tmp_path, speech["a"])
     reports = {}
     for name, metrics in (("same", ("fad",)), ("noise", None)):
         job = services.evaluation.submit(EvaluationRequest("set", str(tmp_path / name), str(tmp_path / "ref"),
