@@ -66,8 +66,8 @@ class TranscribePage:
             self.message.set_text("Upload, record or pick the audio to transcribe first.")
             return
         try:
-            job = self.services.transcription.submit(self.audio.value.normalised, self.picker.engine.id,
-                                                     self.form.values, title=f"Transcribe {self.audio.value.name}")
+            self.services.transcription.submit(self.audio.value.normalised, self.picker.engine.id,
+                                               self.form.values, title=f"Transcribe {self.audio.value.name}")
         except InvalidRequest as exc:
             self.message.set_text(str(exc))
             return
