@@ -121,9 +121,10 @@ class EvaluationPage(TaskPage):
                                                     value=values["periodicity_model"], label="Periodicity model")
             fields["speaker_model"] = ui.select(speaker, value=values["speaker_model"], label="Speaker encoder") \
                 .mark("evaluation-speaker-model")
-            fields["fad_model"] = ui.select({"auto": "VGGish when downloaded, else CLAP", "vggish": "VGGish (as Amphion)",
-                                             "clap": "LAION-CLAP"}, value=values["fad_model"],
-                                            label="FAD embeddings (sets)").mark("evaluation-fad-model")
+            fields["fad_model"] = ui.select({"auto": "VGGish when downloaded, else CLAP",
+                                             "vggish": "VGGish (as Amphion)", "clap": "LAION-CLAP"},
+                                            value=values["fad_model"], label="FAD embeddings (sets)") \
+                .mark("evaluation-fad-model")
             fields["f0_subtract_median"] = ui.switch("F0 in cents relative to each clip's median",
                                                      value=values["f0_subtract_median"])
             fields["energy_db"] = ui.switch("Energy in dB", value=values["energy_db"])

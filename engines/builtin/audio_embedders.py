@@ -72,7 +72,6 @@ class VGGishEmbedder(Engine):
         return Result(None, VGGISH_RATE, {"embedding": frames.mean(0), "frames": frames})
 
 
-
 class ClapAudioEmbedder(Engine):
     id = "metric.clap"
     name = "LAION-CLAP audio encoder"
