@@ -31,7 +31,7 @@ class VGGishEmbedder(Engine):
     inputs = AUDIO
     WEIGHTS_URL = "https://github.com/harritaylor/torchvggish/releases/download/v0.1/vggish-10086976.pth"
     weights = (Weights("url", url=WEIGHTS_URL, path="hub/checkpoints/vggish-10086976.pth", size_bytes=288_600_000,
-                       license="Apache-2.0", label="VGGish (torchvggish)"),)
+                       license="Apache-2.0", label="vggish-10086976.pth (torchvggish release)"),)
     requirements = Requirements(python=(PythonModule("torchvggish", "torchvggish"), PythonModule("resampy", "resampy"),
                                         PythonModule("torch", "torch")))
 
