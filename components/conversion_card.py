@@ -44,6 +44,10 @@ def change_summary(extras: dict[str, Any]) -> list[str]:
         parts.append(f"formants ×{extras['formant_ratio']:.2f}")
     if (extras.get("blocks") or 1) > 1:
         parts.append(f"{extras['blocks']} blocks")
+    if extras.get("bitrate_kbps") is not None:  # codecs
+        parts.append(f"{extras['bitrate_kbps']:.2f} kbit/s")
+    if extras.get("codebooks") is not None:
+        parts.append(f"{extras['codebooks']} codebooks at {extras['frame_rate']:g} Hz")
     return parts
 
 

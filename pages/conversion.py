@@ -28,7 +28,7 @@ from .task_page import TaskPage
 
 @dataclass(frozen=True)
 class ConversionTask:
-    task: str  # "vc", "svc" or "enhance"
+    task: str  # "vc", "svc", "enhance" or "codec"
     title: str
     intro: str
     note_names: bool  # label the pitch plot with notes (singing) or Hz (speech)

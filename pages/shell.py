@@ -9,7 +9,8 @@ from nicegui import app, ui
 from components.status import JobIndicator, MemoryGauge
 from studio.services import Services
 
-from . import compare, conversion, enhance, evaluation, history, jobs, library, models, singing, speech, transcribe
+from . import (codecs, compare, conversion, enhance, evaluation, history, jobs, library, models, singing, speech,
+               transcribe)
 from .shortcuts import Shortcuts
 
 
@@ -36,6 +37,7 @@ NAVIGATION: tuple[tuple[str, tuple[NavItem, ...]], ...] = (
     )),
     ("Analyse", (
         NavItem("/evaluation", "Evaluation", "analytics", evaluation.evaluation_page),
+        NavItem("/codecs", "Codecs", "compress", codecs.codecs_page),
     )),
     ("System", (
         NavItem("/jobs", "Jobs", "work_history", jobs.jobs_page),

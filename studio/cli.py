@@ -42,8 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("source", help="the audio to convert (WAV, MP3, FLAC, OGG, M4A, or a video with sound)")
     convert.add_argument("-o", "--output", required=True, help="output file: .wav, .mp3, .flac or .ogg")
     convert.add_argument("-r", "--reference", help="a clip of the target voice")
-    convert.add_argument("-t", "--task", choices=("vc", "svc", "enhance"), default="vc",
-                         help="vc: speech (default); svc: singing; enhance: denoise (-r: the speaker to keep)")
+    convert.add_argument("-t", "--task", choices=("vc", "svc", "enhance", "codec"), default="vc",
+                         help="vc: speech (default); svc: singing; enhance: denoise (-r: the speaker to keep); "
+                              "codec: encode and decode (-p bitrate_kbps=6 for Opus)")
     convert.add_argument("-e", "--engine", help="engine id (default: the best ready one for the task; see `doctor`)")
     convert.add_argument("-i", "--input", action="append", default=[], metavar="SLOT=FILE",
                          help="another audio input of the engine, e.g. -i style_reference=accent.wav (repeatable)")

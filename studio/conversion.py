@@ -1,7 +1,8 @@
-"""Voice and singing conversion: a source performance sung or spoken again in another voice.
+"""Voice and singing conversion: a source performance sung or spoken again in another voice (and, on the same
+pattern, enhancement and codecs: a source cleaned up, or encoded and decoded).
 
-Conversion engines are ordinary engines (task "vc" or "svc") whose inputs are audio slots, so their jobs are
-'generate' jobs run by the GenerationService; this service adds what conversion callers share: the engine to
+Conversion engines are ordinary engines (task "vc", "svc", "enhance" or "codec") whose inputs are audio slots, so
+their jobs are 'generate' jobs run by the GenerationService; this service adds what conversion callers share: the engine to
 use when none is named, which slot the target voice goes in, a title that names the clips, and where a
 finished job's source is, so it can be shown next to the result.
 
@@ -22,11 +23,12 @@ from engines.registry import Registry
 from .generation import GenerationService
 from .jobs import INTERACTIVE, JobInfo
 
-TASKS = ("vc", "svc", "enhance")  # enhancement: a source cleaned up, optionally guided by an enrolment clip
+# enhancement: a source cleaned up, optionally guided by an enrolment clip; codec: a source encoded and decoded
+TASKS = ("vc", "svc", "enhance", "codec")
 SOURCE_SLOT = "source"
 TARGET_SLOTS = ("reference", "timbre_reference", "style_reference")  # the target voice, in order of preference
 DSP_ENGINES = {"vc": "builtin.world_vc", "svc": "builtin.world_svc",  # offline; the default without a neural model
-               "enhance": "builtin.deepfilter"}
+               "enhance": "builtin.deepfilter", "codec": "builtin.opus"}
 
 # The speaker-similarity metric (set by the composition root to EvaluationService.speaker_similarity, resemblyzer):
 # (clip, clip) -> cosine similarity in [-1, 1], blocking; raises studio.metrics.MetricError when it has no value.

@@ -22,8 +22,9 @@ class LibraryVoice(BaseModel):
 
 
 class ConvertBody(BaseModel):
-    task: Literal["vc", "svc", "enhance"] = Field(
-        "vc", description="vc: voice conversion (speech); svc: singing; enhance: denoising, speaker extraction")
+    task: Literal["vc", "svc", "enhance", "codec"] = Field(
+        "vc", description="vc: voice conversion (speech); svc: singing; enhance: denoising, speaker extraction; "
+                          "codec: encode and decode with a codec")
     engine: str | None = Field(None, description="Engine id (GET /api/convert/engines); default: the best ready one")
     source: str = Field(description="Upload id of the performance to convert")
     reference: str | LibraryVoice | None = Field(
@@ -38,7 +39,7 @@ def build_router(services: Services) -> APIRouter:
     router = APIRouter(prefix="/api/convert", tags=["conversion"])
 
     @router.get("/engines")
-    def engines(task: Literal["vc", "svc", "enhance"] = "vc") -> dict[str, Any]:
+    def engines(task: Literal["vc", "svc", "enhance", "codec"] = "vc") -> dict[str, Any]:
         """The engines of a conversion task with their inputs, params and readiness, and which is the default."""
         engines = services.conversion.engines(task)
         return {"default": services.conversion.default_engine(task).id if engines else None,
