@@ -97,3 +97,23 @@ def build_all(root: Path) -> dict[str, Path]:
             speech_only(model)
         safetensors.torch.save_model(model.half(), str(folders["tts"] / file))  # the release is fp16
     return folders
+
+
+CODEC_25HZ_CONFIG = {"SAMPLE_RATE": 24000, "model": {
+    **CODEC_CONFIG["model"], "encoder_rates": [4, 5, 6, 8], "decoder_rates": [8, 6, 5, 4], "n_codebooks": 11,
+    "codebook_size": 1024, "semantic_downsample_factor": 2}}
+
+
+def add_25hz_codec(folders: dict[str, Path]) -> Path:
+    """A toy 25 Hz DualCodec (the package's 25hz_v1 shape: 960-sample hop, 1 + 11 codebooks of 16384 and 1024) saved
+    beside the 12.5 Hz one as amphion/dualcodec names it; returns the folder holding its dualcodec.yaml."""
+    import safetensors.torch
+
+    from engines.amphion.dualcodec_valle import instantiate
+
+    configs = folders["configs"].parent / "configs-25hz"
+    configs.mkdir(exist_ok=True)
+    (configs / "dualcodec.yaml").write_text(yaml.safe_dump(CODEC_25HZ_CONFIG, sort_keys=False))
+    codec = instantiate(configs / "dualcodec.yaml")
+    safetensors.torch.save_model(codec, str(folders["codec"] / "dualcodec_25hz_16384_1024.safetensors"))
+    return configs
