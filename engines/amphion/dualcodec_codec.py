@@ -109,20 +109,19 @@ class DualCodecCodec(Engine):
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
         import torch
 
-        from studio.audio.io import read_audio
+        from ..conversion_input import fit_length, read_source
 
         variant = VARIANTS[request.params["model"]]
         codebooks = request.params["codebooks"]
-        audio, _ = read_audio(request.inputs["source"].path, RATE)
+        source = read_source(request.inputs["source"].path, RATE)
+        audio = source.audio
         progress(0.1, "Encoding")
         with torch.no_grad():
             semantic, acoustic = model.encode(torch.from_numpy(audio).reshape(1, 1, -1), n_quantizers=codebooks)
             progress(0.6, "Decoding")
             decoded = model.decode(semantic, acoustic if codebooks > 1 else None)
-        out = decoded.reshape(-1).float().cpu().numpy()[: len(audio)]
-        if len(out) < len(audio):  # the codec works in whole frames; the last partial one may come back short
-            out = torch.nn.functional.pad(torch.from_numpy(out), (0, len(audio) - len(out))).numpy()
+        out = fit_length(decoded.reshape(-1).float().cpu().numpy(), len(audio))  # whole frames in, whole frames out
         frames = int(semantic.shape[-1])
         return Result(out, RATE, {"codec": f"DualCodec {variant.label.split(',')[0]}", "codebooks": codebooks,
                                   "frame_rate": variant.frame_rate, "frames": frames,
-                                  "bitrate_kbps": round(variant.kbps(codebooks), 3)})
+                                  "bitrate_kbps": round(variant.kbps(codebooks), 3), "notes": source.notes})

@@ -70,11 +70,12 @@ class FACodecCodec(AmphionEngine):
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
         import torch
 
-        from studio.audio.io import read_audio
+        from ..conversion_input import fit_length, read_source
 
         encoder, decoder, device = model
         residual = request.params["residual"]
-        audio, _ = read_audio(request.inputs["source"].path, RATE)
+        source = read_source(request.inputs["source"].path, RATE)
+        audio = source.audio
         progress(0.1, "Encoding")
         with self.runtime.session(), torch.no_grad():
             encoded = encoder(torch.from_numpy(audio).reshape(1, 1, -1).to(device))
@@ -83,11 +84,10 @@ class FACodecCodec(AmphionEngine):
                 embedding = decoder.vq2emb(codes, use_residual_code=False)
             progress(0.5, "Decoding")
             decoded = decoder.inference(embedding, speaker).reshape(-1).float().cpu().numpy()
-        out = decoded[: len(audio)]
-        if len(out) < len(audio):  # whole frames only: the last partial one may come back short
-            out = torch.nn.functional.pad(torch.from_numpy(out), (0, len(audio) - len(out))).numpy()
+        out = fit_length(decoded, len(audio))  # whole frames in, whole frames out
         codebooks = PROSODY + CONTENT + (RESIDUAL if residual else 0)
         return Result(out, RATE, {"codec": "FACodec", "codebooks": codebooks, "frame_rate": RATE / HOP,
                                   "frames": int(codes.shape[-1]),
-                                  "bitrate_kbps": round(RATE / HOP * codebooks * CODE_BITS / 1000, 3)})
+                                  "bitrate_kbps": round(RATE / HOP * codebooks * CODE_BITS / 1000, 3),
+                                  "notes": source.notes})
 

@@ -55,22 +55,22 @@ class SpeechTokenizerCodec(AmphionEngine):
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
         import torch
 
-        from studio.audio.io import read_audio
+        from ..conversion_input import fit_length, read_source
 
         network, config, device = model
         codebooks = request.params["codebooks"]
         if codebooks > network.n_q:
             raise EngineError(f"Codebooks: this checkpoint has {network.n_q}; choose 1 to {network.n_q}.")
-        audio, _ = read_audio(request.inputs["source"].path, RATE)
+        source = read_source(request.inputs["source"].path, RATE)
+        audio = source.audio
         progress(0.1, "Encoding")
         with torch.no_grad():
             codes = network.encode(torch.from_numpy(audio).reshape(1, 1, -1).to(device), n_q=codebooks)
             progress(0.5, "Decoding")
             decoded = network.decode(codes).reshape(-1).float().cpu().numpy()
-        out = decoded[: len(audio)]
-        if len(out) < len(audio):  # whole frames only: the last partial one may come back short
-            out = torch.nn.functional.pad(torch.from_numpy(out), (0, len(audio) - len(out))).numpy()
+        out = fit_length(decoded, len(audio))  # whole frames in, whole frames out
         frame_rate = RATE / int(network.downsample_rate)
         bits = codebooks * math.log2(config.get("codebook_size", 1024))
         return Result(out, RATE, {"codec": "SpeechTokenizer", "codebooks": codebooks, "frame_rate": frame_rate,
-                                  "frames": int(codes.shape[-1]), "bitrate_kbps": round(frame_rate * bits / 1000, 3)})
+                                  "frames": int(codes.shape[-1]), "bitrate_kbps": round(frame_rate * bits / 1000, 3),
+                                  "notes": source.notes})

@@ -5,24 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 
-from studio.jobs import JobState
 from studio.audio.io import resample
 from studio.metrics.spectral import pesq_score
 from studio.services import Services
 from tests.audio_measures import speech, write
+from tests.codec_jobs import encode_decode
 from tests.unit.test_api import client, finished  # noqa: F401  (the ASGI client fixture)
-
-
-def encode_decode(services: Services, path: Path, **params: object) -> tuple[np.ndarray, int, dict]:
-    job = services.conversion.submit("codec", {"path": str(path)}, params=params)
-    done = services.jobs.wait(job.id, 120)
-    assert done.state == JobState.succeeded, done.error
-    audio, rate = sf.read(str(services.generation.audio_path(done)), dtype="float32")
-    return audio, rate, done.result["extras"]
 
 
 def test_opus_is_the_default_codec_and_more_bits_sound_closer_to_the_source(services: Services,
@@ -32,7 +23,8 @@ def test_opus_is_the_default_codec_and_more_bits_sound_closer_to_the_source(serv
     path = write(tmp_path / "speech.wav", audio, rate)
     quality = {}
     for kbps in (6, 32):
-        decoded, decoded_rate, extras = encode_decode(services, path, bitrate_kbps=kbps)
+        job, decoded, decoded_rate = encode_decode(services, path, bitrate_kbps=kbps)
+        extras = job.result["extras"]
         assert decoded_rate == rate and len(decoded) == len(audio)  # lines up with the source
         assert extras["bitrate_kbps"] == pytest.approx(kbps, rel=0.25)  # what the file really took
         quality[kbps] = pesq_score(resample(audio, rate, 16_000), resample(decoded, rate, 16_000), "wb")

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from engines.amphion.speechtokenizer_codec import FOLDER, SpeechTokenizerCodec
-from studio.jobs import JobState
 from studio.services import Services
 from studio.settings import Settings
 from tests.audio_measures import speech, write
+from tests.codec_jobs import encode_decode
 from tests.conftest import put_in_hub_cache
 from tests.unit.test_amphion_runtime import amphion  # noqa: F401  (the fixture; skips without AMPHION_ROOT)
 
@@ -57,11 +56,7 @@ def test_speechtokenizer_encodes_and_decodes_through_the_job_queue(tiny_speechto
     source = write(tmp_path / "speech.wav", audio, rate)
     results = {}
     for codebooks in (1, 8):
-        job = services.conversion.submit("codec", {"path": str(source)}, engine_id="amphion.speechtokenizer",
-                                         params={"codebooks": codebooks})
-        job = services.jobs.wait(job.id, 120)
-        assert job.state == JobState.succeeded, job.error
-        decoded, decoded_rate = sf.read(str(services.generation.audio_path(job)), dtype="float32")
+        job, decoded, decoded_rate = encode_decode(services, source, "amphion.speechtokenizer", codebooks=codebooks)
         extras = job.result["extras"]
         assert decoded_rate == 16_000 and abs(len(decoded) - len(audio) * 16_000 / rate) <= 1
         assert extras["frame_rate"] == 50 and abs(extras["frames"] - len(decoded) / 320) <= 1
