@@ -2,8 +2,8 @@
 pattern, enhancement and codecs: a source cleaned up, or encoded and decoded).
 
 Conversion engines are ordinary engines (task "vc", "svc", "enhance" or "codec") whose inputs are audio slots, so
-their jobs are 'generate' jobs run by the GenerationService; this service adds what conversion callers share: the engine to
-use when none is named, which slot the target voice goes in, a title that names the clips, and where a
+their jobs are 'generate' jobs run by the GenerationService; this service adds what conversion callers share: the
+engine to use when none is named, which slot the target voice goes in, a title that names the clips, and where a
 finished job's source is, so it can be shown next to the result.
 
 Slot names the pages, API and CLI understand: "source" (the performance, required) and a target voice in
