@@ -22,6 +22,13 @@ pytestmark = [
 ]
 
 
+def open_page(page, url: str) -> None:  # type: ignore[no-untyped-def]
+    """Go to `url` and wait for the websocket handshake: before it, the browser holds each event in its own 10 ms
+    retry timer, so a key pressed right after typing can reach the server before the text does."""
+    page.goto(url)
+    page.wait_for_function("() => window.did_handshake === true", timeout=15_000)
+
+
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     process, url = start_studio(tmp_path_factory.mktemp("e2e-home"))
@@ -46,7 +53,7 @@ def test_type_generate_and_play_in_a_real_browser(studio: str, browser) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(studio + "/speech")
+    open_page(page, studio + "/speech")
     page.locator("textarea").fill("A real browser, a real voice.")
     page.get_by_role("button", name="Generate").click()
     audio = page.locator("audio")
@@ -72,7 +79,7 @@ def test_type_generate_and_play_in_a_real_browser(studio: str, browser) -> None:
 
 def test_ctrl_enter_in_the_text_box_generates(studio: str, browser) -> None:  # type: ignore[no-untyped-def]
     page = browser.new_page()
-    page.goto(studio + "/speech")
+    open_page(page, studio + "/speech")
     box = page.locator("textarea")
     box.fill("Sent with the keyboard.")
     box.press("Control+Enter")
@@ -82,7 +89,7 @@ def test_ctrl_enter_in_the_text_box_generates(studio: str, browser) -> None:  # 
 
 def test_a_tablet_in_portrait_gets_a_drawer_and_touch_sized_controls(studio: str, browser) -> None:  # type: ignore[no-untyped-def]
     page = browser.new_page(viewport={"width": 768, "height": 1024}, has_touch=True, is_mobile=True)
-    page.goto(studio + "/speech")
+    open_page(page, studio + "/speech")
     page.get_by_role("button", name="Generate").wait_for()
     assert not page.get_by_text("Models", exact=True).is_visible()  # the drawer is folded away
     page.get_by_role("button", name="Menu").tap()
@@ -110,7 +117,7 @@ def test_history_and_compare_on_a_tablet(studio: str, browser) -> None:  # type:
     page = browser.new_page(viewport={"width": 768, "height": 1024}, has_touch=True, is_mobile=True)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(studio + "/history")
+    open_page(page, studio + "/history")
     page.get_by_text("Kept for the tablet.").wait_for(timeout=15_000)
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 768, "nothing overflows sideways"
     small = page.evaluate("""() => [...document.querySelectorAll('button, .q-btn')]

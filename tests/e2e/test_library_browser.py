@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.test_browser import CHROMIUM, pytestmark, studio  # noqa: F401  (the same running studio fixture)
+from tests.e2e.test_browser import CHROMIUM, open_page, pytestmark, studio  # noqa: F401  (the same running studio fixture)
 
 FAKE_MICROPHONE = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
@@ -37,7 +37,7 @@ def test_record_from_the_microphone_into_a_voice(studio: str, browser) -> None: 
     page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(studio + "/library")
+    open_page(page, studio + "/library")
     page.get_by_text("Microphone", exact=True).first.wait_for()
     record = page.get_by_role("button", name="Record")
     record.click()
@@ -59,7 +59,7 @@ def test_without_a_microphone_api_the_page_says_why(studio: str, browser) -> Non
     page = browser.new_page()
     # what a tablet gets on http://192.168.x.y: no navigator.mediaDevices at all
     page.add_init_script("Object.defineProperty(navigator, 'mediaDevices', {value: undefined});")
-    page.goto(studio + "/library")
+    open_page(page, studio + "/library")
     page.get_by_role("button", name="Record").first.click()
     page.get_by_text("only allows the microphone on a secure page", exact=False).first.wait_for(timeout=10_000)
 
@@ -73,7 +73,7 @@ def test_the_library_fits_a_tablet_in_portrait(studio: str, browser) -> None:  #
         time.sleep(0.1)
     api(f"{studio}/api/profiles/{voice['id']}/samples/from-generation", {"job_id": generated["id"]})  # type: ignore[index]
     page = browser.new_page(viewport={"width": 768, "height": 1024}, has_touch=True, is_mobile=True)
-    page.goto(studio + "/library")
+    open_page(page, studio + "/library")
     page.get_by_text("Tablet", exact=True).first.tap()
     page.get_by_role("button", name="Cut the best window").wait_for()
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 768, "nothing overflows sideways"
