@@ -32,7 +32,6 @@ CONFIGS = {"dualcodec": "conf/model/dualcodec_12hz_16384_4096_8vq.yaml",  # insi
            "valle_ar": "conf_tts/model/valle_ar/llama_250M.yaml", "valle_nar": "conf_tts/model/valle_nar/valle_nar.yaml"}
 LANGUAGES = (("en", "English"), ("zh", "Chinese"), ("ja", "Japanese"), ("ko", "Korean"), ("de", "German"),
              ("fr", "French"))
-SAMPLES_PER_TOKEN = 1920  # 12.5 Hz at 24 kHz
 
 
 class DualCodecVALLE(parts.NeedsTranscript, Engine):

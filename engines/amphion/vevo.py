@@ -26,7 +26,6 @@ from .runtime import checkout_root
 REPO = "amphion/Vevo"
 LICENCE = "CC-BY-NC-4.0"
 TOKEN_RATE = 50.0  # content-style tokens a second (HuBERT frames at 16 kHz / 320)
-SAMPLES_PER_TOKEN = 480  # 24 kHz audio per token: the vocoder's hop, one mel frame per token
 STOCK_CONFIGS = "models/vc/vevo/config"
 CONTENT_TOKENIZER = "tokenizer/vq32"
 CONTENT_STYLE_TOKENIZER = "tokenizer/vq8192"
