@@ -78,7 +78,7 @@ class ParamForm:
             ui.label(p.title).classes("text-body2 min-w-[7rem]")
             slider = ui.slider(min=p.min, max=p.max, step=step, value=value).classes("grow").props("label")
             number = ui.number(value=value, min=p.min, max=p.max, step=step, suffix=p.unit or None,
-                               format="%d" if integer else None).classes("w-32").props("dense outlined")
+                               format="%d" if integer else None).classes("w-32 shrink-0").props("dense outlined")
 
         def from_slider(e: Any) -> None:
             number.set_value(e.value)
