@@ -104,10 +104,6 @@ class ModelManager:
             self._device = memory.resolve_device(self._device_setting)
         return self._device
 
-    @property
-    def device_known(self) -> bool:
-        return self._device is not None
-
     def budget(self, device_memory: memory.DeviceMemory | None = None) -> int:
         if self._budget_gb is not None:
             return int(self._budget_gb * 1e9)

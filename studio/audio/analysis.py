@@ -121,8 +121,3 @@ NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 def note_name(hz: float) -> str:
     midi = int(round(69 + 12 * np.log2(hz / 440.0)))
     return f"{NOTE_NAMES[midi % 12]}{midi // 12 - 1}"
-
-
-def loudness_dbfs(audio: np.ndarray) -> float:
-    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
-    return 20 * np.log10(rms) if rms > 0 else float("-inf")

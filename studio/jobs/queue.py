@@ -57,10 +57,6 @@ class JobInfo:
     def active(self) -> bool:
         return self.state in ACTIVE_STATES
 
-    @property
-    def can_retry(self) -> bool:
-        return not self.active
-
     @classmethod
     def from_row(cls, row: Any) -> JobInfo:
         return cls(row.id, row.kind, row.task, row.engine_id, row.title, dict(row.payload or {}),
