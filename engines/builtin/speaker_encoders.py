@@ -196,10 +196,10 @@ class WeSpeakerEncoder(Engine):
 
         path = hub_folder(self, progress) / self.ONNX_FILE
         progress(0.8, "Opening the ONNX graph")
-        available = onnxruntime.get_available_providers()
-        providers = [p for p in (("CUDAExecutionProvider",) if device.startswith("cuda") else ()) if p in available]
+        cuda = device.startswith("cuda") and "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
         try:
-            session = onnxruntime.InferenceSession(str(path), providers=[*providers, "CPUExecutionProvider"])
+            session = onnxruntime.InferenceSession(str(path), providers=providers)
         except Exception as error:  # onnxruntime raises its own Fail/InvalidGraph types
             raise EngineError(f"{path} is not an ONNX graph onnxruntime can open ({error}); download "
                               f"{self.HUB_REPO} again.") from error
