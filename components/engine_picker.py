@@ -16,15 +16,35 @@ def readiness_badge(readiness: Readiness) -> ui.badge:
         .mark(f"readiness-{readiness.state}")
 
 
-def readiness_help(readiness: Readiness) -> None:
+def command_line(text: str) -> None:
+    """A command or step the user can read whole (it wraps on a narrow screen) and copy."""
+    with ui.row().classes("w-full items-center gap-1 no-wrap rounded-borders command-line"):
+        ui.label(text).classes("grow min-w-0 font-mono text-xs break-all whitespace-pre-wrap q-pl-sm")
+        ui.button(icon="content_copy", on_click=lambda: _copy(text)) \
+            .props('flat round dense size=sm aria-label="Copy"')
+
+
+def _copy(text: str) -> None:
+    ui.clipboard.write(text)
+    ui.notify("Copied", type="positive", timeout=1000)
+
+
+def readiness_help(readiness: Readiness, *, with_hints: bool = True) -> None:
     """The message and the exact commands that make an engine ready (nothing when it is ready)."""
     if readiness.ready:
         return
     with ui.column().classes("gap-1 w-full"):
         ui.label(readiness.message).classes("text-body2")
-        for hint in readiness.hints:
-            with ui.row().classes("items-center gap-1 no-wrap w-full"):
-                ui.code(hint, language="bash").classes("grow text-xs")
+        for hint in readiness.hints if with_hints else ():
+            hint_line(hint)
+
+
+def hint_line(hint: str) -> None:
+    """A command gets a copy button; a step in words ("then set ...", "or press ...") reads as text."""
+    if hint.startswith(("then ", "or ")):
+        ui.label(hint[0].upper() + hint[1:]).classes("text-body2")
+    else:
+        command_line(hint)
 
 
 class EnginePicker:

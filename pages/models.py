@@ -7,10 +7,8 @@ from typing import Any
 from nicegui import run, ui
 
 from components import theme
-from components.engine_picker import readiness_badge, readiness_help
-from components.checkpoint_panel import CheckpointPanel, takes_checkpoints
-from components.weights_panel import WeightsPanel
-from engines.contract import TASK_TITLES, Engine, EngineError
+from components.engine_catalog import EngineCatalog
+from engines.contract import Engine, EngineError
 from engines.requirements import format_bytes
 from studio.jobs import ACTIVE_STATES
 from studio.model_manager import ModelInfo
@@ -62,7 +60,8 @@ class ModelsPage:
                         .mark("unload-all")
                 self.loaded = ui.column().classes("w-full gap-1").mark("loaded-models")
                 self.last_report = ui.label("").classes(theme.HINT).mark("unload-report")
-            self._engines_section()
+            self._weights_tick = 0
+            self.catalog = EngineCatalog(services, self._load)
         ui.timer(2.0, self.refresh)
         ui.timer(WEIGHTS_POLL_SECONDS, self.refresh_weights)
         self.refresh()
@@ -174,47 +173,16 @@ class ModelsPage:
         self._weights_tick += 1
         full = self._weights_tick % WEIGHTS_FULL_EVERY == 1
         active = {job.engine_id: job for job in self.services.jobs.list(kinds=(DOWNLOAD,), states=ACTIVE_STATES)}
-        for panel in self.weight_panels:
+        for panel in self.catalog.weight_panels:
             job = active.get(panel.engine.id)
             if full or job is not None or panel.job is not None:
                 panel.refresh(job)
         if not full:
             return
         usage = self.services.weights.on_disk()
-        self.disk_label.set_text(f"Weights on disk: {format_bytes(sum(usage.values()))} for {len(usage)} engine(s), "
-                                 f"in the Hugging Face cache and the caches torch.hub and Whisper use." if usage else
-                                 "No downloaded weights on disk yet.")
-
-    def _engines_section(self) -> None:
-        self.weight_panels: list[WeightsPanel] = []
-        self._weights_tick = 0
-        by_task: dict[str, list[Engine]] = {}
-        for engine in self.services.registry:
-            by_task.setdefault(engine.task, []).append(engine)
-        ui.label(f"Engines ({len(self.services.registry)})").classes(theme.SECTION_TITLE)
-        self.disk_label = ui.label("").classes(theme.HINT).mark("weights-on-disk")
-        for task, engines in by_task.items():
-            ui.label(TASK_TITLES.get(task, task)).classes("text-subtitle1 text-weight-medium")
-            with ui.grid().classes("w-full grid-cols-1 md:grid-cols-2 gap-3"):
-                for engine in engines:
-                    self._engine_card(engine)
-
-    def _engine_card(self, engine: Engine) -> None:
-        readiness = engine.check()
-        with ui.card().classes("w-full").mark(f"engine-{engine.id}"):
-            with ui.row().classes("w-full items-center gap-2 no-wrap"):
-                ui.label(engine.name).classes("text-subtitle1 grow")
-                readiness_badge(readiness)
-            ui.label(engine.summary).classes("text-body2")
-            facts = [engine.id, engine.license, f"~{format_bytes(engine.memory_mb * 1e6)} in memory"]
-            ui.label(" · ".join(f for f in facts if f)).classes(theme.HINT)
-            readiness_help(readiness)
-            if engine.weights:
-                self.weight_panels.append(WeightsPanel(self.services, engine))
-            if takes_checkpoints(engine):
-                CheckpointPanel(self.services, engine)
-            ui.button("Load", icon="download_for_offline", on_click=lambda e=engine: self._load(e)) \
-                .props("outline no-caps").mark(f"load-{engine.id}").set_enabled(readiness.runnable)
+        self.catalog.disk_label.set_text(
+            f"Weights on disk: {format_bytes(sum(usage.values()))} for {len(usage)} engine(s), in the Hugging Face "
+            f"cache and the caches torch.hub and Whisper use." if usage else "No downloaded weights on disk yet.")
 
     def _load(self, engine: Engine) -> None:
         job = self.services.load_model(engine.id)
