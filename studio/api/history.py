@@ -12,12 +12,12 @@ from pydantic import BaseModel, Field
 from engines.contract import InvalidRequest
 
 from ..audio.io import EXPORT_FORMATS
-from ..generation import EngineNotReady
 from ..history import HistoryError, HistoryItem, HistoryQuery
 from ..history.compare import TallyRow
 from ..jobs import JobInfo, JobState
 from ..services import Services
 from .core import AudioFormat, job_json
+from .errors import refusals
 
 
 class HistoryChange(BaseModel):
@@ -136,13 +136,10 @@ def build_router(services: Services) -> APIRouter:
 
     def take(submit: Any) -> dict[str, Any]:
         try:
-            return job_json(submit())
+            with refusals():
+                return job_json(submit())
         except HistoryError as exc:
             raise refused(exc) from None
-        except EngineNotReady as exc:
-            raise HTTPException(409, str(exc)) from None
-        except InvalidRequest as exc:
-            raise HTTPException(400, str(exc)) from None
 
     @router.post("/history/{generation_id}/rerun", status_code=202)
     def rerun(generation_id: str) -> dict[str, Any]:

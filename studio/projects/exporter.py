@@ -153,12 +153,9 @@ class Exporter:
 
     def _profile_id(self, key: str) -> str:
         try:
-            return self._library.profile(key).id
-        except NotFound:
-            found = self._library.profile_by_name(key)
-            if found is None:
-                raise ProjectError(f"There is no voice profile {key!r} (give its id or its name).", 404) from None
-            return found.id
+            return self._library.find_profile(key).id
+        except NotFound as exc:
+            raise ProjectError(str(exc), 404) from None
 
     @staticmethod
     def _group_of(connection: Connection, generation_id: str) -> str:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from studio.api import build_routers
+from studio.api import mount
 from studio.projects import exporter
 from studio.projects import service as projects_module
 from studio.services import Services, build_services
@@ -26,8 +26,7 @@ async def other(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     services = build_services(Settings.load(home=tmp_path / "other-home"))
     services.start()
     app = FastAPI()
-    for router in build_routers(services):
-        app.include_router(router)
+    mount(app, services)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://other") as api:
         yield api
     services.stop()
@@ -79,7 +78,8 @@ async def test_refusals_say_what_to_do(client: httpx.AsyncClient,  # noqa: F811
 
     text = await client.post("/api/projects/import", files={"file": ("p.zip", b"not a zip at all")})
     assert text.status_code == 400 and text.json()["detail"].startswith("This file is not a zip file")
-    assert (await client.post("/api/projects/import")).status_code == 422
+    nothing = await client.post("/api/projects/import")
+    assert nothing.status_code == 400 and nothing.json()["detail"] == "file is required."
     monkeypatch.setattr(projects_module, "MAX_PROJECT_BYTES", 1000)
     big = await client.post("/api/projects/import", files={"file": ("p.zip", bytes(70_000))})
     assert big.status_code == 413 and "Projects are limited to" in big.json()["detail"]

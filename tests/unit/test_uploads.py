@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 from fastapi import FastAPI
 
-from studio.api import build_routers
+from studio.api import mount
 from studio.services import Services
 from studio.uploads import MAX_UPLOAD_BYTES, UploadError, UploadService, safe_name
 
@@ -130,8 +130,7 @@ def test_delete_removes_row_and_files(uploads: UploadService, tmp_path: Path) ->
 
 async def test_uploads_over_http(services: Services, tmp_path: Path) -> None:
     app = FastAPI()
-    for router in build_routers(services):
-        app.include_router(router)
+    mount(app, services)
     wav = tone_file(tmp_path / "rec.wav", seconds=2.0).read_bytes()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://studio") as client:
         created = await client.post("/api/uploads", files={"file": ("rec.wav", wav, "audio/wav")})
