@@ -94,24 +94,45 @@ async def test_a_body_that_is_not_json_or_a_bad_query_is_a_400_sentence(client: 
     assert limit.json()["detail"] == "limit: Input should be a valid integer, unable to parse string as an integer."
 
 
-async def test_seed_language_and_profile_fill_the_engines_own_fields(client: httpx.AsyncClient) -> None:
-    made = await client.post("/api/generate", params={"wait": True},
-                             json={"text": "Seeds travel on top.", "seed": 5, "language": "en"})
-    assert made.status_code == 200, made.text
-    assert made.json()["seed"] == 5 and made.json()["params"]["seed"] == 5
+@pytest.fixture
+async def anna(client: httpx.AsyncClient) -> dict:
+    """A voice profile called Anna with one sample (real speech, with its transcript)."""
     voice = (await client.post("/api/profiles", json={"name": "Anna"})).json()
     added = await client.post(f"/api/profiles/{voice['id']}/samples", data={"transcript": SENTENCE},
                               files={"file": ("anna.wav", wav_bytes(hibari_speech(SENTENCE)), "audio/wav")})
     assert added.status_code == 201, added.text
-    for key in ("anna", voice["id"]):
+    return {**voice, "sample": added.json()["id"]}
+
+
+async def test_seed_language_and_profile_fill_the_engines_own_fields(client: httpx.AsyncClient, anna: dict) -> None:
+    made = await client.post("/api/generate", params={"wait": True},
+                             json={"text": "Seeds travel on top.", "seed": 5, "language": "en"})
+    assert made.status_code == 200, made.text
+    assert made.json()["seed"] == 5 and made.json()["params"]["seed"] == 5
+    for key in ("anna", anna["id"]):
         cloned = await client.post("/api/generate", params={"wait": True},
                                    json={"engine": "test.prompted", "text": "In Anna's voice.", "profile": key})
         assert cloned.status_code == 200, cloned.text
         item = cloned.json()
-        assert item["profile_id"] == voice["id"] and item["inputs"]["reference"]["sample"] == added.json()["id"]
+        assert item["profile_id"] == anna["id"] and item["inputs"]["reference"]["sample"] == anna["sample"]
     twice = await client.post("/api/generate", json={"engine": "test.prompted", "text": "hi", "profile": "anna",
                                                      "inputs": {"reference": {"profile": "anna"}}})
     assert twice.status_code == 400 and "given twice" in twice.json()["detail"]
+
+
+async def test_the_history_is_filtered_by_a_profile_name_or_id(client: httpx.AsyncClient, anna: dict) -> None:
+    cloned = await client.post("/api/generate", params={"wait": True},
+                               json={"engine": "test.prompted", "text": "Anna again.", "profile": "Anna"})
+    await client.post("/api/generate", params={"wait": True}, json={"text": "Nobody's voice."})
+    for key in ("Anna", "ANNA", anna["id"]):
+        listing = (await client.get("/api/history", params={"profile": key})).json()
+        assert [i["id"] for i in listing["items"]] == [cloned.json()["id"]], key
+    assert (await client.get("/api/history/stats", params={"profile": "anna"})).json()["count"] == 1
+    unknown = await client.get("/api/history", params={"profile": "Nobody"})
+    assert unknown.status_code == 404 and "There is no voice profile 'Nobody'" in unknown.json()["detail"]
+    assert (await client.delete(f"/api/profiles/{anna['id']}")).status_code == 204
+    kept = (await client.get("/api/history", params={"profile": anna["id"]})).json()  # its generations stay
+    assert [i["id"] for i in kept["items"]] == [cloned.json()["id"]]
 
 
 async def test_cancel_and_retry(client: httpx.AsyncClient) -> None:
