@@ -12,7 +12,7 @@ import shutil
 import time
 import unicodedata
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +56,15 @@ class Upload(SQLModel, table=True):
 
 
 UPLOADS = Upload.__table__
+
+
+@dataclass(frozen=True)
+class UploadUser:
+    """What refers to uploads by id (generations, blind votes, saved comparisons): an upload it uses stays."""
+
+    what: str  # "generation", in words
+    find: Callable[[str], list[str]]  # an upload's id -> the ids of those that use it
+    remedy: str  # how to delete one of them, e.g. "DELETE /api/history/{id}"
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,11 @@ class UploadService:
     def __init__(self, db: SqlEngine, paths: Paths) -> None:
         self._db = db
         self._paths = paths
+        self._users: list[UploadUser] = []
+
+    def add_user(self, user: UploadUser) -> None:
+        """Refuse to delete an upload `user` still refers to (a re-run or an export would lose the clip)."""
+        self._users.append(user)
 
     # -- storing -------------------------------------------------------------------------------------------
 
@@ -209,12 +223,26 @@ class UploadService:
         return [self._from_row(r) for r in rows]
 
     def delete(self, upload_ids: Iterable[str]) -> int:
+        """Delete uploads with their files; UploadError 409 (nothing deleted) when anything still uses one."""
         ids = list(upload_ids)
+        for upload_id in ids:
+            self._refuse_if_used(upload_id)
         with self._db.begin() as connection:
             removed = connection.execute(delete(UPLOADS).where(UPLOADS.c.id.in_(ids))).rowcount
         for upload_id in ids:
             shutil.rmtree(self._paths.uploads / upload_id, ignore_errors=True)
         return removed
+
+    def _refuse_if_used(self, upload_id: str) -> None:
+        used = [(user, found) for user in self._users if (found := user.find(upload_id))]
+        if not used:
+            return
+        stored = self.get(upload_id)
+        uses = " and ".join(f"{len(found)} {user.what}{'s' if len(found) != 1 else ''} ({', '.join(found[:5])}"
+                            f"{', …' if len(found) > 5 else ''})" for user, found in used)
+        remedies = "; ".join(user.remedy for user, _ in used)
+        raise UploadError(f"{stored.name if stored else upload_id} is used by {uses}: delete those first "
+                          f"({remedies}), then the upload.", 409)
 
     def _relative(self, path: Path) -> str:
         return str(path.relative_to(self._paths.home))

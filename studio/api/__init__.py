@@ -18,6 +18,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "studio.api.uploads",
     "studio.api.library",
     "studio.api.history",
+    "studio.api.compare",
     "studio.api.openai",
     "studio.api.conversion",
     "studio.api.evaluation",

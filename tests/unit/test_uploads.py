@@ -1,6 +1,7 @@
 """Uploads: every accepted format is kept and normalised; every bad file gets a message, over HTTP too."""
 from __future__ import annotations
 
+import asyncio
 import io
 import shutil
 import subprocess
@@ -201,3 +202,39 @@ async def test_uploads_over_http(services: Services, tmp_path: Path) -> None:
         assert huge.status_code == 413
         assert (await client.delete(f"/api/uploads/{body['id']}")).status_code == 204
         assert (await client.get(f"/api/uploads/{body['id']}")).status_code == 404
+
+
+async def test_an_upload_in_use_is_not_deleted_and_the_answer_says_what_uses_it(services: Services,
+                                                                                tmp_path: Path) -> None:
+    app = FastAPI()
+    mount(app, services)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://studio") as client:
+        async def upload(name: str) -> str:
+            wav = tone_file(tmp_path / name, seconds=2.0).read_bytes()
+            return (await client.post("/api/uploads", files={"file": (name, wav, "audio/wav")})).json()["id"]
+
+        used, other = await upload("used.wav"), await upload("other.wav")
+        echoed = await client.post("/api/generate", params={"wait": True},
+                                   json={"engine": "test.echo", "inputs": {"source": {"upload": used}}})
+        assert echoed.status_code == 200, echoed.text
+        generation = echoed.json()["id"]
+        clips = [f"upload:{used}", f"generation:{generation}"]
+        round_id = (await client.post("/api/compare/votes", json={"clips": clips, "chosen": None})).json()["round_id"]
+        saved = (await client.post("/api/compare/comparisons", json={"name": "Echo", "clips": clips})).json()["id"]
+
+        refused = await client.delete(f"/api/uploads/{used}")
+        assert refused.status_code == 409
+        assert refused.json()["detail"] == (
+            f"used.wav is used by 1 generation ({generation}) and 1 blind-vote round ({round_id}) and 1 saved "
+            f"comparison ({saved}): delete those first (DELETE /api/history/{{id}}; DELETE "
+            f"/api/compare/votes/{{round_id}}; DELETE /api/compare/comparisons/{{id}}), then the upload.")
+        rerun = await client.post(f"/api/history/{generation}/rerun")
+        assert rerun.status_code == 202  # the clip is still there to run again
+        assert (await client.delete(f"/api/uploads/{other}")).status_code == 204  # nothing uses this one
+
+        await asyncio.to_thread(services.history.wait, rerun.json()["id"], 30)  # the re-run uses it too
+        for path in (f"/api/history/{generation}", f"/api/history/{rerun.json()['id']}",
+                     f"/api/compare/votes/{round_id}", f"/api/compare/comparisons/{saved}"):
+            assert (await client.delete(path)).status_code == 204, path
+        assert (await client.delete(f"/api/uploads/{used}")).status_code == 204
+        assert (await client.delete(f"/api/compare/votes/{round_id}")).status_code == 404
