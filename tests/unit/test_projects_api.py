@@ -66,6 +66,17 @@ async def test_export_then_import_into_another_studio(client: httpx.AsyncClient,
     everything = await other.post("/api/projects/export", json={"everything": True})
     assert everything.headers["x-studio-project"] == "2 voices, 2 samples and 2 generations"
 
+    second = (await client.post("/api/generate", params={"wait": True}, json={"text": "A second take."})).json()
+    clips = [f"generation:{generation['id']}", f"generation:{second['id']}"]
+    saved = (await client.post("/api/compare/comparisons", json={"name": "Two takes", "clips": clips})).json()
+    compared = await client.post("/api/projects/export", json={"comparisons": [saved["id"]]})
+    assert compared.headers["x-studio-project"] == "2 generations and 1 comparison"
+    brought = await other.post("/api/projects/import", files={"file": ("c.zip", compared.content)})
+    assert brought.json()["message"].startswith("Imported 2 generations and 1 comparison.")
+    (copy,) = [c for c in (await other.get("/api/compare/comparisons")).json() if c["name"] == "Two takes"]
+    opened = (await other.get(f"/api/compare/comparisons/{copy['id']}")).json()
+    assert len(opened["items"]) == 2 and opened["missing"] == []
+
 
 async def test_refusals_say_what_to_do(client: httpx.AsyncClient,  # noqa: F811
                                        monkeypatch: pytest.MonkeyPatch) -> None:
@@ -75,6 +86,8 @@ async def test_refusals_say_what_to_do(client: httpx.AsyncClient,  # noqa: F811
     assert unknown.status_code == 404 and "no voice profile 'Nobody'" in unknown.json()["detail"]
     missing = await client.post("/api/projects/export", json={"generations": ["nope"]})
     assert missing.status_code == 404
+    no_comparison = await client.post("/api/projects/export", json={"comparisons": ["nope"]})
+    assert no_comparison.status_code == 404 and no_comparison.json()["detail"] == "No saved comparison nope."
 
     text = await client.post("/api/projects/import", files={"file": ("p.zip", b"not a zip at all")})
     assert text.status_code == 400 and text.json()["detail"].startswith("This file is not a zip file")
