@@ -20,12 +20,6 @@ class EngineNotReady(EngineError):
         self.readiness = readiness
 
 
-def readiness_for(engine: Engine, params: dict[str, Any]) -> Readiness:
-    """The engine's readiness for a run with `params` (missing ones take their defaults)."""
-    readiness = engine.check()
-    return weights_readiness_for(engine, params) if readiness.runnable else readiness
-
-
 def weights_readiness_for(engine: Engine, params: dict[str, Any]) -> Readiness:
     """Ready when the weights a run with `params` needs are here; needs download online; unavailable offline."""
     missing = [s for s in map(state, engine.weights_for(params)) if s.weights.downloadable and not s.complete]

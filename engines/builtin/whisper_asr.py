@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..contract import Engine, EngineError, InputSlot, InvalidRequest, Param, Progress, Request, Result, Weights
+from ..contract import Engine, InputSlot, InvalidRequest, Param, Progress, Request, Result, Weights
 from ..requirements import PythonModule, Requirements
 
 BUNDLED = "tiny.en"
@@ -30,6 +30,8 @@ LANGUAGES = (("auto", "detect"), ("en", "English"), ("zh", "Chinese"), ("ja", "J
 AUDIO_SLOT = InputSlot("audio", "audio", "Audio", help="Speech to transcribe (any length).")
 WORD_TIMESTAMPS = Param("word_timestamps", "bool", True,
                         help="Time every word (needed to cut a clip and its transcript).")
+BEAM_SIZE = Param("beam_size", "int", 1, min=1, max=10, step=1, advanced=True,
+                  help="Beam search width: 5 is a little more accurate, 1 is fastest.")
 
 
 def check_english_only(request: Request) -> None:
@@ -38,10 +40,6 @@ def check_english_only(request: Request) -> None:
     if size.endswith(".en") and language not in ("auto", "en"):
         raise InvalidRequest(f"Whisper {size} only knows English; pick a multilingual model (such as base or "
                              f"small) for '{language}', or set the language to en or detect.")
-
-
-BEAM_SIZE = Param("beam_size", "int", 1, min=1, max=10, step=1, advanced=True,
-                  help="Beam search width: 5 is a little more accurate, 1 is fastest.")
 
 
 class WhisperASR(Engine):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..contract import Engine, EngineError, Param, Progress, Request, Result, Weights
+from ..contract import Engine, Param, Progress, Request, Result, Weights
 from ..requirements import PythonModule, Requirements
 from .whisper_asr import AUDIO_SLOT, BEAM_SIZE, LANGUAGES, WORD_TIMESTAMPS, check_english_only
 
