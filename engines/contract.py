@@ -7,6 +7,7 @@ heavy imports (torch, onnxruntime, Amphion) happen inside `load` and `run`.
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Literal, Protocol, Sequence, TypeVar
 
@@ -21,6 +22,10 @@ class EngineError(Exception):
 
 class InvalidRequest(EngineError):
     """The request does not fit the engine's declared inputs or params."""
+
+
+class TooLarge(InvalidRequest):
+    """The request is bigger than the engine takes at once (longer text than its limit)."""
 
 
 class Cancelled(Exception):
@@ -121,14 +126,20 @@ class InputSlot:
     needs_transcript: bool = False  # audio
 
     def check_text(self, value: Any) -> str:
-        text = "" if value is None else str(value)
+        """The text without control characters and outer space; InvalidRequest when none is left or it is too long."""
+        text = without_control_characters("" if value is None else str(value))
         if not text.strip():
             raise InvalidRequest(f"{self.label}: enter some text first.")
         if self.max_chars is not None and len(text) > self.max_chars:
-            raise InvalidRequest(
+            raise TooLarge(
                 f"{self.label}: {len(text):,} characters is more than this engine takes at once "
                 f"({self.max_chars:,}). Split the text into parts of at most {self.max_chars:,} characters.")
         return text.strip()
+
+
+def without_control_characters(text: str) -> str:
+    """`text` without control characters (NUL, escapes, lone surrogates); line breaks and tabs stay."""
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))
 
 
 @dataclass(frozen=True)
@@ -333,7 +344,13 @@ class Engine:
                     raise InvalidRequest(f"{slot.label}: {self.name} needs this audio.")
             else:
                 checked_inputs[slot.name] = value
-        return Request(checked_inputs, checked_params)
+        request = Request(checked_inputs, checked_params)
+        self.check_request(request)
+        return request
+
+    def check_request(self, request: Request) -> None:
+        """Engine-specific checks of a validated request, cheap enough to run before a job is queued (text the
+        model cannot read, a language its weights do not know): raise InvalidRequest saying what to change."""
 
     def with_seeds_drawn(self, request: Request) -> Request:
         """The request with every random (-1) seed replaced by a drawn one, so the job can be replayed exactly."""

@@ -13,6 +13,7 @@ from components.compare_tray import compared, set_compared
 from components.evaluation_results import score_chips
 from components.generation_picker import pick_generations
 from components.names import engine_name, profile_names
+from components.saved_comparisons import SavedComparisonsPanel
 from studio.history import HistoryError
 from studio.history.compare import GENERATION, LABELS, MAX_CLIPS, UPLOAD, Clip, Tally, clip_key, differences
 from studio.services import Services
@@ -43,8 +44,11 @@ class ComparePage:
                 ui.space()
                 ui.button("Add from history", icon="history", on_click=self._add_from_history) \
                     .props("outline no-caps").mark("add-from-history")
+                ui.button("Save", icon="bookmark_add", on_click=lambda: self.saved.save()) \
+                    .props("outline no-caps").mark("save-comparison")
                 ui.button("Remove all", icon="clear_all", on_click=lambda: self._set([])).props("flat no-caps") \
                     .mark("remove-all")
+            self.saved = SavedComparisonsPanel(services.saved_comparisons, compared, self._open_saved)
             with ui.expansion("Add an upload (a recording, another tool's output)", icon="upload_file") \
                     .classes("w-full").mark("upload-panel"):
                 self.upload = AudioInputField(services.uploads, "Audio or video with sound", on_change=self._uploaded,
@@ -75,6 +79,11 @@ class ComparePage:
         set_compared(keys)
         self.revealed, self.chosen = False, None
         self.render()
+
+    def _open_saved(self, keys: list[str]) -> None:
+        if self.blind:
+            self.blind_switch.set_value(False)  # a saved set opens with its names shown
+        self._set(keys)
 
     async def _add_from_history(self) -> None:
         room = MAX_CLIPS - len(self.clips)

@@ -18,7 +18,7 @@ from components.names import engine_name, profile_names
 from components.project_dialogs import download_project, import_project
 from engines.contract import InvalidRequest
 from studio.evaluation import EvaluationRequest, Score
-from studio.generation import EngineNotReady
+from studio.readiness import EngineNotReady
 from studio.history import SORTS, HistoryError, HistoryItem, HistoryPage, HistoryQuery
 from studio.history.compare import GENERATION, clip_key
 from studio.projects import Selection

@@ -11,7 +11,7 @@ from components import theme
 from components.job_progress import JobProgress
 from components.result_card import ResultCard
 from engines.contract import InvalidRequest
-from studio.generation import EngineNotReady
+from studio.readiness import EngineNotReady
 from studio.jobs import JobInfo, JobState
 from studio.services import Services
 

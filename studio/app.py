@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from nicegui import app, run as nicegui_run, ui
 
-from .api import build_routers
+from .api import mount
 from .services import Services, build_services
 from .settings import Settings
 from .storage import ASSETS
@@ -29,8 +29,7 @@ def create(settings: Settings) -> tuple[Services, Callable[[], None]]:
     app.add_media_files("/media/library", services.paths.library)
     app.add_static_files("/assets", ASSETS)
     own_lifespan = app.router.lifespan_context
-    for router in build_routers(services):
-        app.include_router(router)
+    mount(app, services)
     # Our routers have no lifespan; FastAPI still wraps the app's lifespan once per include, and NiceGUI's test
     # reset never unwraps it, so every test that builds the app would nest it deeper until recursion fails.
     app.router.lifespan_context = own_lifespan

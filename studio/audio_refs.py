@@ -37,6 +37,7 @@ class MissingAudio(InvalidRequest):
 Resolver = Callable[[Engine, InputSlot, str], ResolvedAudio | None]
 
 DEFAULT_KIND = "upload"
+VOICE_SLOTS = ("reference", "enrolment")  # audio slots that take the voice to speak with (or to keep)
 
 
 class AudioRefs:
@@ -73,6 +74,11 @@ class AudioRefs:
             resolved[slot.name] = {kind: str(reference[kind]), **audio.details, "path": str(audio.path),
                                    "name": audio.name, "duration": audio.duration, "transcript": transcript}
         return resolved
+
+
+def reference_slot(engine: Engine) -> InputSlot | None:
+    """The slot a voice profile fills: the engine's first reference-voice slot, or None when it takes no voice."""
+    return next((s for s in engine.inputs if s.kind == "audio" and s.name in VOICE_SLOTS), None)
 
 
 def check_duration(engine: Engine, slot: InputSlot, audio: ResolvedAudio) -> None:

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engines.contract import AudioInput, Engine, EngineError, InputSlot, InvalidRequest, Progress, Request, Result
+from engines.contract import AudioInput, Engine, InvalidRequest, Progress, Request, Result
 from engines.registry import Registry
-from engines.requirements import Readiness
 
 from .audio.io import EXPORT_FORMATS, crossfade_join, export, to_mono, write_audio
 from .audio_refs import AudioRefs
@@ -22,6 +21,7 @@ from .jobs import INTERACTIVE, JobContext, JobInfo, JobQueue
 from .jobs.errors import is_out_of_memory
 from .model_manager import ModelManager
 from .prompt_cache import PromptCache
+from .readiness import runnable_request
 from .storage import Paths
 from .text_chunks import split_text
 
@@ -29,13 +29,6 @@ log = logging.getLogger(__name__)
 
 GENERATE = "generate"
 CROSSFADE_SECONDS = 0.05
-
-
-class EngineNotReady(EngineError):
-    def __init__(self, engine: Engine, readiness: Readiness) -> None:
-        hints = " ".join(readiness.hints)
-        super().__init__(f"{engine.name} is not ready: {readiness.message}" + (f" To fix: {hints}" if hints else ""))
-        self.readiness = readiness
 
 
 @dataclass
@@ -51,15 +44,13 @@ class GenerationService:
         self.jobs.register(GENERATE, self._run_job)
 
     def prepare(self, engine_id: str, inputs: dict[str, Any], params: dict[str, Any]) -> tuple[Engine, Request]:
-        """The engine and the checked request; InvalidRequest or EngineNotReady say what to fix."""
+        """The engine and the checked request; InvalidRequest or EngineNotReady say what to fix (weights the params
+        need that are missing while the studio is offline make it not ready)."""
         if engine_id not in self.registry:
             raise InvalidRequest(f"There is no engine {engine_id!r}. Pick one of: "
                                  f"{', '.join(e.id for e in self.registry)}.")
         engine = self.registry.get(engine_id)
-        readiness = engine.check()
-        if not readiness.runnable:
-            raise EngineNotReady(engine, readiness)
-        return engine, engine.validate(self.audio_refs.resolve(engine, inputs), params)
+        return engine, runnable_request(engine, self.audio_refs.resolve(engine, inputs), params)
 
     def submit(self, engine_id: str, inputs: dict[str, Any], params: dict[str, Any] | None = None,
                priority: int = INTERACTIVE, take_of: str | None = None, title: str | None = None) -> JobInfo:

@@ -18,7 +18,8 @@ from .db import open_database
 from .evaluation import EvaluationService
 from .generation import GenerationService
 from .history import HistoryService
-from .history.compare import Comparisons
+from .history.compare import UPLOAD, Comparisons, clip_key
+from .history.saved import SavedComparisons
 from .jobs import JobContext, JobInfo, JobQueue
 from .library import LibraryService
 from .logs import configure_logging
@@ -28,7 +29,7 @@ from .prompt_cache import PromptCache
 from .settings import Settings
 from .storage import Paths
 from .transcription import TranscriptionService
-from .uploads import UploadService
+from .uploads import UploadService, UploadUser
 from .weights import WeightManager
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class Services:
     weights: WeightManager
     projects: ProjectService
     checkpoints: CheckpointService
+    saved_comparisons: SavedComparisons
 
     def __post_init__(self) -> None:
         self._stopping = threading.Event()
@@ -109,6 +111,8 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     generation.audio_refs.register("profile", library.resolve_profile)
     history = HistoryService(db, paths, registry, jobs, generation)
     comparisons = Comparisons(db, registry, history, uploads)
+    saved_comparisons = SavedComparisons(db, comparisons)
+    guard_uploads(uploads, history, comparisons, saved_comparisons)
     conversion = ConversionService(registry, generation)
     evaluation = EvaluationService(registry, models, jobs, transcription, paths, db)
     history.on_delete(evaluation.forget_generations)  # a generation's scores are deleted with it
@@ -118,6 +122,16 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     checkpoints = CheckpointService(registry, paths)
     services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads,
                         prompt_cache, library, history, comparisons, conversion, evaluation, weights, projects,
-                        checkpoints)
+                        checkpoints, saved_comparisons)
     jobs.register(LOAD_MODEL, services._run_load_model)
     return services
+
+
+def guard_uploads(uploads: UploadService, history: HistoryService, comparisons: Comparisons,
+                  saved: SavedComparisons) -> None:
+    """An upload a generation, a blind vote or a saved comparison uses cannot be deleted from under it."""
+    uploads.add_user(UploadUser("generation", history.using_upload, "DELETE /api/history/{id}"))
+    uploads.add_user(UploadUser("blind-vote round", lambda i: comparisons.rounds_using(clip_key(UPLOAD, i)),
+                                "DELETE /api/compare/votes/{round_id}"))
+    uploads.add_user(UploadUser("saved comparison", lambda i: saved.using(clip_key(UPLOAD, i)),
+                                "DELETE /api/compare/comparisons/{id}"))

@@ -14,6 +14,7 @@ from engines.registry import Registry
 
 from .jobs import INTERACTIVE, JobContext, JobInfo, JobQueue
 from .model_manager import ModelManager
+from .readiness import runnable_request
 
 TRANSCRIBE = "transcribe"
 DEFAULT_ASR = "builtin.whisper"
@@ -92,11 +93,11 @@ class TranscriptionService:
 
     def check(self, path: str | Path, engine_id: str = DEFAULT_ASR,
               params: dict[str, Any] | None = None) -> tuple[Engine, Request]:
-        """The engine and the checked request; InvalidRequest says what to fix."""
+        """The engine and the checked request; InvalidRequest or EngineNotReady say what to fix."""
         if engine_id not in self.registry or self.registry.get(engine_id).task != "asr":
             raise InvalidRequest(f"{engine_id!r} is not a transcription engine; use one of {', '.join(self.engines())}.")
         engine = self.registry.get(engine_id)
-        return engine, engine.validate({"audio": AudioInput(str(path))}, params or {})
+        return engine, runnable_request(engine, {"audio": AudioInput(str(path))}, params or {})
 
     def transcribe(self, path: str | Path, engine_id: str = DEFAULT_ASR, params: dict[str, Any] | None = None,
                    progress: Progress | None = None) -> Transcript:
@@ -109,7 +110,7 @@ class TranscriptionService:
 
     def submit(self, path: str | Path, engine_id: str = DEFAULT_ASR, params: dict[str, Any] | None = None,
                priority: int = INTERACTIVE, title: str | None = None) -> JobInfo:
-        self.check(path, engine_id, params)  # refuse bad params before queueing
+        self.check(path, engine_id, params)  # refuse bad params, and weights offline jobs cannot fetch, before queueing
         return self.jobs.submit(TRANSCRIBE, {"engine_id": engine_id, "path": str(path), "params": params or {}},
                                 title=title or f"Transcribe {Path(path).name}", task="asr", engine_id=engine_id,
                                 priority=priority)

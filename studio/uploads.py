@@ -2,7 +2,8 @@
 
 Each upload keeps its original file next to a normalised copy (mono 16-bit WAV at the original rate, at most
 48 kHz) that engines read; both live under STUDIO_HOME/uploads/<id>/ with a row in the database. Limits are
-enforced here, not only in the browser: size, type, decodability, duration.
+enforced here, not only in the browser: size, type, decodability, duration (read from the header before
+anything is decoded, and decoding stops at the limit).
 """
 from __future__ import annotations
 
@@ -11,18 +12,20 @@ import shutil
 import time
 import unicodedata
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import soundfile as sf
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlmodel import Field, SQLModel
 
-from .audio.io import AudioReadError, read_audio, write_audio
+from .audio.io import AudioReadError, decode_to_wav, probe, read_audio, write_audio
 from .storage import Paths
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_UPLOAD_SECONDS = 2 * 3600  # a 50 MB file of low-bitrate speech can last a day; nothing here needs more
 MAX_NORMALISED_RATE = 48_000
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".avi", ".mkv")
@@ -56,6 +59,15 @@ UPLOADS = Upload.__table__
 
 
 @dataclass(frozen=True)
+class UploadUser:
+    """What refers to uploads by id (generations, blind votes, saved comparisons): an upload it uses stays."""
+
+    what: str  # "generation", in words
+    find: Callable[[str], list[str]]  # an upload's id -> the ids of those that use it
+    remedy: str  # how to delete one of them, e.g. "DELETE /api/history/{id}"
+
+
+@dataclass(frozen=True)
 class StoredAudio:
     """An accepted upload: where its files are and what they hold."""
 
@@ -68,6 +80,25 @@ class StoredAudio:
     channels: int
     size_bytes: int
     created_at: float
+
+
+def check_duration(display: str, duration: float, min_seconds: float | None, max_seconds: float,
+                   cut: bool = False) -> None:
+    """UploadError unless `duration` is within the limits; `cut`: decoding stopped at the limit, so it is longer."""
+    if min_seconds is not None and duration < min_seconds:
+        raise UploadError(f"{display} is {duration:.1f} s long; at least {min_seconds:g} s is needed.")
+    if duration > max_seconds:
+        length = f"longer than {_limit(max_seconds)}" if cut else f"{_length(duration)} long"
+        taken = "is taken" if max_seconds < MAX_UPLOAD_SECONDS else "is taken for an upload"
+        raise UploadError(f"{display} is {length}; at most {_limit(max_seconds)} {taken}. Cut it shorter first.")
+
+
+def _length(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 3600 else f"{seconds / 3600:.1f} hours"
+
+
+def _limit(seconds: float) -> str:
+    return f"{seconds:g} s" if seconds < 3600 else f"{seconds / 3600:g} hours"
 
 
 def safe_name(name: str) -> str:
@@ -86,6 +117,11 @@ class UploadService:
     def __init__(self, db: SqlEngine, paths: Paths) -> None:
         self._db = db
         self._paths = paths
+        self._users: list[UploadUser] = []
+
+    def add_user(self, user: UploadUser) -> None:
+        """Refuse to delete an upload `user` still refers to (a re-run or an export would lose the clip)."""
+        self._users.append(user)
 
     # -- storing -------------------------------------------------------------------------------------------
 
@@ -142,34 +178,35 @@ class UploadService:
 
     def _finish(self, upload_id: str, name: str, original: Path, size: int, min_seconds: float | None,
                 max_seconds: float | None) -> StoredAudio:
+        """Check the duration from the header before decoding (a small compressed file can be hours long), then
+        write the normalised copy, decoding no more than the limit allows."""
         display = safe_name(name)
         if size == 0:
             raise UploadError(f"{display} is empty (0 bytes).")
+        limit = min(max_seconds, MAX_UPLOAD_SECONDS) if max_seconds is not None else MAX_UPLOAD_SECONDS
         try:
-            audio, rate = read_audio(original, mono=False)
+            info = probe(original)
+            if info.duration is not None:
+                check_duration(display, info.duration, min_seconds, limit)
+            rate = min(info.sample_rate, MAX_NORMALISED_RATE)
+            normalised = original.parent / "normalised.wav"
+            if info.decoder == "soundfile":
+                audio, _ = read_audio(original, rate)
+                write_audio(normalised, audio, rate)
+            else:  # one second past the limit is enough to know the file is too long
+                decode_to_wav(original, normalised, rate, limit + 1)
         except AudioReadError as exc:
             raise UploadError(f"{display}: {str(exc).split(': ', 1)[-1]}") from None
-        channels = 1 if audio.ndim == 1 else audio.shape[0]
-        duration = audio.shape[-1] / rate
-        if min_seconds is not None and duration < min_seconds:
-            raise UploadError(f"{display} is {duration:.1f} s long; at least {min_seconds:g} s is needed.")
-        if max_seconds is not None and duration > max_seconds:
-            raise UploadError(f"{display} is {duration:.0f} s long; at most {max_seconds:g} s is taken. "
-                              f"Cut it shorter first.")
-        mono = audio if audio.ndim == 1 else audio.mean(axis=0)
-        target_rate = min(rate, MAX_NORMALISED_RATE)
-        normalised = original.parent / "normalised.wav"
-        if target_rate != rate:
-            audio_mono, _ = read_audio(original, target_rate)
-            write_audio(normalised, audio_mono, target_rate)
-        else:
-            write_audio(normalised, mono, rate)
-        stored = StoredAudio(upload_id, display, original, normalised, duration, target_rate, channels, size,
+        duration = sf.info(str(normalised)).duration
+        if duration == 0:
+            raise UploadError(f"{display}: the file holds no audio samples.")
+        check_duration(display, duration, min_seconds, limit, cut=duration > limit and info.duration is None)
+        stored = StoredAudio(upload_id, display, original, normalised, duration, rate, info.channels, size,
                              time.time())
         with self._db.begin() as connection:
             connection.execute(insert(UPLOADS).values(
                 id=upload_id, name=display, original=self._relative(original), normalised=self._relative(normalised),
-                duration=duration, sample_rate=target_rate, channels=channels, size_bytes=size,
+                duration=duration, sample_rate=rate, channels=info.channels, size_bytes=size,
                 created_at=stored.created_at))
         return stored
 
@@ -186,12 +223,26 @@ class UploadService:
         return [self._from_row(r) for r in rows]
 
     def delete(self, upload_ids: Iterable[str]) -> int:
+        """Delete uploads with their files; UploadError 409 (nothing deleted) when anything still uses one."""
         ids = list(upload_ids)
+        for upload_id in ids:
+            self._refuse_if_used(upload_id)
         with self._db.begin() as connection:
             removed = connection.execute(delete(UPLOADS).where(UPLOADS.c.id.in_(ids))).rowcount
         for upload_id in ids:
             shutil.rmtree(self._paths.uploads / upload_id, ignore_errors=True)
         return removed
+
+    def _refuse_if_used(self, upload_id: str) -> None:
+        used = [(user, found) for user in self._users if (found := user.find(upload_id))]
+        if not used:
+            return
+        stored = self.get(upload_id)
+        uses = " and ".join(f"{len(found)} {user.what}{'s' if len(found) != 1 else ''} ({', '.join(found[:5])}"
+                            f"{', …' if len(found) > 5 else ''})" for user, found in used)
+        remedies = "; ".join(user.remedy for user, _ in used)
+        raise UploadError(f"{stored.name if stored else upload_id} is used by {uses}: delete those first "
+                          f"({remedies}), then the upload.", 409)
 
     def _relative(self, path: Path) -> str:
         return str(path.relative_to(self._paths.home))

@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from ..contract import Engine, EngineError, InputSlot, Param, Progress, Request, Result, Weights
+from ..contract import Engine, EngineError, InputSlot, InvalidRequest, Param, Progress, Request, Result, Weights
 from ..requirements import PythonModule, Requirements
+from ..text_check import latin_or_digit, named, unreadable
 
 HUB_REPO = "maureesewilliams/hibari"
 # name -> (label, file in the hub repo or None when bundled, bytes)
@@ -55,6 +56,16 @@ class HibariTTS(Engine):
         for name, (_, file, size) in VOICES.items())
     requirements = Requirements(python=(PythonModule("hibari", "hibari-tts"),
                                         PythonModule("onnxruntime", "onnxruntime")))
+
+    def check_request(self, request: Request) -> None:
+        """Refuse text with nothing Hibari can speak (emoji only, another script) before a job is queued."""
+        text = request.inputs["text"]
+        if any(latin_or_digit(ch) for ch in text):
+            return
+        others = unreadable(text, latin_or_digit)
+        raise InvalidRequest("Nothing in the text can be spoken: Hibari reads English words and numbers"
+                             + (f", not {named(others)}" if others else "") + ". Type English words (emoji and "
+                             "other scripts are skipped), or pick an engine that speaks the text's language.")
 
     def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
         from hibari import Hibari

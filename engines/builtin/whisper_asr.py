@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..contract import Engine, EngineError, InputSlot, Param, Progress, Request, Result, Weights
+from ..contract import Engine, InputSlot, InvalidRequest, Param, Progress, Request, Result, Weights
 from ..requirements import PythonModule, Requirements
 
 BUNDLED = "tiny.en"
@@ -32,6 +32,14 @@ WORD_TIMESTAMPS = Param("word_timestamps", "bool", True,
                         help="Time every word (needed to cut a clip and its transcript).")
 BEAM_SIZE = Param("beam_size", "int", 1, min=1, max=10, step=1, advanced=True,
                   help="Beam search width: 5 is a little more accurate, 1 is fastest.")
+
+
+def check_english_only(request: Request) -> None:
+    """An English-only model (tiny.en, small.en) asked for another language: refused before a job is queued."""
+    size, language = request.params["model"], request.params["language"]
+    if size.endswith(".en") and language not in ("auto", "en"):
+        raise InvalidRequest(f"Whisper {size} only knows English; pick a multilingual model (such as base or "
+                             f"small) for '{language}', or set the language to en or detect.")
 
 
 class WhisperASR(Engine):
@@ -92,14 +100,14 @@ class WhisperASR(Engine):
         return str(ensure(weights, progress.span(0.0, 0.8),
                           advice="Meanwhile the built-in tiny.en model transcribes English offline."))
 
+    def check_request(self, request: Request) -> None:
+        check_english_only(request)
+
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
         from studio.audio.io import read_audio
 
         p = request.params
         language = None if p["language"] == "auto" else p["language"]
-        if p["model"].endswith(".en") and language not in (None, "en"):
-            raise EngineError(f"Whisper {p['model']} only knows English; pick a multilingual model for "
-                              f"'{language}'.")
         progress(0.0, "Reading the audio")
         audio, _ = read_audio(request.inputs["audio"].path, self.sample_rate)
         segments_iter, info = model.transcribe(

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..contract import Engine, EngineError, Param, Progress, Request, Result, Weights
+from ..contract import Engine, Param, Progress, Request, Result, Weights
 from ..requirements import PythonModule, Requirements
-from .whisper_asr import AUDIO_SLOT, BEAM_SIZE, LANGUAGES, WORD_TIMESTAMPS
+from .whisper_asr import AUDIO_SLOT, BEAM_SIZE, LANGUAGES, WORD_TIMESTAMPS, check_english_only
 
 DEFAULT = "large-v3-turbo"
 # size -> (label, hub repository, download size in bytes of the safetensors weights and the small files)
@@ -65,13 +65,14 @@ class WhisperTransformers(Engine):
         return {"model": model.to(device).eval(), "processor": processor, "device": device, "dtype": dtype,
                 "english_only": size.endswith(".en")}
 
+    def check_request(self, request: Request) -> None:
+        check_english_only(request)
+
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
         from studio.audio.io import read_audio
 
         p = request.params
         language = None if p["language"] == "auto" else p["language"]
-        if model["english_only"] and language not in (None, "en"):
-            raise EngineError(f"Whisper {p['model']} only knows English; pick a multilingual model for '{language}'.")
         progress(0.0, "Reading the audio")
         audio, _ = read_audio(request.inputs["audio"].path, self.sample_rate)
         duration = len(audio) / self.sample_rate

@@ -8,10 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engines.contract import InvalidRequest
 
-from ..audio_refs import MissingAudio
-from ..generation import EngineNotReady
 from ..services import Services
 from .core import engine_json, job_json
+from .errors import refusals
 
 
 class LibraryVoice(BaseModel):
@@ -51,19 +50,13 @@ def build_router(services: Services) -> APIRouter:
         Example: `{"source": "<upload id>", "reference": "<upload id>", "params": {"semitones": 2}}`."""
         if body.engine is not None and body.engine not in services.registry:
             raise HTTPException(404, f"No engine {body.engine!r}. GET /api/convert/engines lists them.")
-        try:
+        with refusals():
             reference = body.reference.model_dump(exclude_none=True) if isinstance(body.reference, LibraryVoice) \
                 else body.reference
             if reference == {}:
                 raise InvalidRequest('Name the library voice: {"profile": name or id} or {"sample": id}.')
             job = services.conversion.submit(body.task, body.source, reference, engine_id=body.engine,
                                              inputs=dict(body.inputs), params=body.params)
-        except MissingAudio as exc:
-            raise HTTPException(404, str(exc)) from None
-        except EngineNotReady as exc:
-            raise HTTPException(409, str(exc)) from None
-        except InvalidRequest as exc:
-            raise HTTPException(400, str(exc)) from None
         return job_json(job)
 
     return router

@@ -9,25 +9,19 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from engines.contract import Engine, EngineError, InvalidRequest
+from engines.contract import Engine, EngineError
 from engines.requirements import Readiness
 
 from .. import __version__
 from ..audio.io import EXPORT_FORMATS
-from ..generation import EngineNotReady
 from ..jobs import JobInfo, JobState
 from ..services import Services
+from .errors import refusals
+from .generate_body import GenerateBody, generate_request
 
 
 AudioFormat = Literal["wav", "mp3", "flac", "ogg"]
 assert set(AudioFormat.__args__) == set(EXPORT_FORMATS)  # type: ignore[attr-defined]
-
-
-class GenerateBody(BaseModel):
-    engine: str = Field("builtin.hibari", description="Engine id, as listed by GET /api/engines")
-    text: str | None = Field(None, max_length=1_000_000, description="The text to speak (speech engines)")
-    inputs: dict[str, Any] = Field(default_factory=dict, description="Other input slots, by name")
-    params: dict[str, Any] = Field(default_factory=dict, description="Parameter values; missing ones take defaults")
 
 
 class LoadBody(BaseModel):
@@ -103,24 +97,16 @@ def build_router(services: Services) -> APIRouter:
                  timeout: float = Query(300, gt=0, le=3600, description="wait=true: seconds before answering "
                                                                          "with the job (202) instead")) -> Any:
         """Queue a generation; poll GET /api/jobs/{id} and fetch its audio_url when it succeeded.
+        `profile` (a voice profile's name or id), `seed` and `language` fill the engine's reference voice, seed and
+        language parameter. 400: bad input; 404: unknown engine or profile; 409: not ready; 413: text too long.
 
         With wait=true the answer comes when it is done: the generation (200), or the job's error (500 when it
         failed, 409 when it was cancelled), or the still-running job (202) after `timeout` seconds."""
         if body.engine not in services.registry:
             raise HTTPException(404, f"No engine {body.engine!r}. GET /api/engines lists them.")
-        inputs = dict(body.inputs)
-        if body.text is not None:
-            inputs["text"] = body.text
-        if any(isinstance(value, dict) and "path" in value for value in inputs.values()):
-            raise HTTPException(400, "Audio inputs cannot name files on the server: upload the audio first "
-                                     "(POST /api/uploads) and give {'upload': id}, or name a library "
-                                     "{'sample': id} or {'profile': name}.")
-        try:
-            job = services.generation.submit(body.engine, inputs, body.params)
-        except EngineNotReady as exc:
-            raise HTTPException(409, str(exc)) from None
-        except InvalidRequest as exc:
-            raise HTTPException(400, str(exc)) from None
+        inputs, params = generate_request(services, services.registry.get(body.engine), body)
+        with refusals():
+            job = services.generation.submit(body.engine, inputs, params)
         if wait:
             from .history import finished_generation
 

@@ -1,4 +1,4 @@
-"""The history API: list, search, change, delete, re-run and download kept generations; statistics; blind votes."""
+"""The history API: list, search, change, delete, re-run and download kept generations; statistics."""
 from __future__ import annotations
 
 import dataclasses
@@ -12,12 +12,12 @@ from pydantic import BaseModel, Field
 from engines.contract import InvalidRequest
 
 from ..audio.io import EXPORT_FORMATS
-from ..generation import EngineNotReady
 from ..history import HistoryError, HistoryItem, HistoryQuery
-from ..history.compare import TallyRow
+from ..library import LibraryError
 from ..jobs import JobInfo, JobState
 from ..services import Services
 from .core import AudioFormat, job_json
+from .errors import refusals
 
 
 class HistoryChange(BaseModel):
@@ -34,12 +34,6 @@ class DeleteBody(BaseModel):
 class VariationBody(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict, description="Parameters to change; the others are kept")
     new_seed: bool = Field(True, description="Draw a new seed (unless `params` sets one)")
-
-
-class VoteBody(BaseModel):
-    clips: list[str] = Field(description='Clips in the order they were shown (A, B, ...): "generation:<id>" or '
-                                         '"upload:<id>"')
-    chosen: str | None = Field(None, description="The preferred clip; null for no preference")
 
 
 def item_json(item: HistoryItem) -> dict[str, Any]:
@@ -76,13 +70,24 @@ def build_router(services: Services) -> APIRouter:
         except HistoryError as exc:
             raise refused(exc) from None
 
+    def profile_id(key: str | None) -> str | None:
+        """A voice profile given by name or id, as the history keeps it; 404 when no profile (or generation) has it."""
+        if not key:
+            return None
+        try:
+            return services.library.find_profile(key).id
+        except LibraryError as exc:
+            if history.has_profile(key):  # a profile deleted since: its generations stay
+                return key
+            raise HTTPException(exc.status, str(exc)) from None
+
     def query(search: str, profile: str | None, task: str | None, engine: str | None, favourite: bool | None,
               tag: str | None, min_rating: int | None, date_from: dt.date | None, date_to: dt.date | None,
               sort: str = "newest", grouped: bool = False, limit: int = 50, offset: int = 0) -> HistoryQuery:
         try:
-            return HistoryQuery(search=search, task=task, engine_id=engine, profile_id=profile, date_from=date_from,
-                                date_to=date_to, favourite=favourite, tag=tag, min_rating=min_rating, sort=sort,
-                                grouped=grouped, limit=limit, offset=offset).checked()
+            return HistoryQuery(search=search, task=task, engine_id=engine, profile_id=profile_id(profile),
+                                date_from=date_from, date_to=date_to, favourite=favourite, tag=tag,
+                                min_rating=min_rating, sort=sort, grouped=grouped, limit=limit, offset=offset).checked()
         except HistoryError as exc:
             raise refused(exc) from None
 
@@ -92,7 +97,8 @@ def build_router(services: Services) -> APIRouter:
                 date_from: dt.date | None = None, date_to: dt.date | None = None, sort: str = "newest",
                 grouped: bool = False, limit: int = 50, offset: int = 0) -> dict[str, Any]:
         """Kept generations, newest first. `search` matches words of the text, notes and tags (as prefixes);
-        dates are inclusive (local time); `grouped=true` lists each original once with `group_size` takes."""
+        `profile` is a voice profile's name or id (404 when there is none); dates are inclusive (local time);
+        `grouped=true` lists each original once with `group_size` takes."""
         page = history.list(query(search, profile, task, engine, favourite, tag, min_rating, date_from, date_to,
                                   sort, grouped, limit, offset))
         return {"items": [item_json(i) for i in page.items], "total": page.total, "limit": page.query.limit,
@@ -136,13 +142,10 @@ def build_router(services: Services) -> APIRouter:
 
     def take(submit: Any) -> dict[str, Any]:
         try:
-            return job_json(submit())
+            with refusals():
+                return job_json(submit())
         except HistoryError as exc:
             raise refused(exc) from None
-        except EngineNotReady as exc:
-            raise HTTPException(409, str(exc)) from None
-        except InvalidRequest as exc:
-            raise HTTPException(400, str(exc)) from None
 
     @router.post("/history/{generation_id}/rerun", status_code=202)
     def rerun(generation_id: str) -> dict[str, Any]:
@@ -162,24 +165,5 @@ def build_router(services: Services) -> APIRouter:
         except FileNotFoundError:
             raise HTTPException(404, "The audio file of this generation is missing.") from None
         return FileResponse(path, media_type=EXPORT_FORMATS[format]["mime"], filename=filename)
-
-    @router.post("/compare/votes", status_code=201, tags=["compare"])
-    def vote(body: VoteBody) -> dict[str, str]:
-        """Record one blind round: the clips in the order shown, and the one preferred (or none)."""
-        try:
-            return {"round_id": services.comparisons.vote(body.clips, body.chosen)}
-        except HistoryError as exc:
-            raise refused(exc) from None
-
-    @router.get("/compare/tally", tags=["compare"])
-    def tally() -> dict[str, Any]:
-        """Blind-round wins and appearances per engine (null: uploads) and per profile (null: none)."""
-        result = services.comparisons.tally()
-
-        def rows(tally_rows: list[TallyRow]) -> list[dict[str, Any]]:
-            return [{**dataclasses.asdict(row), "win_rate": row.win_rate} for row in tally_rows]
-
-        return {"rounds": result.rounds, "no_preference": result.no_preference,
-                "by_engine": rows(result.by_engine), "by_profile": rows(result.by_profile)}
 
     return router

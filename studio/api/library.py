@@ -11,8 +11,6 @@ from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from engines.contract import InvalidRequest
-
 from ..jobs import JobInfo
 from ..library import LibraryError, ProfileInfo, SampleInfo
 from ..library.doctor import Report
@@ -20,6 +18,7 @@ from ..services import Services
 from ..transcription import DEFAULT_ASR
 from ..uploads import MAX_UPLOAD_BYTES, StoredAudio, UploadError
 from .core import job_json
+from .errors import refusals
 from .uploads import MULTIPART_OVERHEAD, _chunks
 
 MEDIA = "/media/library"
@@ -74,11 +73,10 @@ def report_json(report: Report) -> dict[str, Any]:
 def http_errors() -> Iterator[None]:
     """The library's, the uploads' and the engines' refusals as HTTP answers with their reason as `detail`."""
     try:
-        yield
+        with refusals():
+            yield
     except (LibraryError, UploadError) as exc:
         raise HTTPException(exc.status, str(exc)) from None
-    except InvalidRequest as exc:
-        raise HTTPException(400, str(exc)) from None
 
 
 def _refuse_oversized(request: Request) -> None:
@@ -222,8 +220,8 @@ def build_router(services: Services) -> APIRouter:
             done = await asyncio.to_thread(services.jobs.wait, job.id, timeout)
         except TimeoutError:
             raise HTTPException(504, f"Still transcribing after {timeout:g} s; poll GET /api/jobs/{job.id}.") from None
-        if done.state.value != "succeeded":
-            raise HTTPException(400 if done.state.value == "failed" else 409,
+        if done.state.value != "succeeded":  # as POST /api/generate?wait=true: failed 500, cancelled 409
+            raise HTTPException(500 if done.state.value == "failed" else 409,
                                 done.error or f"The transcription was {done.state.value}.")
         return {**(done.result or {}), "job_id": done.id, "upload_id": stored.id}
 

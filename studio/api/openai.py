@@ -25,10 +25,12 @@ from engines.contract import Engine, InvalidRequest
 from engines.registry import Registry
 
 from ..audio.io import FFMPEG_FORMATS, export, pcm16, read_audio
-from ..generation import EngineNotReady
+from ..audio_refs import reference_slot
 from ..history import HistoryError
 from ..jobs import JobState
+from ..readiness import EngineNotReady, weights_readiness_for
 from ..services import Services
+from .errors import status_of, validation_problems
 
 DEFAULT_ENGINE = "builtin.hibari"
 OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15")
@@ -95,21 +97,7 @@ class OpenAIRoute(APIRoute):
 
 
 def validation_error(exc: RequestValidationError) -> JSONResponse:
-    problems, param, status = [], None, 400
-    for error in exc.errors():
-        where = [str(part) for part in error.get("loc", ()) if part != "body"]
-        field = where[0] if where else None
-        param = param or field
-        if error.get("type") == "string_too_long" and field == "input":
-            status = 413
-            problems.append(f"input is longer than {MAX_INPUT_CHARS:,} characters; split the text.")
-        elif error.get("type") == "missing":
-            problems.append(f"{field} is required.")
-        elif error.get("type") == "json_invalid":
-            problems.append("The body is not valid JSON.")
-        else:
-            problems.append(f"{'.'.join(where) or 'body'}: {error.get('msg')}.")
-    return error_response(status, " ".join(dict.fromkeys(problems)), param)
+    return error_response(*validation_problems(exc))
 
 
 def resolve_engine(registry: Registry, model: str) -> Engine:
@@ -138,7 +126,7 @@ def profile_voice(services: Services, engine: Engine, name: str) -> dict[str, An
     profile = services.library.profile_by_name(name)
     if profile is None:
         return None
-    slot = next((s for s in engine.inputs if s.kind == "audio"), None)
+    slot = reference_slot(engine)
     if slot is None:
         raise OpenAIError(400, f"{engine.name} cannot speak with a voice profile such as “{profile.name}”: use it with "
                                "an engine that takes a reference voice (model = its id), or pick one of "
@@ -166,7 +154,7 @@ def speech_request(services: Services, body: SpeechBody) -> tuple[Engine, dict[s
     """The engine, inputs and params `body` asks for, and the fields this engine cannot use (ignored)."""
     engine = resolve_engine(services.registry, body.model)
     readiness = engine.check()
-    if not readiness.ready:
+    if not readiness.runnable:
         raise OpenAIError(409, str(EngineNotReady(engine, readiness)), "model", "engine_not_ready")
     if body.stream_format == "sse":
         raise OpenAIError(400, 'stream_format "sse" is not supported; leave it out or use "audio".', "stream_format")
@@ -187,6 +175,10 @@ def speech_request(services: Services, body: SpeechBody) -> tuple[Engine, dict[s
             params[field] = value
         elif value != default:
             ignored.append(field)
+    weights = weights_readiness_for(engine, params)
+    if not weights.runnable:  # offline, and the voice (or the model) is not on this machine
+        blamed = "voice" if weights_readiness_for(engine, {}).runnable else "model"
+        raise OpenAIError(409, str(EngineNotReady(engine, weights)), blamed, "not_downloaded")
     return engine, inputs, params, ignored
 
 
@@ -212,10 +204,8 @@ def build_router(services: Services) -> APIRouter:
         engine, inputs, params, ignored = speech_request(services, body)
         try:
             job = services.generation.submit(engine.id, inputs, params)
-        except EngineNotReady as exc:
-            raise OpenAIError(409, str(exc), "model", "engine_not_ready") from None
-        except InvalidRequest as exc:
-            raise OpenAIError(400, str(exc)) from None
+        except (InvalidRequest, EngineNotReady) as exc:
+            raise OpenAIError(status_of(exc), str(exc)) from None
         try:
             item = services.history.wait(job.id, WAIT_SECONDS)
         except TimeoutError:

@@ -26,7 +26,10 @@ class ExportBody(BaseModel):
     generations: list[str] = Field(default_factory=list,
                                    description="Generation ids; each comes with its takes, the voices and clips it "
                                                "used, and the blind votes it took part in")
-    everything: bool = Field(False, description="Export every voice, generation and vote of the studio")
+    comparisons: list[str] = Field(default_factory=list,
+                                   description="Saved comparison ids; each comes with the generations and clips it "
+                                               "compares")
+    everything: bool = Field(False, description="Export every voice, generation, vote and comparison of the studio")
 
 
 def download_url(summary: ExportSummary) -> str:
@@ -49,9 +52,10 @@ def build_router(services: Services) -> APIRouter:
     @router.post("/export", response_class=FileResponse,
                  responses={200: {"content": {"application/zip": {}}, "description": "The project zip"}})
     def export(body: ExportBody) -> FileResponse:
-        """The selection as one project zip (a download). 404 names an unknown profile or generation."""
+        """The selection as one project zip (a download). 404 names an unknown profile, generation or comparison."""
         try:
-            summary = projects.export_file(Selection(tuple(body.profiles), tuple(body.generations), body.everything))
+            summary = projects.export_file(Selection(tuple(body.profiles), tuple(body.generations), body.everything,
+                                                     tuple(body.comparisons)))
         except ProjectError as exc:
             raise HTTPException(exc.status, str(exc)) from None
         return zip_response(summary.path, {"x-studio-project": summary.describe()})

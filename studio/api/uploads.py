@@ -56,7 +56,12 @@ def build_router(services: Services) -> APIRouter:
 
     @router.delete("/{upload_id}", status_code=204)
     def delete(upload_id: str) -> None:
-        if not services.uploads.delete([upload_id]):
+        """Delete an upload and its files; 409 names the generations, votes and saved comparisons that use it."""
+        try:
+            deleted = services.uploads.delete([upload_id])
+        except UploadError as exc:
+            raise HTTPException(exc.status, str(exc)) from None
+        if not deleted:
             raise HTTPException(404, f"No upload {upload_id}.")
 
     return router

@@ -4,9 +4,12 @@ Convention: mono audio is 1-D float32; multichannel audio is channels-first, sha
 """
 from __future__ import annotations
 
+import json
+import math
 import shutil
 import subprocess
 import wave
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -53,21 +56,72 @@ def read_audio(path: str | Path, sample_rate: int | None = None, mono: bool = Tr
 
 def _read_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
     """Decode anything ffmpeg knows (m4a, webm, video files) to float32, keeping channels and rate."""
-    if shutil.which("ffmpeg") is None:
-        raise AudioReadError(f"{path.name}: this format needs ffmpeg, which is not installed (sudo apt install ffmpeg).")
-    probe = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=sample_rate,channels",
-         "-of", "csv=p=0", str(path)], capture_output=True, text=True)
-    fields = probe.stdout.strip().split(",")
-    if probe.returncode != 0 or len(fields) < 2 or not fields[0].isdigit():
-        raise AudioReadError(f"{path.name}: no audio stream found; use WAV, MP3, FLAC, OGG, M4A or a video with sound.")
-    sr, channels = int(fields[0]), int(fields[1])
+    info = _probe_with_ffmpeg(path)
     decoded = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "a:0", "-f", "f32le", "-acodec",
                               "pcm_f32le", "-"], capture_output=True)
     if decoded.returncode != 0:
         raise AudioReadError(f"{path.name}: ffmpeg could not decode it ({decoded.stderr.decode(errors='replace')[:200]}).")
     samples = np.frombuffer(decoded.stdout, dtype=np.float32)
-    return samples[: len(samples) // channels * channels].reshape(-1, channels).T.copy(), sr
+    channels = info.channels
+    return samples[: len(samples) // channels * channels].reshape(-1, channels).T.copy(), info.sample_rate
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file holds, read from its header without decoding it."""
+
+    sample_rate: int
+    channels: int
+    duration: float | None  # None when the container does not say (a browser's WebM recording)
+    decoder: str  # "soundfile" (libsndfile reads it) or "ffmpeg"
+
+
+def probe(path: str | Path) -> AudioInfo:
+    """The rate, channels and duration of `path`: libsndfile's header, else ffprobe's (AudioReadError if neither)."""
+    path = Path(path)
+    if not path.is_file():
+        raise AudioReadError(f"{path.name}: the file does not exist.")
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        return _probe_with_ffmpeg(path)
+    return AudioInfo(info.samplerate, info.channels, float(info.duration), "soundfile")
+
+
+def _probe_with_ffmpeg(path: Path) -> AudioInfo:
+    if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
+        raise AudioReadError(f"{path.name}: this format needs ffmpeg, which is not installed (sudo apt install ffmpeg).")
+    found = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
+         "stream=sample_rate,channels:format=duration", "-of", "json", str(path)], capture_output=True, text=True)
+    try:
+        report = json.loads(found.stdout)
+        stream = report["streams"][0]
+        rate, channels = int(stream["sample_rate"]), int(stream["channels"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise AudioReadError(f"{path.name}: no audio stream found; use WAV, MP3, FLAC, OGG, M4A or a video with "
+                             "sound.") from None
+    try:
+        duration: float | None = float(report.get("format", {})["duration"])
+    except (KeyError, TypeError, ValueError):
+        duration = None
+    return AudioInfo(rate, channels, duration if duration is None or math.isfinite(duration) else None, "ffmpeg")
+
+
+def decode_to_wav(source: str | Path, destination: str | Path, sample_rate: int, max_seconds: float) -> Path:
+    """`source` as mono 16-bit WAV at `sample_rate`, cut at `max_seconds`, written by ffmpeg straight to disk:
+    however long the file, its decoded samples never sit in memory."""
+    source = Path(source)
+
+    def write(tmp: Path) -> None:
+        done = subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(source), "-map", "a:0", "-t", f"{max_seconds:g}",
+                               "-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_s16le", "-f", "wav", str(tmp)],
+                              capture_output=True)
+        if done.returncode != 0:
+            raise AudioReadError(f"{source.name}: ffmpeg could not decode it "
+                                 f"({done.stderr.decode(errors='replace')[:200]}).")
+
+    return atomic_write(Path(destination), write)
 
 
 def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int, fmt: str | None = None) -> Path:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import distinct, func, insert, select
+from sqlalchemy import delete, distinct, func, insert, select
 from sqlalchemy.engine import Engine as SqlEngine
 
 from engines.registry import Registry
@@ -142,6 +142,17 @@ class Comparisons:
                  "profile_id": clip.profile_id, "chosen": clip.key == chosen, "created_at": now}
                 for i, clip in enumerate(clips)])
         return round_id
+
+    def rounds_using(self, key: str) -> list[str]:
+        """The blind rounds the clip `key` took part in."""
+        with self._db.connect() as connection:
+            return list(connection.execute(select(V.round_id).distinct().where(V.item == key)).scalars())
+
+    def delete_round(self, round_id: str) -> None:
+        """Forget one blind round (its votes leave the tally); HistoryError 404 when there is none."""
+        with self._db.begin() as connection:
+            if not connection.execute(delete(VOTES).where(V.round_id == round_id)).rowcount:
+                raise HistoryError(f"No blind-vote round {round_id}.", 404)
 
     def tally(self) -> Tally:
         """Wins and appearances in blind rounds, per engine and per profile."""

@@ -226,6 +226,18 @@ class HistoryService:
             count = connection.execute(select(func.count()).select_from(GENERATIONS).where(all_of(where))).scalar_one()
         return HistoryPage(self._items(statement), count, query)
 
+    def has_profile(self, profile_id: str) -> bool:
+        """Whether any generation used the profile (which may have been deleted since)."""
+        with self.db.connect() as connection:
+            return connection.execute(select(G.id).where(G.profile_id == profile_id).limit(1)).first() is not None
+
+    def using_upload(self, upload_id: str) -> list[str]:
+        """The generations that took the upload `upload_id` as an input (a re-run or an export needs it)."""
+        uses = text("EXISTS (SELECT 1 FROM json_each(generations.inputs) AS slot WHERE CASE WHEN slot.type = 'object' "
+                    "THEN json_extract(slot.value, '$.upload') END = :upload)").bindparams(upload=upload_id)
+        with self.db.connect() as connection:
+            return list(connection.execute(select(G.id).where(uses).order_by(G.created_at)).scalars())
+
     def takes(self, generation_id: str) -> list[HistoryItem]:
         """Every take of the group `generation_id` belongs to, the original first."""
         item = self.require(generation_id)

@@ -1,4 +1,4 @@
-"""The history's tables: one row per kept generation, and the votes of blind comparisons.
+"""The history's tables: one row per kept generation, the votes of blind comparisons, and saved comparisons.
 
 A generation's row and its audio file (generations/<id>.wav) are created and deleted together. Text, notes
 and tags are indexed for search by an FTS5 table kept in step with `generations` by triggers.
@@ -62,6 +62,18 @@ class ComparisonVote(SQLModel, table=True):
     profile_id: str | None = Field(default=None, index=True)
     chosen: bool = False
     created_at: float = Field(index=True)
+
+
+class SavedComparison(SQLModel, table=True):
+    """A set of clips the user named on the Compare page, to listen to again (or export) later."""
+
+    __tablename__ = "saved_comparisons"
+
+    id: str = Field(primary_key=True)
+    name: str
+    clips: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # clip keys, in order
+    created_at: float = Field(index=True)
+    updated_at: float
 
 
 TEXT_INDEX_DDL = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engines.contract import Engine, InputSlot, InvalidRequest
 
-from ..audio_refs import ResolvedAudio
+from ..audio_refs import MissingAudio, ResolvedAudio
 from . import doctor
 from .records import NotFound, SampleInfo
 from .store import LibraryStore
@@ -44,11 +44,9 @@ class EngineReferences:
     def resolve_profile(self, engine: Engine, slot: InputSlot, key: str) -> ResolvedAudio | None:
         """{'profile': id or name} in an audio slot: the profile's best sample for this engine's slot."""
         try:
-            profile = self._store.profile(key)
+            profile = self._store.find_profile(key)
         except NotFound:
-            profile = self._store.profile_by_name(key)  # type: ignore[assignment]
-            if profile is None:
-                raise InvalidRequest(f"{slot.label}: there is no voice profile {key!r}.") from None
+            raise MissingAudio(f"{slot.label}: there is no voice profile {key!r}.") from None
         return self._resolved(self.best_sample(profile.id, engine, slot))
 
     def _resolved(self, sample: SampleInfo) -> ResolvedAudio:

@@ -94,6 +94,17 @@ class LibraryStore(ABC):
             raise NotFound(f"There is no voice profile {profile_id!r}.")
         return found[0]
 
+    def find_profile(self, key: str) -> ProfileInfo:
+        """The profile whose id is `key`, else the one called `key` (any case); NotFound says neither exists."""
+        try:
+            return self.profile(key)
+        except NotFound:
+            found = self.profile_by_name(key)
+            if found is None:
+                raise NotFound(f"There is no voice profile {key!r} (give its name or its id; GET /api/profiles "
+                               f"lists them).") from None
+            return found
+
     def profile_by_name(self, name: str) -> ProfileInfo | None:
         with self._db.connect() as connection:
             row = connection.execute(select(PROFILES.c.id)

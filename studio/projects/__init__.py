@@ -1,6 +1,7 @@
-"""Projects: a selection of the studio (voices, generations, votes) as ONE zip, and that zip imported elsewhere.
+"""Projects: a selection of the studio (voices, generations, votes, saved comparisons) as ONE zip, and that zip
+imported elsewhere.
 
-The format (version 1)
+The format (version 2)
 ----------------------
 A project is a zip file holding `manifest.json` and the audio files it names. Audio is stored uncompressed
 (ZIP_STORED), the manifest deflated. Zip member names are relative POSIX paths:
@@ -15,7 +16,8 @@ A project is a zip file holding `manifest.json` and the audio files it names. Au
 `manifest.json` is one JSON object:
 
     format        "amphion-studio-project"
-    version       1 (an importer refuses a version newer than its own, and says to update the studio)
+    version       2 (an importer refuses a version newer than its own, and says to update the studio; version 1
+                  is version 2 without `comparisons`, and is still read)
     created_at    seconds since the epoch; studio_version: the exporting studio's version
     profiles      [{id, name, description, language, created_at, updated_at}]
     samples       [{id, profile_id, name, duration, sample_rate, channels, audio_hash, transcript,
@@ -29,6 +31,8 @@ A project is a zip file holding `manifest.json` and the audio files it names. Au
                     rating, tags, notes, audio: FILE}]
     votes         [{round_id, item ("generation:<id>" or "upload:<id>"), label, engine_id, profile_id, chosen,
                     created_at}]  (one row per clip of a blind round)
+    comparisons   [{id, name, clips (clip keys as votes name them, in order), created_at, updated_at}]  (saved
+                    comparisons, since version 2)
 
 FILE is {path: the zip member, size: bytes, sha256: hex digest}. Field meanings are those of the tables
 (studio/library/tables.py, studio/uploads.py, studio/history/table.py). A sample's versions are linked by
@@ -39,9 +43,11 @@ references.
 
 What an export holds
 --------------------
-The profiles chosen, each with all its samples and their versions; the generations chosen, each with all the
-takes of its group; the profiles, samples and uploads those generations used as references (so they can be
-re-run), and the blind-comparison rounds they took part in (with the uploads voted on).
+The profiles chosen, each with all its samples and their versions; the saved comparisons chosen, with the
+generations and uploads they compare; the generations chosen (or compared), each with all the takes of its
+group; the profiles, samples and uploads those generations used as references (so they can be re-run), and the
+blind-comparison rounds they took part in (with the uploads voted on). A comparison keeps only the clips that
+still exist.
 
 What an import does
 -------------------
@@ -49,7 +55,7 @@ Everything or nothing: the zip is checked (unsafe member names, links, encryptio
 checksums, readable audio, a consistent manifest) before anything is written; files are staged, moved into
 place, and the rows inserted in one transaction; any failure removes what was placed, and a crash is cleaned
 up at the next start. An id already used in this studio gets a new one, changed consistently everywhere it is
-referenced (sample lineage, takes, audio references, votes' clip keys, sample sources). A voice whose name is
+referenced (sample lineage, takes, audio references, votes' and comparisons' clip keys, sample sources). A voice whose name is
 taken is imported as "Name (imported)" (then "Name (imported 2)", ...).
 """
 from .errors import ProjectError

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine as SqlEngine
 from .. import __version__
 from ..history.compare import GENERATION, UPLOAD, VOTES, V, clip_key
 from ..history.query import GENERATIONS, G
+from ..history.saved import SAVED, S
 from ..library import LibraryService, NotFound
 from ..library.tables import PROFILES, SAMPLES
 from ..storage import Paths, atomic_write
@@ -28,7 +29,8 @@ from ..uploads import UPLOADS
 from .archive import ProjectWriter
 from .common import chunks, counted, references_in, remove, rows_where
 from .errors import ProjectError
-from .manifest import FileRef, GenerationRecord, Manifest, ProfileRecord, Record, SampleRecord, UploadRecord, VoteRecord
+from .manifest import (ComparisonRecord, FileRef, GenerationRecord, Manifest, ProfileRecord, Record, SampleRecord,
+                       UploadRecord, VoteRecord)
 
 EXPORTS = "projects"  # under STUDIO_HOME/exports: zips made for a download, one folder each
 KEEP_EXPORTS_SECONDS = 3600
@@ -37,11 +39,12 @@ R = TypeVar("R", bound=Record)
 
 @dataclass(frozen=True)
 class Selection:
-    """What to export: voice profiles (ids or names) and generations (ids), or everything in the studio."""
+    """What to export: voice profiles (ids or names), generations and saved comparisons (ids), or everything."""
 
     profiles: tuple[str, ...] = ()
     generations: tuple[str, ...] = ()
     everything: bool = False
+    comparisons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,11 @@ class ExportSummary:
     uploads: int
     generations: int
     votes: int
+    comparisons: int = 0
 
     def describe(self) -> str:
         return counted(("voice", self.profiles), ("sample", self.samples), ("generation", self.generations),
-                       ("clip", self.uploads), ("vote", self.votes))
+                       ("clip", self.uploads), ("vote", self.votes), ("comparison", self.comparisons))
 
 
 @dataclass
@@ -65,6 +69,7 @@ class _Gathered:
     uploads: list[Row[Any]]
     generations: list[Row[Any]]
     votes: list[Row[Any]]
+    comparisons: list[Row[Any]]
 
 
 class Exporter:
@@ -86,13 +91,14 @@ class Exporter:
                                     samples=[self._sample_record(writer, row) for row in found.samples],
                                     uploads=[self._upload_record(writer, row) for row in found.uploads],
                                     generations=[self._generation_record(writer, row) for row in found.generations],
-                                    votes=[_record(VoteRecord, row) for row in found.votes])
+                                    votes=[_record(VoteRecord, row) for row in found.votes],
+                                    comparisons=[_comparison_record(row, found) for row in found.comparisons])
                 writer.add_manifest(manifest)
             finally:
                 writer.close()
             counts.update(profiles=len(manifest.profiles), samples=len(manifest.samples),
                           uploads=len(manifest.uploads), generations=len(manifest.generations),
-                          votes=len(manifest.votes))
+                          votes=len(manifest.votes), comparisons=len(manifest.comparisons))
 
         atomic_write(target, write)
         return ExportSummary(target, **counts)
@@ -120,16 +126,21 @@ class Exporter:
         shutil.rmtree(path.parent, ignore_errors=True)
 
     def _gather(self, selection: Selection) -> _Gathered:
-        if not (selection.everything or selection.profiles or selection.generations):
-            raise ProjectError("Choose what to export: voice profiles, generations, or everything.")
+        if not (selection.everything or selection.profiles or selection.generations or selection.comparisons):
+            raise ProjectError("Choose what to export: voice profiles, generations, comparisons, or everything.")
         with self._db.connect() as connection:
             if selection.everything:
                 profile_ids = set(connection.execute(select(PROFILES.c.id)).scalars())
                 generations = connection.execute(select(GENERATIONS).order_by(G.created_at)).all()
                 votes = connection.execute(select(VOTES).order_by(V.seq)).all()
+                comparisons = connection.execute(select(SAVED).order_by(S.created_at)).all()
             else:
                 profile_ids = {self._profile_id(key) for key in selection.profiles}
-                groups = {self._group_of(connection, generation_id) for generation_id in selection.generations}
+                comparisons = [self._comparison(connection, key) for key in dict.fromkeys(selection.comparisons)]
+                compared = [row.id for row in rows_where(connection, GENERATIONS, G.id, _clip_ids(comparisons,
+                                                                                                  GENERATION))]
+                groups = {self._group_of(connection, generation_id)
+                          for generation_id in [*selection.generations, *compared]}
                 generations = sorted(rows_where(connection, GENERATIONS, G.id, groups)
                                      + rows_where(connection, GENERATIONS, G.original_id, groups),
                                      key=lambda r: r.created_at)
@@ -137,7 +148,9 @@ class Exporter:
                 rounds = {r for chunk in chunks(keys) for r in connection.execute(
                     select(V.round_id).distinct().where(V.item.in_(chunk))).scalars()}
                 votes = sorted(rows_where(connection, VOTES, V.round_id, rounds), key=lambda r: r.seq)
-            sample_refs, upload_refs = set(), {v.item.partition(":")[2] for v in votes if v.item.startswith(UPLOAD)}
+            sample_refs = set()
+            upload_refs = {v.item.partition(":")[2] for v in votes if v.item.startswith(UPLOAD)} \
+                | set(_clip_ids(comparisons, UPLOAD))
             for row in generations:
                 profile_ids.update(filter(None, [row.profile_id]))
                 for ref in references_in(row.inputs):
@@ -149,16 +162,20 @@ class Exporter:
             samples = sorted(rows_where(connection, SAMPLES, SAMPLES.c.profile_id, [p.id for p in profiles]),
                              key=lambda r: r.created_at)
             uploads = sorted(rows_where(connection, UPLOADS, UPLOADS.c.id, upload_refs), key=lambda r: r.created_at)
-        return _Gathered(profiles, samples, uploads, generations, votes)
+        return _Gathered(profiles, samples, uploads, generations, votes, comparisons)
+
+    @staticmethod
+    def _comparison(connection: Connection, comparison_id: str) -> Row[Any]:
+        row = connection.execute(select(SAVED).where(S.id == comparison_id)).first()
+        if row is None:
+            raise ProjectError(f"No saved comparison {comparison_id}.", 404)
+        return row
 
     def _profile_id(self, key: str) -> str:
         try:
-            return self._library.profile(key).id
-        except NotFound:
-            found = self._library.profile_by_name(key)
-            if found is None:
-                raise ProjectError(f"There is no voice profile {key!r} (give its id or its name).", 404) from None
-            return found.id
+            return self._library.find_profile(key).id
+        except NotFound as exc:
+            raise ProjectError(str(exc), 404) from None
 
     @staticmethod
     def _group_of(connection: Connection, generation_id: str) -> str:
@@ -196,6 +213,17 @@ class Exporter:
         for old in root.glob("*") if root.is_dir() else ():
             if time.time() - old.stat().st_mtime > KEEP_EXPORTS_SECONDS:
                 remove(old)
+
+
+def _clip_ids(comparisons: list[Row[Any]], kind: str) -> list[str]:
+    """The ids of the clips of `kind` ("generation" or "upload") the comparisons hold."""
+    return [key.partition(":")[2] for row in comparisons for key in row.clips if key.partition(":")[0] == kind]
+
+
+def _comparison_record(row: Row[Any], found: _Gathered) -> ComparisonRecord:
+    """The comparison with the clips the project holds (a clip deleted since is left out)."""
+    exported = {clip_key(GENERATION, g.id) for g in found.generations} | {clip_key(UPLOAD, u.id) for u in found.uploads}
+    return _record(ComparisonRecord, row, clips=[key for key in row.clips if key in exported])
 
 
 def _record(model: type[R], row: Row[Any], **files: Any) -> R:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine as SqlEngine
 from ..history import HistoryError
 from ..history.compare import GENERATION, VOTES, V, clip_key
 from ..history.query import GENERATIONS, G
+from ..history.saved import SAVED, S, checked_name
 from ..history.service import MAX_NOTES_CHARS, clean_tags
 from ..jobs.table import Job
 from ..library import LibraryError
@@ -50,11 +51,13 @@ class ImportReport:
     generations: int
     votes: int
     new_ids: int  # ids already used in this studio, given new ones
+    comparisons: int = 0
 
     def describe(self) -> str:
         text = "Imported " + (counted(("voice", len(self.profiles)), ("sample", self.samples),
                                       ("generation", self.generations), ("clip", self.uploads),
-                                      ("vote", self.votes)) or "nothing (the project is empty)")
+                                      ("vote", self.votes), ("comparison", self.comparisons))
+                              or "nothing (the project is empty)")
         renamed = [f"“{p.name_in_project}” as “{p.name}”" for p in self.profiles if p.renamed]
         return text + "." + (f" Names already taken: {', '.join(renamed)}." if renamed else "")
 
@@ -68,11 +71,12 @@ class _Ids:
     uploads: dict[str, str]
     generations: dict[str, str]
     rounds: dict[str, str]
+    comparisons: dict[str, str]
 
     @property
     def renewed(self) -> int:
-        return sum(old != new for ids in (self.profiles, self.samples, self.uploads, self.generations, self.rounds)
-                   for old, new in ids.items())
+        return sum(old != new for ids in (self.profiles, self.samples, self.uploads, self.generations, self.rounds,
+                                          self.comparisons) for old, new in ids.items())
 
 
 @dataclass
@@ -108,11 +112,17 @@ class ImportPlanner:
         votes = [{**record.model_dump(), "round_id": ids.rounds[record.round_id],
                   "item": _remapped_clip(record.item, ids.generations, ids.uploads),
                   "profile_id": _mapped(ids.profiles, record.profile_id)} for record in manifest.votes]
-        plan.rows = {PROFILES: profiles, SAMPLES: samples, UPLOADS: uploads, GENERATIONS: generations, VOTES: votes}
+        comparisons = [{**record.model_dump(), "id": ids.comparisons[record.id],
+                        "name": _checked(checked_name, record.name, f"comparison “{record.name[:40]}”"),
+                        "clips": [_remapped_clip(key, ids.generations, ids.uploads) for key in record.clips]}
+                       for record in manifest.comparisons]
+        plan.rows = {PROFILES: profiles, SAMPLES: samples, UPLOADS: uploads, GENERATIONS: generations, VOTES: votes,
+                     SAVED: comparisons}
         plan.ids = {"profiles": [p["id"] for p in profiles], "samples": [s["id"] for s in samples],
                     "uploads": [u["id"] for u in uploads], "generations": [g["id"] for g in generations],
-                    "rounds": list(ids.rounds.values())}
-        plan.report = ImportReport(imported, len(samples), len(uploads), len(generations), len(votes), ids.renewed)
+                    "rounds": list(ids.rounds.values()), "comparisons": [c["id"] for c in comparisons]}
+        plan.report = ImportReport(imported, len(samples), len(uploads), len(generations), len(votes), ids.renewed,
+                                   len(comparisons))
         return plan
 
     def _new_ids(self, connection: Connection, manifest: Manifest) -> _Ids:
@@ -127,7 +137,8 @@ class ImportPlanner:
                     ids("clip", [u.id for u in manifest.uploads], UPLOADS.c.id, lambda i: self._paths.uploads / i),
                     ids("generation", [g.id for g in manifest.generations], G.id,
                         lambda i: self._paths.generations / f"{i}.wav", also=JOBS.c.id),
-                    ids("round", list(dict.fromkeys(v.round_id for v in manifest.votes)), V.round_id))
+                    ids("round", list(dict.fromkeys(v.round_id for v in manifest.votes)), V.round_id),
+                    ids("comparison", [c.id for c in manifest.comparisons], S.id))
 
     @staticmethod
     def _profile_rows(manifest: Manifest, ids: _Ids,

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from ..history import HistoryService
 from ..history.compare import V
 from ..history.query import G
+from ..history.saved import S
 from ..library.tables import PROFILES, SAMPLES
 from ..storage import Paths
 from ..uploads import UPLOADS
@@ -145,7 +146,7 @@ class Importer:
         with self._db.connect() as connection:
             return any(existing(connection, column, ids.get(name, [])) for name, column in (
                 ("profiles", PROFILES.c.id), ("samples", SAMPLES.c.id), ("uploads", UPLOADS.c.id),
-                ("generations", G.id), ("rounds", V.round_id)))
+                ("generations", G.id), ("rounds", V.round_id), ("comparisons", S.id)))
 
     def _relative(self, path: Path) -> str:
         return str(path.relative_to(self._paths.home))

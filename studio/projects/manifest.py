@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from .errors import ProjectError
 
 FORMAT = "amphion-studio-project"
-VERSION = 1
+VERSION = 2  # 2 added saved comparisons; a version 1 project reads as one without them
 MANIFEST = "manifest.json"
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
@@ -105,14 +105,25 @@ class GenerationRecord(Record):
     audio: FileRef
 
 
+ClipKey = Annotated[str, StringConstraints(pattern=r"^(generation|upload):[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+
+
 class VoteRecord(Record):
     round_id: Id
-    item: Annotated[str, StringConstraints(pattern=r"^(generation|upload):[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+    item: ClipKey
     label: Annotated[str, StringConstraints(max_length=8)]
     engine_id: str | None = None
     profile_id: str | None = None
     chosen: bool = False
     created_at: float
+
+
+class ComparisonRecord(Record):
+    id: Id
+    name: str
+    clips: list[ClipKey] = Field(max_length=64)
+    created_at: float
+    updated_at: float
 
 
 class Manifest(Record):
@@ -125,6 +136,7 @@ class Manifest(Record):
     uploads: list[UploadRecord] = Field(default_factory=list)
     generations: list[GenerationRecord] = Field(default_factory=list)
     votes: list[VoteRecord] = Field(default_factory=list)
+    comparisons: list[ComparisonRecord] = Field(default_factory=list)
 
     def files(self) -> list[FileRef]:
         """Every file the manifest names."""

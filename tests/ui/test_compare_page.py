@@ -160,3 +160,43 @@ async def test_the_history_picker_fills_an_audio_input(services: Services) -> No
         await user.should_see(f"Hibari: Pick me..wav · {item.duration:.1f} s", retries=30)
     assert chosen[-1].duration == pytest.approx(item.duration, abs=0.01)
     assert chosen[-1].normalised.is_file() and services.history.audio_path(item).is_file()  # a copy, not a move
+
+
+async def test_a_comparison_is_saved_listed_reopened_and_deleted(two_speeds: list[HistoryItem], user: User) -> None:
+    await user.open("/history")
+    for item in two_speeds:
+        user.find(marker=f"compare-{item.id}").click()
+    await user.open("/compare")
+    await user.should_see(marker="clip-B")
+    await user.should_see("None yet: compare two or more clips, then press Save.")
+    user.find(marker="save-comparison").click()
+    await user.should_see(marker="save-comparison-dialog")
+    user.find(marker="comparison-name").clear().type("Two speeds")
+    user.find(marker="confirm-save-comparison").click()
+    await user.should_see("Saved “Two speeds” (2 clips).")
+    with user.scope(marker="saved-comparisons"):
+        await user.should_see("Two speeds")
+        await user.should_see("2 clips")
+    keys = [f"generation:{item.id}" for item in two_speeds]
+    assert app.storage.user["compare"] == keys
+
+    user.find(marker="remove-all").click()
+    await user.should_see("Add at least two clips")
+    user.find(marker="open-saved").click()
+    await user.should_see("Opened “Two speeds”.")
+    await user.should_see(marker="clip-B")
+    assert app.storage.user["compare"] == keys
+    await user.open("/compare")  # saved in the studio, not in this browser: still listed after a reload
+    with user.scope(marker="saved-comparisons"):
+        await user.should_see("Two speeds")
+    user.find(marker="delete-saved").click()
+    await user.should_see("Deleted the saved comparison “Two speeds” (its clips stay).")
+    await user.should_see("None yet: compare two or more clips, then press Save.")
+    await user.should_see(marker="clip-B")
+
+
+async def test_saving_fewer_than_two_clips_says_what_to_do(user: User) -> None:
+    await user.open("/compare")
+    user.find(marker="save-comparison").click()
+    await user.should_see("Add at least two clips before saving the comparison.")
+    await user.should_not_see(marker="save-comparison-dialog")

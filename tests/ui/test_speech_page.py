@@ -78,10 +78,34 @@ async def test_progress_is_live_and_cancel_stops_the_job(user: User) -> None:
 
 async def test_a_failed_job_shows_what_went_wrong_and_can_be_retried(user: User) -> None:
     await user.open("/speech")
-    await generate(user, "🙂🙂🙂")
+    await generate(user, "ᴀ ɐ")  # Latin letters pass the check before queueing; the model reads neither
     await user.should_see("Nothing in the text can be spoken", retries=RESULT_WAIT)
     await user.should_see("failed")
     await user.should_see(marker="retry-job")
+
+
+async def refused_before_queueing(user: User, *messages: str) -> None:
+    """The page says each message, and no job was queued."""
+    for message in messages:
+        await user.should_see(message)
+    await user.open("/jobs")
+    await user.should_see("No jobs yet.")
+
+
+async def test_text_with_nothing_to_speak_is_refused_before_a_job_is_queued(user: User) -> None:
+    await user.open("/speech")
+    await generate(user, "🙂🎉")
+    await refused_before_queueing(
+        user, "Nothing in the text can be spoken: Hibari reads English words and numbers, not 🙂, 🎉.")
+
+
+async def test_a_voice_that_cannot_be_downloaded_offline_is_refused_with_the_command(user: User) -> None:
+    await user.open("/speech")
+    with user.scope(marker="param-voice"):
+        user.find(ui.select).elements.pop().set_value("emma")
+    await generate(user, "Hello there.")
+    await refused_before_queueing(user, "Voice emma (7.9 MB), which is not on this machine, and the studio is offline",
+                                  "`amphion-studio download builtin.hibari -p voice=emma`")
 
 
 async def test_reset_to_defaults_and_reusing_a_seed(user: User) -> None:

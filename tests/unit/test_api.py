@@ -10,15 +10,16 @@ import pytest
 import soundfile as sf
 from fastapi import FastAPI
 
-from studio.api import build_routers
+from studio.api import mount
 from studio.services import Services
+from tests.conftest import SENTENCE
+from tests.library_fixtures import hibari_speech, wav_bytes
 
 
 @pytest.fixture
 async def client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
-    for router in build_routers(services):
-        app.include_router(router)
+    mount(app, services)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://studio") as client:
         yield client
 
@@ -55,21 +56,83 @@ async def test_generate_then_download_every_format(client: httpx.AsyncClient) ->
 
 
 @pytest.mark.parametrize(("body", "status", "reason"), [
-    ({"text": "   "}, 400, "enter some text"),
-    ({"text": "x" * 100_000}, 400, "more than this engine takes at once"),
+    ({"text": "   "}, 400, "Text: enter some text first."),
+    ({"text": "\u0000\u0007"}, 400, "Text: enter some text first."),
+    ({"text": "x" * 100_000}, 413, "more than this engine takes at once (20,000)"),
+    ({"text": "x" * 1_000_001}, 413, "text is longer than 1,000,000 characters; split the text."),
+    ({"text": "🙂🎉"}, 400, "Nothing in the text can be spoken: Hibari reads English words and numbers, not 🙂, 🎉."),
+    ({"text": "日本語です"}, 400, "not 日, 本, 語, で, す"),
     ({"text": "hi", "params": {"speed": 9}}, 400, "outside 0.5x to 2x"),
     ({"text": "hi", "engine": "test.missing"}, 409, "pip install no-such-package"),
     ({"text": "hi", "engine": "nope"}, 404, "No engine 'nope'"),
-    ({"text": 5}, 422, ""),
+    ({"text": 5}, 400, "text: Input should be a valid string."),
+    ({"text": "hi", "colour": "red"}, 400, "colour is not a field this takes: leave it out"),
+    ({"text": "hi", "profile": "Anna"}, 400, "Hibari (builtin.hibari) takes no reference voice"),
+    ({"engine": "test.prompted", "text": "hi", "profile": "Nobody"}, 404, "There is no voice profile 'Nobody'"),
+    ({"text": "hi", "language": "fr"}, 400, "Hibari (builtin.hibari) has no language parameter (it speaks en)"),
+    ({"engine": "test.tone", "text": "hi", "seed": 5}, 400, "Test tone (test.tone) has no seed parameter"),
+    ({"text": "hi", "seed": 5, "params": {"seed": 6}}, 400, "seed is 5 but params.seed is 6: give it once."),
+    ({"text": "hi", "seed": -2}, 400, "Seed: -2 is outside 0 to 4294967295"),
     ({"engine": "test.prompted", "text": "hi", "inputs": {"reference": {"path": "/etc/passwd"}}}, 400,
      "cannot name files on the server"),
+    ({"engine": "test.prompted", "text": "hi", "inputs": {"reference": {"upload": "gone"}}}, 404,
+     "the upload 'gone' does not exist"),
 ])
 async def test_bad_requests_get_a_4xx_with_a_reason(client: httpx.AsyncClient, body: dict, status: int,
                                                     reason: str) -> None:
     response = await client.post("/api/generate", json=body)
-    assert response.status_code == status
-    assert reason in str(response.json()["detail"])
+    assert response.status_code == status, response.text
+    assert reason in response.json()["detail"]
     assert (await client.get("/api/jobs")).json() == []
+
+
+async def test_a_body_that_is_not_json_or_a_bad_query_is_a_400_sentence(client: httpx.AsyncClient) -> None:
+    broken = await client.post("/api/generate", content=b"{text:", headers={"content-type": "application/json"})
+    assert broken.status_code == 400 and broken.json()["detail"] == "The body is not valid JSON."
+    limit = await client.get("/api/jobs", params={"limit": "lots"})
+    assert limit.status_code == 400
+    assert limit.json()["detail"] == "limit: Input should be a valid integer, unable to parse string as an integer."
+
+
+@pytest.fixture
+async def anna(client: httpx.AsyncClient) -> dict:
+    """A voice profile called Anna with one sample (real speech, with its transcript)."""
+    voice = (await client.post("/api/profiles", json={"name": "Anna"})).json()
+    added = await client.post(f"/api/profiles/{voice['id']}/samples", data={"transcript": SENTENCE},
+                              files={"file": ("anna.wav", wav_bytes(hibari_speech(SENTENCE)), "audio/wav")})
+    assert added.status_code == 201, added.text
+    return {**voice, "sample": added.json()["id"]}
+
+
+async def test_seed_language_and_profile_fill_the_engines_own_fields(client: httpx.AsyncClient, anna: dict) -> None:
+    made = await client.post("/api/generate", params={"wait": True},
+                             json={"text": "Seeds travel on top.", "seed": 5, "language": "en"})
+    assert made.status_code == 200, made.text
+    assert made.json()["seed"] == 5 and made.json()["params"]["seed"] == 5
+    for key in ("anna", anna["id"]):
+        cloned = await client.post("/api/generate", params={"wait": True},
+                                   json={"engine": "test.prompted", "text": "In Anna's voice.", "profile": key})
+        assert cloned.status_code == 200, cloned.text
+        item = cloned.json()
+        assert item["profile_id"] == anna["id"] and item["inputs"]["reference"]["sample"] == anna["sample"]
+    twice = await client.post("/api/generate", json={"engine": "test.prompted", "text": "hi", "profile": "anna",
+                                                     "inputs": {"reference": {"profile": "anna"}}})
+    assert twice.status_code == 400 and "given twice" in twice.json()["detail"]
+
+
+async def test_the_history_is_filtered_by_a_profile_name_or_id(client: httpx.AsyncClient, anna: dict) -> None:
+    cloned = await client.post("/api/generate", params={"wait": True},
+                               json={"engine": "test.prompted", "text": "Anna again.", "profile": "Anna"})
+    await client.post("/api/generate", params={"wait": True}, json={"text": "Nobody's voice."})
+    for key in ("Anna", "ANNA", anna["id"]):
+        listing = (await client.get("/api/history", params={"profile": key})).json()
+        assert [i["id"] for i in listing["items"]] == [cloned.json()["id"]], key
+    assert (await client.get("/api/history/stats", params={"profile": "anna"})).json()["count"] == 1
+    unknown = await client.get("/api/history", params={"profile": "Nobody"})
+    assert unknown.status_code == 404 and "There is no voice profile 'Nobody'" in unknown.json()["detail"]
+    assert (await client.delete(f"/api/profiles/{anna['id']}")).status_code == 204
+    kept = (await client.get("/api/history", params={"profile": anna["id"]})).json()  # its generations stay
+    assert [i["id"] for i in kept["items"]] == [cloned.json()["id"]]
 
 
 async def test_cancel_and_retry(client: httpx.AsyncClient) -> None:

@@ -30,8 +30,10 @@ def test_generate_writes_the_requested_format(tmp_path: Path, capsys: pytest.Cap
 def test_generate_reports_bad_input_and_exits_non_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["generate", "hi", "-o", str(tmp_path / "x.wav"), "-p", "speed=5"]) == 2
     assert "Speed: 5x is outside" in capsys.readouterr().err
-    assert main(["generate", "🙂", "-o", str(tmp_path / "x.wav")]) == 1
+    assert main(["generate", "🙂", "-o", str(tmp_path / "x.wav")]) == 2  # refused before a job is queued
     assert "Nothing in the text can be spoken" in capsys.readouterr().err
+    assert main(["generate", "fail", "-e", "test.tone", "-o", str(tmp_path / "x.wav")]) == 1  # the job failed
+    assert "the tone generator was asked to fail" in capsys.readouterr().err
     assert not (tmp_path / "x.wav").exists()
 
 

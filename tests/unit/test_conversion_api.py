@@ -49,8 +49,8 @@ async def test_engines_of_a_task_and_the_default(client: httpx.AsyncClient) -> N
     ({"source": "SOURCE", "engine": "builtin.hibari"}, 400, "not a voice conversion engine"),
     ({"source": "SOURCE", "params": {"formant_shift": 3}}, 400, "Formant shift: 3x is outside 0.7x to 1.4x"),
     ({"source": "SOURCE", "params": {"pitch": 1}}, 400, "has no parameter pitch"),
-    ({"source": "SOURCE", "task": "tts"}, 422, ""),
-    ({}, 422, ""),
+    ({"source": "SOURCE", "task": "tts"}, 400, "task: Input should be 'vc', 'svc', 'enhance' or 'codec'."),
+    ({}, 400, "source is required."),
 ])
 async def test_bad_requests_get_a_4xx_with_a_reason(client: httpx.AsyncClient, tmp_path: Path,  # noqa: F811
                                                     body: dict, status: int, reason: str) -> None:
@@ -82,8 +82,8 @@ async def test_a_library_voice_is_a_target(client: httpx.AsyncClient, tmp_path: 
     assert job["title"] == "WORLD voice converter: speech.wav → High"
     assert job["result"]["extras"]["semitones_applied"] > 4 and job["result"]["references"]["reference"]["profile"] \
         == voice["id"]
-    for reference, status, reason in (({"profile": "Nobody"}, 400, "there is no voice profile 'Nobody'"),
-                                      ({"path": "/etc/passwd"}, 422, "Extra inputs are not permitted"),
+    for reference, status, reason in (({"profile": "Nobody"}, 404, "there is no voice profile 'Nobody'"),
+                                      ({"path": "/etc/passwd"}, 400, "reference.path is not a field this takes"),
                                       ({}, 400, "Name the library voice")):
         refused = await client.post("/api/convert", json={"source": source, "reference": reference})
         assert refused.status_code == status and reason in str(refused.json()["detail"]), refused.text

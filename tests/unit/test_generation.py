@@ -6,7 +6,7 @@ import pytest
 import soundfile as sf
 
 from engines.contract import InvalidRequest
-from studio.generation import EngineNotReady
+from studio.readiness import EngineNotReady
 from studio.jobs import JobState
 from studio.services import Services
 from tests.conftest import SENTENCE, words
@@ -37,7 +37,10 @@ def test_retry_reproduces_the_same_audio(services: Services) -> None:
 @pytest.mark.parametrize(("inputs", "params", "message"), [
     ({"text": ""}, {}, "enter some text"),
     ({"text": " \n\t "}, {}, "enter some text"),
+    ({"text": "\x00\x1b\x07"}, {}, "enter some text"),
     ({"text": "x" * 100_000}, {}, "100,000 characters is more than this engine takes at once"),
+    ({"text": "🙂 🎉!"}, {}, "Nothing in the text can be spoken: Hibari reads English words and numbers, not 🙂, 🎉"),
+    ({"text": "こんにちは。"}, {}, "Hibari reads English words and numbers, not こ, ん, に, ち, は"),
     ({"text": "hello"}, {"speed": 7}, "Speed: 7x is outside 0.5x to 2x"),
     ({"text": "hello"}, {"speed": "quick"}, "not a number"),
     ({"text": "hello"}, {"voice": "robot"}, "'robot' is not one of"),
@@ -56,12 +59,26 @@ def test_an_engine_that_is_not_ready_is_refused_with_the_fix(services: Services)
         services.generation.submit("nope", {"text": "hello"})
 
 
-def test_emoji_only_text_fails_the_job_with_a_message_not_a_crash(services: Services) -> None:
-    job = services.jobs.wait(services.generation.submit("builtin.hibari", {"text": "🙂🙂🙂"}).id, 30)
+def test_control_characters_are_dropped_from_the_text(services: Services) -> None:
+    job = services.generation.submit("builtin.hibari", {"text": "Bell\x07 and\x00 null.\r\nNext line."})
+    assert job.payload["inputs"]["text"] == "Bell and null.\nNext line."
+    assert services.jobs.wait(job.id, 30).state == JobState.succeeded
+
+
+def test_text_the_check_lets_through_but_the_model_cannot_read_fails_the_job_in_words(services: Services) -> None:
+    job = services.jobs.wait(services.generation.submit("builtin.hibari", {"text": "ᴀ ɐ"}).id, 30)  # IPA letters
     assert job.state == JobState.failed
     assert job.error.startswith("Nothing in the text can be spoken")
     follow_up = services.jobs.wait(services.generation.submit("builtin.hibari", {"text": "Still working."}).id, 30)
     assert follow_up.state == JobState.succeeded  # the worker carried on
+
+
+def test_a_voice_not_on_this_machine_is_refused_offline_with_the_download_command(services: Services) -> None:
+    with pytest.raises(EngineNotReady) as refused:
+        services.generation.submit("builtin.hibari", {"text": "hello"}, {"voice": "emma"})
+    assert "Voice emma (7.9 MB), which is not on this machine, and the studio is offline" in str(refused.value)
+    assert "`amphion-studio download builtin.hibari -p voice=emma`" in str(refused.value)
+    assert services.jobs.list() == []
 
 
 def test_a_failure_while_loading_is_reported_in_words(services: Services) -> None:

@@ -53,9 +53,10 @@ def test_generate_with_wait_returns_the_kept_generation(api: httpx.Client) -> No
 
 
 def test_wait_reports_a_failed_job_and_answers_a_slow_one_with_the_job(api: httpx.Client) -> None:
-    failed = api.post("/api/generate", params={"wait": True}, json={"text": "🙂🙂🙂"})
+    failed = api.post("/api/generate", params={"wait": True}, json={"engine": "test.tone", "text": "fail"})
     assert failed.status_code == 500
-    assert failed.json()["detail"].startswith("The generation failed: Nothing in the text can be spoken")
+    assert failed.json()["detail"].startswith("The generation failed: Unexpected error (RuntimeError: the tone "
+                                              "generator was asked to fail)")
     assert failed.json()["job"]["state"] == "failed"
     slow = api.post("/api/generate", params={"wait": True, "timeout": 0.3},
                     json={"engine": "test.tone", "text": "slow", "params": {"steps": 100, "step_seconds": 0.02}})

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from studio.services import Services
 from studio.uploads import MAX_UPLOAD_BYTES
 from tests.conftest import SENTENCE, word_error_rate
 from tests.library_fixtures import SR, hibari_speech, padded, wav_bytes
@@ -59,7 +60,8 @@ async def test_samples_add_list_doctor_fix_and_delete(client: httpx.AsyncClient,
     assert [s["id"] for s in listed] == [sample["id"], version["id"]]
     edited = await client.patch(f"/api/samples/{sample['id']}", json={"transcript": "Edited."})
     assert edited.json()["transcript"] == "Edited." and edited.json()["transcript_source"] == "user"
-    assert (await client.post(f"/api/samples/{sample['id']}/fix", json={"fix": "paint"})).status_code == 422
+    painted = await client.post(f"/api/samples/{sample['id']}/fix", json={"fix": "paint"})
+    assert painted.status_code == 400 and painted.json()["detail"].startswith("fix: Input should be 'trim'")
     assert (await client.delete(f"/api/samples/{sample['id']}")).status_code == 204
     assert (await client.get(f"/api/samples/{sample['id']}")).status_code == 404
     assert (await client.delete(f"/api/samples/{sample['id']}")).status_code == 404
@@ -112,6 +114,19 @@ async def test_transcribe_a_file_and_wait_for_the_words(client: httpx.AsyncClien
     assert (await finished(client, queued.json()["id"]))["result"]["text"] == body["text"]
     refused = await client.post("/api/transcribe", data={"upload_id": body["upload_id"], "engine": "builtin.hibari"})
     assert refused.status_code == 400 and "not a transcription engine" in refused.json()["detail"]
-    failed = await client.post("/api/transcribe", data={"upload_id": body["upload_id"], "language": "fr",
-                                                         "wait": "true"})
-    assert failed.status_code == 400 and "only knows English" in failed.json()["detail"]
+    jobs = len((await client.get("/api/jobs")).json())
+    refused = await client.post("/api/transcribe", data={"upload_id": body["upload_id"], "language": "fr",
+                                                          "wait": "true"})
+    assert refused.status_code == 400 and "Whisper tiny.en only knows English" in refused.json()["detail"]
+    offline = await client.post("/api/transcribe", data={"upload_id": body["upload_id"], "model": "base"})
+    assert offline.status_code == 409
+    assert "`amphion-studio download builtin.whisper -p model=base`" in offline.json()["detail"]
+    assert len((await client.get("/api/jobs")).json()) == jobs  # refused before anything was queued
+
+
+async def test_a_transcription_that_fails_is_a_500_like_a_failed_generation(client: httpx.AsyncClient,
+                                                                            services: Services, wav: bytes) -> None:
+    upload = (await client.post("/api/uploads", files={"file": ("speech.wav", wav)})).json()
+    services.uploads.get(upload["id"]).normalised.unlink()  # the job cannot read it: a failure, not bad input
+    failed = await client.post("/api/transcribe", data={"upload_id": upload["id"], "wait": "true"})
+    assert failed.status_code == 500 and "normalised.wav" in failed.json()["detail"]

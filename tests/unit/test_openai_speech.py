@@ -11,6 +11,7 @@ import openai
 import pytest
 import soundfile as sf
 
+from studio.api.openai import OPENAI_VOICES
 from studio.audio.io import read_audio
 from tests.conftest import SENTENCE, transcribe, word_error_rate
 
@@ -99,8 +100,26 @@ def test_a_failed_generation_is_an_error_the_client_does_not_retry(client: opena
 
     before = failures()
     with pytest.raises(openai.InternalServerError, match="Nothing in the text can be spoken"):
-        speech(client, "🙂 🙂 🙂 🙂")
+        speech(client, "ᴀ ɐ")  # Latin letters, so not refused up front, but the model reads neither
     assert failures() == before + 1  # one job: the client obeyed x-should-retry instead of trying three times
+    with pytest.raises(openai.BadRequestError, match="Hibari reads English words and numbers, not 🙂"):
+        speech(client, "🙂 🙂 🙂 🙂")  # refused before a job is queued
+    assert failures() == before + 1
+
+
+@pytest.mark.parametrize("voice", sorted(OPENAI_VOICES))
+def test_every_openai_voice_gets_speech_or_says_how_to_download_it_offline(client: openai.OpenAI, tmp_path: Path,
+                                                                           voice: str) -> None:
+    hibari_voice = OPENAI_VOICES[voice]
+    if hibari_voice == "heart":  # ships with the studio
+        audio, rate = decoded(speech(client, "Built in.", voice=voice, response_format="wav"), "wav", tmp_path)
+        assert rate == 24_000 and len(audio) > rate // 2
+        return
+    with pytest.raises(openai.ConflictError) as refused:
+        speech(client, "Hello.", voice=voice)
+    assert f"Voice {hibari_voice} (" in refused.value.message and "the studio is offline" in refused.value.message
+    assert f"`amphion-studio download builtin.hibari -p voice={hibari_voice}`" in refused.value.message
+    assert refused.value.body["param"] == "voice" and refused.value.body["code"] == "not_downloaded"
 
 
 def test_models_and_voices_are_listed(client: openai.OpenAI) -> None:

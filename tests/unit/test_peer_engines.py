@@ -21,6 +21,7 @@ from huggingface_hub import constants
 
 from engines.isolated.runtime import Runtime, RuntimeBuildError
 from studio.jobs import JobInfo, JobState
+from studio.readiness import EngineNotReady
 from studio.services import Services, build_services
 from studio.settings import Settings
 from tests.hub_server import FakeHub
@@ -182,9 +183,11 @@ def test_qwen3_tts_offline_and_not_downloaded_says_so(peer_services: Services, m
     built("qwen-tts")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    job, _ = run_job(peer_services, "peer.qwen3_tts", {"text": "Hi."}, {"mode": "custom", "size": "1.7B"}, 60)
-    assert job.state == JobState.failed
-    assert job.error.startswith("Qwen3-TTS 1.7B CustomVoice (4.5 GB) is not on this machine, and the studio is offline")
+    with pytest.raises(EngineNotReady) as refused:  # a job could only fail: refused before it is queued
+        peer_services.generation.submit("peer.qwen3_tts", {"text": "Hi."}, {"mode": "custom", "size": "1.7B"})
+    assert "Qwen3-TTS 1.7B CustomVoice (4.5 GB), which is not on this machine, and the studio is offline" \
+        in str(refused.value)
+    assert "amphion-studio download peer.qwen3_tts -p " in str(refused.value)
 
 
 # -- Chatterbox ------------------------------------------------------------------------------------------------------

@@ -92,6 +92,16 @@ def test_the_small_project_imports(project: Path, empty: Services) -> None:
     assert report.describe() == "Imported 1 voice, 1 sample, 2 generations and 2 votes."
 
 
+def test_a_version_1_project_without_comparisons_still_imports(project: Path, empty: Services,
+                                                               tmp_path: Path) -> None:
+    def as_version_1(manifest: dict) -> None:
+        manifest.update(version=1)
+        del manifest["comparisons"]
+
+    report = empty.projects.import_project(rezip(tmp_path / "v1.zip", with_manifest(members(project), as_version_1)))
+    assert (report.generations, report.votes, report.comparisons) == (2, 2, 0)
+
+
 @pytest.mark.parametrize("name", ["../evil.wav", "/tmp/evil.wav", "C:/evil.wav", "a\\..\\evil.wav", "samples/../../x",
                                   "./manifest.json", "a//b"])
 def test_unsafe_member_names_are_refused(project: Path, empty: Services, tmp_path: Path, name: str) -> None:
@@ -159,8 +169,11 @@ def test_other_files_and_manifests_say_what_is_wrong(project: Path, empty: Servi
     refused(empty, rezip(tmp_path / "json.zip", {**content, "manifest.json": b"{not json"}), "not valid JSON")
     refused(empty, rezip(tmp_path / "other.zip", with_manifest(content, lambda m: m.update(format="x"))),
             "not an Amphion Studio project")
-    refused(empty, rezip(tmp_path / "newer.zip", with_manifest(content, lambda m: m.update(version=2))),
-            r"exported by a newer Amphion Studio \(project format 2\); this studio reads format 1. Update the studio")
+    refused(empty, rezip(tmp_path / "newer.zip", with_manifest(content, lambda m: m.update(version=3))),
+            r"exported by a newer Amphion Studio \(project format 3\); this studio reads format 2. Update the studio")
+    refused(empty, rezip(tmp_path / "clip.zip", with_manifest(content, lambda m: m.update(comparisons=[{
+        "id": "c1", "name": "x", "clips": ["generation:a", "../etc"], "created_at": 1, "updated_at": 1}]))),
+            r"comparisons\[0\]\.clips\[1\]: String should match")
     refused(empty, rezip(tmp_path / "rating.zip", with_manifest(
         content, lambda m: m["generations"][1].update(rating=9))),
             r"manifest is not valid: generations\[1\]\.rating: Input should be less than or equal to 5")

@@ -48,13 +48,15 @@ class Source:
     speech: str  # an original generation with one more take
     echo: str  # test.echo reading Anna's best sample
     converted: str  # the WORLD converter: an upload toward Bob
+    clip: str  # the upload it converted
+    comparison: str  # saved: the clip against its conversion
 
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
     """A studio with two voices (one sample transcribed with word timings and fixed into a second version; one from
-    a generation), takes, favourites, tags, notes, a rating, references to samples and an upload, and two blind
-    rounds, exported as one project."""
+    a generation), takes, favourites, tags, notes, a rating, references to samples and an upload, two blind
+    rounds and two saved comparisons, exported as one project."""
     folder = tmp_path_factory.mktemp("source")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_HUB_OFFLINE", "1")
@@ -83,11 +85,14 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
                                                                 params={"semitones": 2}).id, JOB_WAIT)
             services.comparisons.vote([f"generation:{speech.id}", f"generation:{echo.id}"], f"generation:{echo.id}")
             services.comparisons.vote([f"upload:{clip.id}", f"generation:{converted.id}"], None)
+            services.saved_comparisons.save("Speech and echo", [f"generation:{speech.id}", f"generation:{echo.id}"])
+            comparison = services.saved_comparisons.save("Clip against its conversion",
+                                                         [f"upload:{clip.id}", f"generation:{converted.id}"])
             target = folder / "everything.zip"
             services.projects.export(Selection(everything=True), target)
         finally:
             services.stop()
-    yield Source(folder / "home", target, anna.id, bob.id, speech.id, echo.id, converted.id)
+    yield Source(folder / "home", target, anna.id, bob.id, speech.id, echo.id, converted.id, clip.id, comparison.id)
 
 
 @pytest.fixture
@@ -127,12 +132,14 @@ def contents(services: Services) -> dict[str, Any]:
     uploads = [{**portable(asdict(u), home), "original": digest(u.original), "normalised": digest(u.normalised)}
                for u in services.uploads.list() if u.id in referenced]
     return {"profiles": profiles, "samples": samples, "generations": generations, "votes": votes, "uploads": uploads,
-            "tally": asdict(services.comparisons.tally())}
+            "tally": asdict(services.comparisons.tally()),
+            "comparisons": sorted((asdict(c) for c in services.saved_comparisons.list()), key=lambda c: c["id"])}
 
 
 def test_a_round_trip_into_a_fresh_studio_keeps_everything(source: Source, fresh: Services) -> None:
     report = fresh.projects.import_project(source.zip)
-    assert (len(report.profiles), report.samples, report.generations, report.uploads, report.votes) == (2, 4, 4, 1, 4)
+    assert (len(report.profiles), report.samples, report.generations, report.uploads, report.votes,
+            report.comparisons) == (2, 4, 4, 1, 4, 2)
     assert report.new_ids == 0 and not any(p.renamed for p in report.profiles)
     before = build_services(Settings.load(home=source.home, engine_packages=FAKE_ENGINES))
     try:
@@ -182,7 +189,7 @@ def test_importing_twice_gives_new_ids_and_names_consistently(source: Source, fr
     assert [(p.name_in_project, p.name) for p in second.profiles] == [("Anna", "Anna (imported)"),
                                                                          ("Bob", "Bob (imported)")]
     assert [p.name for p in third.profiles] == ["Anna (imported 2)", "Bob (imported 2)"]
-    assert second.new_ids == 2 + 4 + 1 + 4 + 2 and "Names already taken: “Anna” as “Anna (imported)”" in \
+    assert second.new_ids == 2 + 4 + 1 + 4 + 2 + 2 and "Names already taken: “Anna” as “Anna (imported)”" in \
         second.describe()
     anna = fresh.library.profile(second.profiles[0].id)
     assert anna.id != source.anna and anna.samples == 2
@@ -218,6 +225,11 @@ def test_importing_twice_gives_new_ids_and_names_consistently(source: Source, fr
     for vote in votes:
         assert fresh.comparisons.clip(vote.item)  # every clip key names a clip of this studio
     assert fresh.comparisons.tally().rounds == 6
+    saved = fresh.saved_comparisons.list()
+    assert len(saved) == 3 * 2 and len({c.id for c in saved}) == 6
+    assert len({key for c in saved for key in c.clips}) == 3 * 4  # each copy compares that copy's clips
+    for comparison in saved:
+        assert [clip.key for clip in fresh.comparisons.clips(comparison.clips)] == comparison.clips
 
     bob_copy = second.profiles[1]
     (from_generation,) = [s for s in fresh.library.samples(bob_copy.id) if s.source == "generation"]
@@ -231,6 +243,9 @@ def test_a_selection_brings_what_it_needs(source: Source, studio_home: Path, tmp
         target = tmp_path / "echo.zip"
         summary = services.projects.export(Selection(generations=(source.echo,)), target)
         only_bob = services.projects.export(Selection(profiles=("bob",)), tmp_path / "bob.zip")
+        compared = services.projects.export(Selection(comparisons=(source.comparison,)), tmp_path / "compared.zip")
+        with pytest.raises(ProjectError, match="No saved comparison nope"):
+            services.projects.export(Selection(comparisons=("nope",)), tmp_path / "x.zip")
         with pytest.raises(ProjectError, match="There is no voice profile 'Carol'") as unknown:
             services.projects.export(Selection(profiles=("Carol",)), tmp_path / "x.zip")
         assert unknown.value.status == 404
@@ -242,13 +257,16 @@ def test_a_selection_brings_what_it_needs(source: Source, studio_home: Path, tmp
     finally:
         services.stop()
     manifest = json.loads(zipfile.ZipFile(target).read("manifest.json"))
-    assert manifest["format"] == FORMAT and manifest["version"] == 1
+    assert manifest["format"] == FORMAT and manifest["version"] == 2 and manifest["comparisons"] == []
     assert [p["name"] for p in manifest["profiles"]] == ["Anna"]  # the voice its reference came from
     assert len(manifest["samples"]) == 2 and [g["id"] for g in manifest["generations"]] == [source.echo]
     assert {v["item"] for v in manifest["votes"]} == {f"generation:{source.echo}", f"generation:{source.speech}"}
     assert "path" not in manifest["generations"][0]["inputs"]["source"]  # no paths of the exporting machine
     assert (summary.profiles, summary.samples, summary.generations, summary.votes) == (1, 2, 1, 2)
     assert (only_bob.profiles, only_bob.samples, only_bob.generations) == (1, 2, 0)
+    (comparison,) = json.loads(zipfile.ZipFile(compared.path).read("manifest.json"))["comparisons"]
+    assert comparison["clips"] == [f"upload:{source.clip}", f"generation:{source.converted}"]
+    assert (compared.comparisons, compared.generations, compared.uploads, compared.profiles) == (1, 1, 1, 1)
 
     fresh = studio(studio_home)
     try:
@@ -257,5 +275,8 @@ def test_a_selection_brings_what_it_needs(source: Source, studio_home: Path, tmp
         assert item.id == source.echo and fresh.comparisons.tally().rounds == 1
         with pytest.raises(Exception, match="no generation"):  # the other clip voted on was not exported
             fresh.comparisons.clip(f"generation:{source.speech}")
+        fresh.projects.import_project(compared.path)
+        (saved,) = fresh.saved_comparisons.list()
+        assert saved.name == "Clip against its conversion" and len(fresh.comparisons.clips(saved.clips)) == 2
     finally:
         fresh.stop()

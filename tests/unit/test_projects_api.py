@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from studio.api import build_routers
+from studio.api import mount
 from studio.projects import exporter
 from studio.projects import service as projects_module
 from studio.services import Services, build_services
@@ -26,8 +26,7 @@ async def other(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     services = build_services(Settings.load(home=tmp_path / "other-home"))
     services.start()
     app = FastAPI()
-    for router in build_routers(services):
-        app.include_router(router)
+    mount(app, services)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://other") as api:
         yield api
     services.stop()
@@ -67,6 +66,17 @@ async def test_export_then_import_into_another_studio(client: httpx.AsyncClient,
     everything = await other.post("/api/projects/export", json={"everything": True})
     assert everything.headers["x-studio-project"] == "2 voices, 2 samples and 2 generations"
 
+    second = (await client.post("/api/generate", params={"wait": True}, json={"text": "A second take."})).json()
+    clips = [f"generation:{generation['id']}", f"generation:{second['id']}"]
+    saved = (await client.post("/api/compare/comparisons", json={"name": "Two takes", "clips": clips})).json()
+    compared = await client.post("/api/projects/export", json={"comparisons": [saved["id"]]})
+    assert compared.headers["x-studio-project"] == "2 generations and 1 comparison"
+    brought = await other.post("/api/projects/import", files={"file": ("c.zip", compared.content)})
+    assert brought.json()["message"].startswith("Imported 2 generations and 1 comparison.")
+    (copy,) = [c for c in (await other.get("/api/compare/comparisons")).json() if c["name"] == "Two takes"]
+    opened = (await other.get(f"/api/compare/comparisons/{copy['id']}")).json()
+    assert len(opened["items"]) == 2 and opened["missing"] == []
+
 
 async def test_refusals_say_what_to_do(client: httpx.AsyncClient,  # noqa: F811
                                        monkeypatch: pytest.MonkeyPatch) -> None:
@@ -76,10 +86,13 @@ async def test_refusals_say_what_to_do(client: httpx.AsyncClient,  # noqa: F811
     assert unknown.status_code == 404 and "no voice profile 'Nobody'" in unknown.json()["detail"]
     missing = await client.post("/api/projects/export", json={"generations": ["nope"]})
     assert missing.status_code == 404
+    no_comparison = await client.post("/api/projects/export", json={"comparisons": ["nope"]})
+    assert no_comparison.status_code == 404 and no_comparison.json()["detail"] == "No saved comparison nope."
 
     text = await client.post("/api/projects/import", files={"file": ("p.zip", b"not a zip at all")})
     assert text.status_code == 400 and text.json()["detail"].startswith("This file is not a zip file")
-    assert (await client.post("/api/projects/import")).status_code == 422
+    nothing = await client.post("/api/projects/import")
+    assert nothing.status_code == 400 and nothing.json()["detail"] == "file is required."
     monkeypatch.setattr(projects_module, "MAX_PROJECT_BYTES", 1000)
     big = await client.post("/api/projects/import", files={"file": ("p.zip", bytes(70_000))})
     assert big.status_code == 413 and "Projects are limited to" in big.json()["detail"]

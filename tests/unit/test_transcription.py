@@ -9,6 +9,7 @@ import soundfile as sf
 
 from engines.contract import EngineError, InvalidRequest
 from studio.jobs import JobState
+from studio.readiness import EngineNotReady
 from studio.services import Services
 from tests.conftest import SENTENCE, word_error_rate, words
 
@@ -45,15 +46,17 @@ def test_bad_requests_are_refused(services: Services, speech: Path, tmp_path: Pa
         services.transcription.submit(speech, params={"model": "enormous"})
     with pytest.raises(InvalidRequest, match="not a transcription engine"):
         services.transcription.transcribe(speech, engine_id="builtin.hibari")
-    job = services.jobs.wait(services.transcription.submit(speech, params={"language": "fr"}).id, 60)
-    assert job.state == JobState.failed and "only knows English" in job.error
+    with pytest.raises(InvalidRequest, match="Whisper tiny.en only knows English; pick a multilingual model"):
+        services.transcription.submit(speech, params={"language": "fr"})
+    assert services.jobs.list(task="asr") == []
 
 
-def test_a_model_that_is_not_downloaded_says_so_offline(services: Services, speech: Path) -> None:
-    job = services.jobs.wait(services.transcription.submit(speech, params={"model": "base"}).id, 60)
-    assert job.state == JobState.failed
-    assert "Whisper base (145.0 MB) is not on this machine" in job.error and "offline" in job.error
-    assert "tiny.en" in job.error
+def test_a_model_that_is_not_downloaded_is_refused_offline_with_the_command(services: Services, speech: Path) -> None:
+    with pytest.raises(EngineNotReady) as refused:
+        services.transcription.submit(speech, params={"model": "base"})
+    assert "Whisper base (145.0 MB), which is not on this machine, and the studio is offline" in str(refused.value)
+    assert "amphion-studio download builtin.whisper -p model=base" in str(refused.value)
+    assert services.jobs.list(task="asr") == []
 
 
 def test_silence_transcribes_to_nothing(services: Services, tmp_path: Path) -> None:

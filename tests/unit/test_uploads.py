@@ -1,9 +1,11 @@
 """Uploads: every accepted format is kept and normalised; every bad file gets a message, over HTTP too."""
 from __future__ import annotations
 
+import asyncio
 import io
 import shutil
 import subprocess
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 import soundfile as sf
 from fastapi import FastAPI
 
-from studio.api import build_routers
+from studio.api import mount
 from studio.services import Services
 from studio.uploads import MAX_UPLOAD_BYTES, UploadError, UploadService, safe_name
 
@@ -61,20 +63,74 @@ def test_compressed_formats_are_decoded(uploads: UploadService, tmp_path: Path, 
     assert stored.duration == pytest.approx(3.0, abs=0.1)
 
 
+def ffmpeg_or_skip(*args: str) -> None:
+    """Run ffmpeg; skip the test when this build lacks an encoder or muxer it needs."""
+    done = subprocess.run(["ffmpeg", "-v", "error", "-y", *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"this ffmpeg cannot make the test file: {done.stderr.strip()[:200]}")
+
+
 @needs_ffmpeg
-def test_the_sound_of_a_video_is_extracted(uploads: UploadService, tmp_path: Path) -> None:
-    sound = tone_file(tmp_path / "s.wav", seconds=2.5, sr=44_100)
-    video = tmp_path / "clip.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=black:s=64x64:d=2.5", "-i", str(sound),
-                    "-shortest", "-c:v", "libx264", "-c:a", "aac", str(video)], check=True)
-    stored = uploads.store_file(video)
+@pytest.mark.parametrize(("suffix", "video", "sound"), [
+    (".mp4", "libx264", "aac"), (".mov", "libx264", "aac"), (".webm", "libvpx-vp9", "libopus"),
+    (".avi", "mpeg4", "libmp3lame"), (".mkv", "libx264", "flac"),
+])
+def test_the_sound_of_a_video_is_extracted(uploads: UploadService, tmp_path: Path, suffix: str, video: str,
+                                           sound: str) -> None:
+    wav = tone_file(tmp_path / "s.wav", seconds=2.5, sr=48_000, channels=2)
+    clip = tmp_path / f"clip{suffix}"
+    ffmpeg_or_skip("-f", "lavfi", "-i", "color=c=black:s=64x64:d=2.5", "-i", str(wav), "-shortest",
+                   "-c:v", video, "-c:a", sound, str(clip))
+    stored = uploads.store_file(clip)
     audio, sr = sf.read(str(stored.normalised))
-    assert sr == 44_100 and len(audio) / sr == pytest.approx(2.5, abs=0.1)
+    assert stored.name == clip.name and stored.channels == 2 and audio.ndim == 1
+    assert sr == 48_000 and len(audio) / sr == pytest.approx(2.5, abs=0.1) == stored.duration
+    peak = np.abs(audio).max()
+    assert 0.2 < peak < 0.4  # the 0.3 tone, not silence and not noise
+
+
+@needs_ffmpeg
+def test_a_video_without_sound_is_refused(uploads: UploadService, tmp_path: Path) -> None:
     silent = tmp_path / "silent.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=black:s=64x64:d=1", "-c:v", "libx264",
                     str(silent)], check=True)
     with pytest.raises(UploadError, match="no audio stream"):
         uploads.store_file(silent)
+
+
+@needs_ffmpeg
+def test_hours_of_low_bitrate_opus_are_refused_from_the_header_before_decoding(uploads: UploadService,
+                                                                               tmp_path: Path) -> None:
+    minute = tmp_path / "minute.webm"
+    ffmpeg_or_skip("-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono", "-t", "60", "-c:a", "libopus", "-b:a", "6k",
+                   "-frame_duration", "120", str(minute))
+    long = tmp_path / "three-hours.webm"
+    ffmpeg_or_skip("-stream_loop", "179", "-i", str(minute), "-c", "copy", str(long))  # 3 h in 3 MB
+    assert long.stat().st_size < MAX_UPLOAD_BYTES
+    started = time.perf_counter()
+    with pytest.raises(UploadError, match=r"three-hours.webm is 3.0 hours long; at most 2 hours is taken for an "
+                                          r"upload. Cut it shorter first."):
+        uploads.store_file(long)
+    assert time.perf_counter() - started < 2  # decoding three hours would take far longer (and gigabytes)
+    with pytest.raises(UploadError, match=r"is 3.0 hours long; at most 300 s is taken"):
+        uploads.store_file(long, max_seconds=300)
+    assert uploads.list() == []
+
+
+@needs_ffmpeg
+def test_a_recording_whose_header_has_no_duration_is_cut_at_the_limit(uploads: UploadService,
+                                                                      tmp_path: Path) -> None:
+    recording = tmp_path / "recording.webm"  # as a browser's MediaRecorder writes it: streamed, no duration
+    with open(recording, "wb") as out:
+        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=300:sample_rate=48000",
+                        "-t", "12", "-c:a", "libopus", "-f", "webm", "-live", "1", "-"], stdout=out, check=True)
+    from studio.audio.io import probe
+
+    if probe(recording).duration is not None:
+        pytest.skip("this ffmpeg writes the duration even into a live WebM stream")
+    with pytest.raises(UploadError, match="recording.webm is longer than 10 s; at most 10 s is taken"):
+        uploads.store_file(recording, max_seconds=10)
+    assert uploads.store_file(recording, max_seconds=20).duration == pytest.approx(12, abs=0.1)
 
 
 def test_durations_outside_the_limits_are_refused(uploads: UploadService, tmp_path: Path) -> None:
@@ -130,8 +186,7 @@ def test_delete_removes_row_and_files(uploads: UploadService, tmp_path: Path) ->
 
 async def test_uploads_over_http(services: Services, tmp_path: Path) -> None:
     app = FastAPI()
-    for router in build_routers(services):
-        app.include_router(router)
+    mount(app, services)
     wav = tone_file(tmp_path / "rec.wav", seconds=2.0).read_bytes()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://studio") as client:
         created = await client.post("/api/uploads", files={"file": ("rec.wav", wav, "audio/wav")})
@@ -147,3 +202,39 @@ async def test_uploads_over_http(services: Services, tmp_path: Path) -> None:
         assert huge.status_code == 413
         assert (await client.delete(f"/api/uploads/{body['id']}")).status_code == 204
         assert (await client.get(f"/api/uploads/{body['id']}")).status_code == 404
+
+
+async def test_an_upload_in_use_is_not_deleted_and_the_answer_says_what_uses_it(services: Services,
+                                                                                tmp_path: Path) -> None:
+    app = FastAPI()
+    mount(app, services)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://studio") as client:
+        async def upload(name: str) -> str:
+            wav = tone_file(tmp_path / name, seconds=2.0).read_bytes()
+            return (await client.post("/api/uploads", files={"file": (name, wav, "audio/wav")})).json()["id"]
+
+        used, other = await upload("used.wav"), await upload("other.wav")
+        echoed = await client.post("/api/generate", params={"wait": True},
+                                   json={"engine": "test.echo", "inputs": {"source": {"upload": used}}})
+        assert echoed.status_code == 200, echoed.text
+        generation = echoed.json()["id"]
+        clips = [f"upload:{used}", f"generation:{generation}"]
+        round_id = (await client.post("/api/compare/votes", json={"clips": clips, "chosen": None})).json()["round_id"]
+        saved = (await client.post("/api/compare/comparisons", json={"name": "Echo", "clips": clips})).json()["id"]
+
+        refused = await client.delete(f"/api/uploads/{used}")
+        assert refused.status_code == 409
+        assert refused.json()["detail"] == (
+            f"used.wav is used by 1 generation ({generation}) and 1 blind-vote round ({round_id}) and 1 saved "
+            f"comparison ({saved}): delete those first (DELETE /api/history/{{id}}; DELETE "
+            f"/api/compare/votes/{{round_id}}; DELETE /api/compare/comparisons/{{id}}), then the upload.")
+        rerun = await client.post(f"/api/history/{generation}/rerun")
+        assert rerun.status_code == 202  # the clip is still there to run again
+        assert (await client.delete(f"/api/uploads/{other}")).status_code == 204  # nothing uses this one
+
+        await asyncio.to_thread(services.history.wait, rerun.json()["id"], 30)  # the re-run uses it too
+        for path in (f"/api/history/{generation}", f"/api/history/{rerun.json()['id']}",
+                     f"/api/compare/votes/{round_id}", f"/api/compare/comparisons/{saved}"):
+            assert (await client.delete(path)).status_code == 204, path
+        assert (await client.delete(f"/api/uploads/{used}")).status_code == 204
+        assert (await client.delete(f"/api/compare/votes/{round_id}")).status_code == 404

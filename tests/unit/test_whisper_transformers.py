@@ -10,6 +10,7 @@ import pytest
 
 from engines.builtin.whisper_hf import DEFAULT, MODELS, WhisperTransformers, _words
 from studio.jobs import JobState
+from studio.readiness import EngineNotReady
 from studio.services import Services
 from tests.conftest import put_in_hub_cache
 from tests.library_fixtures import hibari_speech, write
@@ -69,11 +70,14 @@ def test_without_weights_it_says_how_much_it_needs_to_download() -> None:
     assert "Whisper large-v3-turbo (1.6 GB)" in readiness.message
 
 
-def test_offline_without_weights_a_transcription_fails_with_advice(services: Services, tmp_path: Path) -> None:
+def test_offline_without_weights_a_transcription_is_refused_with_the_command(services: Services,
+                                                                           tmp_path: Path) -> None:
     clip = write(tmp_path / "a.wav", np.zeros(16_000, np.float32), 16_000)
-    job = services.jobs.wait(services.transcription.submit(clip, "builtin.whisper_hf").id, 60)
-    assert job.state == JobState.failed
-    assert "is not on this machine, and the studio is offline" in job.error and "tiny.en" in job.error
+    with pytest.raises(EngineNotReady) as refused:
+        services.transcription.submit(clip, "builtin.whisper_hf")
+    assert "is not on this machine, and the studio is offline" in str(refused.value)
+    assert f"amphion-studio download builtin.whisper_hf -p model={DEFAULT}" in str(refused.value)
+    assert services.jobs.list() == []
 
 
 def test_the_hub_checkpoint_loads_and_transcribes_with_language_and_word_times(
