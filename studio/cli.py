@@ -65,11 +65,14 @@ def _parser() -> argparse.ArgumentParser:
                           help="how metrics are computed, e.g. -o f0_method=pyworld -o periodicity_model=tiny")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object keyed by metric name")
 
-    export = commands.add_parser("export", help="export voices, generations and their votes as one project zip")
+    export = commands.add_parser("export", help="export voices, generations, saved comparisons and votes as one "
+                                                "project zip")
     export.add_argument("--profiles", nargs="+", default=[], metavar="PROFILE",
                         help="voice profiles by name or id, each with all its samples")
     export.add_argument("--generations", nargs="+", default=[], metavar="ID",
                         help="generation ids, each with its takes, the voices and clips it used, and its votes")
+    export.add_argument("--comparisons", nargs="+", default=[], metavar="ID",
+                        help="saved comparison ids, each with the generations and uploads it compares")
     export.add_argument("--all", action="store_true", help="every voice, generation and vote of the studio")
     export.add_argument("-o", "--output", required=True, help="the project zip to write")
 
@@ -188,7 +191,7 @@ def _project(settings: Settings, args: argparse.Namespace) -> int:
     services = build_services(settings)
     try:
         if args.command == "export":
-            selection = Selection(tuple(args.profiles), tuple(args.generations), args.all)
+            selection = Selection(tuple(args.profiles), tuple(args.generations), args.all, tuple(args.comparisons))
             summary = services.projects.export(selection, Path(args.output))
             print(f"Wrote {args.output}: {summary.describe()}")
         else:

@@ -38,6 +38,31 @@ def test_export_and_import_between_two_data_folders(tmp_path: Path, capsys: pyte
         imported.stop()
 
 
+def test_a_saved_comparison_travels_with_what_it_compares(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    services = build_services(Settings.load(home=first))
+    services.start()
+    try:
+        made = [services.history.wait(services.generation.submit("builtin.hibari", {"text": text}).id, 30)
+                for text in ("Slow.", "Fast.")]
+        saved = services.saved_comparisons.save("Two takes", [f"generation:{m.id}" for m in made])
+    finally:
+        services.stop()
+    project = tmp_path / "project.zip"
+    assert main(["--home", str(first), "export", "--comparisons", saved.id, "-o", str(project)]) == 0
+    assert "2 generations" in capsys.readouterr().out
+    assert main(["--home", str(second), "import", str(project)]) == 0
+    imported = build_services(Settings.load(home=second))
+    try:
+        (comparison,) = imported.saved_comparisons.list()
+        assert comparison.name == "Two takes"
+        assert sorted(comparison.clips) == sorted(f"generation:{m.id}" for m in made)
+        assert all(imported.history.get(m.id) is not None for m in made)
+    finally:
+        imported.stop()
+
+
 def test_bad_requests_exit_non_zero_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", "-o", str(tmp_path / "x.zip")]) == 2
     assert "Choose what to export" in capsys.readouterr().err
