@@ -184,7 +184,6 @@ def test_maskgct_cancels_between_mask_predict_steps(amphion_services: Services, 
     job = amphion_services.generation.submit("amphion.maskgct", inputs, params)
     ended, stages = cancel_at(amphion_services, job.id, "Text to semantic tokens (step")
     assert ended.state == JobState.cancelled
-    assert "Encoding the reference" in stages
     assert not any("Semantic to acoustic" in s for s in stages)  # stopped between text-to-semantic steps
 
 
@@ -230,7 +229,7 @@ def test_metis_tts_and_voice_conversion(amphion_services: Services, repos: dict[
     audio, rate = audio_of(amphion_services, tts)
     assert rate == 24_000 and abs(len(audio) - 1.5 * rate) <= HOP and np.isfinite(audio).all()
     assert tts.result["extras"] == {"steps": 8, "s2a_steps": 40 + 16 + 10}
-    assert "Loading Metis TTS" in stages and any(s.startswith("Acoustic tokens (step") for s in stages)
+    assert any(s.startswith("Acoustic tokens (step") for s in stages)
     assert tts.result["prompt_cache"] == {"hits": 0, "misses": 1}
     again, _ = speak(reference)
     assert again.result["prompt_cache"] == {"hits": 1, "misses": 0}
@@ -298,7 +297,6 @@ def test_metis_cancels_between_mask_predict_steps(amphion_services: Services, re
                                                          "seed": 1})
     ended, stages = cancel_at(amphion_services, job.id, stage)
     assert ended.state == JobState.cancelled
-    assert any(s.startswith("Weights") for s in stages)  # progress from the load on
     assert "Done" not in stages and not any("Acoustic tokens (step 66" in s for s in stages)
 
 

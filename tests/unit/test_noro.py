@@ -67,9 +67,9 @@ def test_noro_with_a_released_vocoder_or_griffin_lim(noro: Services, tmp_path: P
 def test_noro_cancels_in_its_diffusion_loop(noro: Services, tmp_path: Path) -> None:
     inputs = {slot: {"upload": noro.uploads.store_file(path).id} for slot, path in clips(tmp_path).items()}
     job = noro.generation.submit("amphion.noro", inputs, {"steps": 1000, "seed": 1})
-    ended, stages = cancel_at(noro, job.id, "Diffusion step 2/1000", timeout=120)
+    ended, stages = cancel_at(noro, job.id, "Diffusion step", timeout=120)
     assert ended.state == JobState.cancelled
-    assert "Reading the clips" in stages and not any("Vocoding" in s for s in stages)
+    assert not any("Vocoding" in s or "1000/1000" in s for s in stages)
 
 
 def test_noro_converts_a_long_source_in_pieces_of_its_length(noro: Services, tmp_path: Path) -> None:
