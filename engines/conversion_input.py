@@ -1,14 +1,17 @@
 """What conversion engines check and note about the audio they are given (any format, rate and channel count)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .contract import EngineError
+from .contract import EngineError, Progress
 
 SILENCE_DBFS = -70.0  # a clip whose loudest sample is below this holds nothing to convert
+LONGEST_SOURCE_SECONDS = 600.0  # what an engine that converts in pieces accepts: ten minutes
+JOIN_SECONDS = 0.05  # the cross-fade between two converted pieces
 
 
 def refuse_silence(audio: np.ndarray, what: str) -> None:
@@ -59,3 +62,45 @@ def fit_length(audio: np.ndarray, length: int) -> np.ndarray:
     if len(audio) >= length:
         return audio[:length]
     return np.pad(audio, (0, length - len(audio)))
+
+
+def pieces(samples: int, rate: int, longest: float, shortest: float, levels: np.ndarray, frame: int) -> list[slice]:
+    """Cut points for a source longer than a model takes: each piece at most `longest` seconds, cut at the quietest
+    frame (of `levels`, one per `frame` samples) between `shortest` and `longest` seconds into the piece."""
+    cuts, start = [], 0
+    while samples - start > longest * rate:
+        low, high = (start + int(shortest * rate)) // frame, (start + int(longest * rate)) // frame
+        high = min(high, (samples - rate) // frame)  # leave at least a second for the last piece
+        low = min(low, high - 1)
+        cut = (low + int(np.argmin(levels[low:high]))) * frame
+        cuts.append(slice(start, cut))
+        start = cut
+    return cuts + [slice(start, samples)]
+
+
+def pauses(audio: np.ndarray, rate: int, longest: float, shortest: float) -> list[slice]:
+    """`audio` cut into pieces of at most `longest` seconds, each cut in the quietest 20 ms after `shortest`."""
+    frame = rate // 50
+    frames = len(audio) // frame
+    levels = np.sqrt(np.mean(audio[:frames * frame].reshape(frames, frame) ** 2, axis=1))
+    return pieces(len(audio), rate, longest, shortest, np.append(levels, 0.0), frame)
+
+
+def convert_in_pieces(source: SourceAudio, out_rate: int, convert: Callable[[np.ndarray, Progress], np.ndarray],
+                      progress: Progress, piece_seconds: tuple[float, float]) -> tuple[np.ndarray, int]:
+    """`convert` run on each piece of `source` (pieces of `piece_seconds` = (shortest, longest) cut in its pauses;
+    one piece when it is short enough), the results cross-faded into one clip of the source's duration at
+    `out_rate`; and how many pieces there were. Progress per piece."""
+    from studio.audio.io import crossfade_join
+
+    shortest, longest = piece_seconds
+    cuts = pauses(source.audio, source.sample_rate, longest, shortest)
+    overlap = int(JOIN_SECONDS * source.sample_rate)  # each piece runs on into the next by the cross-fade
+    outputs = []
+    for i, cut in enumerate(cuts):
+        label = f"Part {i + 1} of {len(cuts)}" if len(cuts) > 1 else ""
+        stop = cut.stop + overlap if i < len(cuts) - 1 else cut.stop
+        converted = convert(source.audio[cut.start:stop], progress.span(i / len(cuts), (i + 1) / len(cuts), label))
+        outputs.append(fit_length(converted, round((stop - cut.start) * out_rate / source.sample_rate)))
+    joined = crossfade_join(outputs, out_rate, JOIN_SECONDS)
+    return fit_length(joined, round(source.seconds * out_rate)), len(cuts)

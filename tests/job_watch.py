@@ -19,3 +19,20 @@ def watch(services: Services, job_id: str, timeout: float = 180) -> tuple[JobInf
             return current, stages
         time.sleep(0.01)
     raise AssertionError(f"job still {services.jobs.get(job_id).state} after {timeout} s; stages {stages}")
+
+
+def cancel_at(services: Services, job_id: str, stage: str, timeout: float = 180) -> tuple[JobInfo, list[str]]:
+    """Follow the job until it reports a stage containing `stage`, cancel it there, and follow it to its end: the
+    ended job and the distinct stages seen, in order (the last ones after the cancel)."""
+    stages: list[str] = []
+    deadline = time.monotonic() + timeout
+    while stage not in (current := services.jobs.get(job_id)).stage:
+        if current.stage and (not stages or stages[-1] != current.stage):
+            stages.append(current.stage)
+        assert current.active, f"the job ended ({current.state}: {current.error}) before {stage!r}; stages {stages}"
+        assert time.monotonic() < deadline, f"no stage {stage!r} after {timeout} s; stages {stages}"
+        time.sleep(0.005)
+    stages.append(current.stage)
+    services.jobs.cancel(job_id)
+    ended, after = watch(services, job_id, timeout)
+    return ended, stages + [s for s in after if s != stages[-1]]

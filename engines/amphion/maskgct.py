@@ -1,14 +1,20 @@
 """MaskGCT: zero-shot speech from a reference clip and its transcript, by masked generative codec transformers
 (text -> semantic tokens -> acoustic tokens -> 24 kHz audio). Amphion's `MaskGCT_Inference_Pipeline`, with
-every argument of `maskgct_inference` as a param."""
+every argument of `maskgct_inference` as a param. The reference's codes are kept in the voice prompt cache, so the
+adapter runs the pipeline's text-to-semantic step itself, with the cached semantic codes."""
 from __future__ import annotations
 
 from typing import Any
 
-from ..contract import InputSlot, Param, Progress, Request, Result
+from ..contract import InputSlot, InvalidRequest, Param, Progress, Request, Result
 from ..requirements import Requirements
 from . import deps
 from . import maskgct_parts as parts
+
+STOCK_LAYERS = 12  # acoustic codebook layers of the released semantic-to-acoustic models
+DEFAULT_SCHEDULE = (25, 10) + (1,) * (STOCK_LAYERS - 2)
+MOST_STEPS = 100
+
 
 class MaskGCT(parts.DurationOfOnePart, parts.NeedsTranscript, parts.MaskGCTFamily):
     id = "amphion.maskgct"
@@ -50,6 +56,10 @@ class MaskGCT(parts.DurationOfOnePart, parts.NeedsTranscript, parts.MaskGCTFamil
               advanced=True, help="Steps for the second acoustic codebook layer."),
         Param("s2a_steps_rest", "int", 1, min=1, max=50, step=1, unit="steps", label="Acoustic steps, layers 3-12",
               advanced=True, help="Steps for each of the remaining, finer layers."),
+        Param("s2a_steps_per_layer", "text", "", label="Acoustic steps, every layer", advanced=True,
+              help=f"Steps for each of the {STOCK_LAYERS} acoustic codebook layers, comma-separated, finest last "
+                   f"(Amphion's default: {','.join(map(str, DEFAULT_SCHEDULE))}). When set, it replaces the three "
+                   f"controls above."),
         Param("cfg_s2a", "float", 2.5, min=0.0, max=10.0, step=0.1, label="Guidance (semantic to acoustic)",
               advanced=True, help="Classifier-free guidance of the acoustic model."),
         Param("rescale_cfg_s2a", "float", 0.75, min=0.0, max=1.0, step=0.05,
@@ -58,44 +68,92 @@ class MaskGCT(parts.DurationOfOnePart, parts.NeedsTranscript, parts.MaskGCTFamil
         parts.config_param(parts.STOCK_CONFIG),
     )
 
+    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Any:
+        request = super().validate(inputs, params)
+        stock = not request.params["config"].strip()  # a fine-tune may have another number of layers
+        per_layer_steps(request.params["s2a_steps_per_layer"], STOCK_LAYERS if stock else None)
+        return request
+
     def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
         shared = parts.load_shared(self, options, parts.STOCK_CONFIG, device, progress)
         progress(0.8, "Loading the text-to-semantic model")
         rt = self.runtime
         with rt.session():
             from models.tts.maskgct.maskgct_utils import MaskGCT_Inference_Pipeline, build_t2s_model
+            from models.tts.metis.audio_tokenizer import AudioTokenizer
 
             t2s = build_t2s_model(shared.cfg.model.t2s_model, device)
             rt.load_safetensors(t2s, shared.folders[parts.T2S] / "t2s_model/model.safetensors")
+        tokenizer = parts.assemble(AudioTokenizer, cfg=shared.cfg, device=device, **vars(shared.codecs))
         return parts.assemble(MaskGCT_Inference_Pipeline, **vars(shared.codecs), t2s_model=t2s, device=device,
-                              s2a_model_1layer=shared.s2a_model_1layer, s2a_model_full=shared.s2a_model_full)
+                              s2a_model_1layer=shared.s2a_model_1layer, s2a_model_full=shared.s2a_model_full,
+                              audio_tokenizer=tokenizer)
 
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
-        import librosa
         import torch
 
         p = request.params
-        reference = request.inputs["reference"]
-        prompt_path = parts.audio_path(reference, "Reference voice")
-        prompt_text = parts.transcript_of(reference, "Reference voice")
-        parts.seed_everything(p["seed"])
-        schedule = parts.s2a_schedule(p["s2a_steps_first"], p["s2a_steps_second"], p["s2a_steps_rest"],
-                                      model.s2a_model_full.num_quantizer)
-        target_len = p["target_duration"] or None
-        with self.runtime.session():  # the G2P reads its vocabulary relative to the checkout
-            progress(0.0, "Reading the reference")
-            speech_16k = librosa.load(prompt_path, sr=16_000)[0]
-            speech = librosa.load(prompt_path, sr=parts.SAMPLE_RATE)[0]
+        prompt_text = parts.transcript_of(request.inputs["reference"], "Reference voice")
+        schedule = acoustic_schedule(p, model.s2a_model_full.num_quantizer)
+        with self.runtime.session(), torch.no_grad():  # the G2P reads its vocabulary relative to the checkout
+            progress(0.0, "Encoding the reference")
+            reference = parts.encode_reference(request, "reference", "Reference voice", model.audio_tokenizer,
+                                               model.device)
+            parts.seed_everything(p["seed"])
             t2s = parts.StepCounter(progress.span(0.02, 0.45), p["steps"], "Text to semantic tokens")
             with t2s.counting([model.t2s_model.to_logit]):
-                semantic, _ = model.text2semantic(speech_16k, prompt_text, p["prompt_language"], request.inputs["text"],
-                                                  p["target_language"], target_len, p["steps"], p["cfg"],
-                                                  p["rescale_cfg"])
-            progress(0.45, "Encoding the reference's acoustic tokens")
-            acoustic = model.extract_acoustic_code(torch.tensor(speech).unsqueeze(0).to(model.device))
+                semantic = text_to_semantic(model, reference, prompt_text, request.inputs["text"], p)
             s2a = parts.StepCounter(progress.span(0.5, 0.97), sum(schedule), "Semantic to acoustic tokens")
             with s2a.counting([*model.s2a_model_1layer.to_logits, *model.s2a_model_full.to_logits]):
-                _, audio = model.semantic2acoustic(semantic, acoustic, n_timesteps=schedule, cfg=p["cfg_s2a"],
-                                                   rescale_cfg=p["rescale_cfg_s2a"])
+                _, audio = model.semantic2acoustic(semantic, reference.acoustic, n_timesteps=schedule,
+                                                   cfg=p["cfg_s2a"], rescale_cfg=p["rescale_cfg_s2a"])
         progress(1.0, "Done")
-        return Result(audio.astype("float32"), parts.SAMPLE_RATE, {"t2s_steps": t2s.done, "s2a_steps": s2a.done})
+        extras: dict[str, Any] = {"t2s_steps": t2s.done, "s2a_steps": s2a.done}
+        if reference.notes:
+            extras["notes"] = reference.notes
+        return Result(audio.astype("float32"), parts.SAMPLE_RATE, extras)
+
+
+def per_layer_steps(text: str, layers: int | None) -> list[int] | None:
+    """The steps listed for each acoustic layer (None when the field is empty), or InvalidRequest saying what to
+    write; `layers` is how many the model has (None: not known yet)."""
+    if not text.strip():
+        return None
+    label = "Acoustic steps, every layer"
+    values = [value.strip() for value in text.split(",")]
+    if not all(value.isdigit() for value in values):
+        raise InvalidRequest(f"{label}: {text.strip()!r} is not a list of whole numbers. Write one number of steps "
+                             f"per layer, separated by commas, like {','.join(map(str, DEFAULT_SCHEDULE))}; or "
+                             f"leave it empty.")
+    steps = [int(value) for value in values]
+    if layers is not None and len(steps) != layers:
+        raise InvalidRequest(f"{label}: {len(steps)} values given, but this model has {layers} acoustic layers; "
+                             f"give one number for each (or leave it empty).")
+    if not all(1 <= step <= MOST_STEPS for step in steps):
+        raise InvalidRequest(f"{label}: every layer needs 1 to {MOST_STEPS} steps.")
+    return steps
+
+
+def acoustic_schedule(p: dict[str, Any], layers: int) -> list[int]:
+    """Steps per acoustic layer: the list the user wrote, or the three controls (layer 1, layer 2, the rest)."""
+    listed = per_layer_steps(p["s2a_steps_per_layer"], layers)
+    return listed or parts.s2a_schedule(p["s2a_steps_first"], p["s2a_steps_second"], p["s2a_steps_rest"], layers)
+
+
+def text_to_semantic(model: Any, reference: parts.Reference, prompt_text: str, text: str,
+                     p: dict[str, Any]) -> Any:
+    """MaskGCT_Inference_Pipeline.text2semantic, given the reference's semantic codes (from the prompt cache):
+    the reference's and the text's phones, the target length (asked for, or at the reference's speaking rate),
+    then the text-to-semantic model's mask-predict. The reference's codes followed by the new ones."""
+    import torch
+    from models.tts.maskgct.maskgct_utils import g2p_
+
+    from .vevo_common import phone_ids
+
+    prompt_phones = phone_ids(g2p_, prompt_text, p["prompt_language"], "The reference transcript")
+    target_phones = phone_ids(g2p_, text, p["target_language"], "The text")
+    seconds = p["target_duration"] or len(reference.speech_16k) / 16_000 * len(target_phones) / len(prompt_phones)
+    phones = torch.tensor([*prompt_phones, *target_phones], dtype=torch.long, device=model.device)
+    predicted = model.t2s_model.reverse_diffusion(reference.semantic, int(seconds * 50), phones.unsqueeze(0),
+                                                  n_timesteps=p["steps"], cfg=p["cfg"], rescale_cfg=p["rescale_cfg"])
+    return torch.cat([reference.semantic, predicted], dim=-1)

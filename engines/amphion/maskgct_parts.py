@@ -239,6 +239,33 @@ def s2a_schedule(first: int, second: int, rest: int, layers: int) -> list[int]:
     return ([first, second] + [rest] * (layers - 2))[:layers]
 
 
+@dataclass
+class Reference:
+    """A reference clip as the MaskGCT family reads it: 16 kHz audio, and its semantic codes [1, T] and acoustic
+    codes [1, T, layers] on the model's device."""
+
+    speech_16k: Any
+    semantic: Any
+    acoustic: Any
+    notes: list[str]
+
+
+def encode_reference(request: Any, slot: str, label: str, tokenizer: Any, device: Any) -> Reference:
+    """The clip in `slot` read through the shared reader (mono, 24 kHz, silence refused) and encoded by
+    `tokenizer` (Metis's AudioTokenizer, or one of its shape) through the voice prompt cache."""
+    from studio.audio.io import resample
+
+    from ..conversion_input import read_source
+    from .prompt_codes import cached_tensors
+
+    clip = read_source(audio_path(request.inputs[slot], label), SAMPLE_RATE, label)
+    speech_16k = resample(clip.audio, SAMPLE_RATE, 16_000)
+    semantic, acoustic = cached_tensors(
+        request, [request.inputs[slot], "semantic and acoustic codes"],
+        lambda: (tokenizer.wav2semantic(speech_16k)[0], tokenizer.wav2acoustic(clip.audio)), device)
+    return Reference(speech_16k, semantic, acoustic, clip.notes)
+
+
 def audio_path(value: Any, label: str) -> str:
     path = value.path if isinstance(value, AudioInput) else None
     if not path or not Path(path).is_file():

@@ -1,16 +1,20 @@
 """Metis: one masked generative model of speech tokens, fine-tuned per task. Zero-shot speech (MaskGCT's
 text-to-semantic model in Metis's pipeline), voice conversion, speech enhancement and target-speaker extraction.
 
-All four run Amphion's `Metis.__call__` with the MaskGCT codecs and semantic-to-acoustic models (shared with
-MaskGCT, maskgct_parts.py). The fine-tunes come from `amphion/metis`: VC as a full model, SE and TSE as the
-pre-trained base plus a LoRA and a condition adapter merged at load (peft, as Metis does). Lip-to-speech and
-the Omni model are not offered: the checkout lacks `models/tts/metis/vis_encoder.py` and `config/omni.json`.
+All four run the steps of Amphion's `Metis.__call__` with the MaskGCT codecs and semantic-to-acoustic models
+(shared with MaskGCT, maskgct_parts.py); the adapter calls them one by one so that the voice prompt's codes come
+from the voice prompt cache and a long source is converted in pieces. The fine-tunes come from `amphion/metis`:
+VC as a full model, SE and TSE as the pre-trained base plus a LoRA and a condition adapter merged at load (peft,
+as Metis does). Lip-to-speech and the Omni model are not offered: the checkout lacks
+`models/tts/metis/vis_encoder.py` and `config/omni.json`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from ..contract import InputSlot, Param, Progress, Request, Result, Weights
+from ..conversion_input import LONGEST_SOURCE_SECONDS
 from ..requirements import Requirements
 from . import deps
 from . import maskgct_parts as parts
@@ -40,11 +44,12 @@ def cfg_param(default: float) -> Param:
                  help="Classifier-free guidance: how strongly the conditions steer the tokens (0 turns it off).")
 
 
-SOURCE_HELP = "Up to 30 s; the result has the same length."
+PIECE_SECONDS = (20.0, 30.0)  # a longer source is converted in pieces of 20 to 30 s (Metis was tuned on 30 s)
+SOURCE_HELP = "Longer than 30 s is converted in parts cut in its pauses (up to 10 min); the result has its length."
 
 
 class MetisEngine(parts.MaskGCTFamily):
-    """What the four Metis tasks share: the loader, progress per step, and the call."""
+    """What the four Metis tasks share: the loader, and the acoustic stage with progress per step."""
 
     model_type: ClassVar[str] = ""
     stock_config: ClassVar[str] = ""
@@ -78,20 +83,63 @@ class MetisEngine(parts.MaskGCTFamily):
         rt.load_safetensors(stage1, folders[weights] / weights.files[0])
         return stage1
 
-    def call(self, model: Any, request: Request, progress: Progress, **arguments: Any) -> Result:
-        """Metis.__call__ for this task, with per-step progress of both stages and the seed applied."""
+    def generate(self, model: Any, request: Request, progress: Progress, semantic_tokens: Callable[[], Any],
+                 acoustic_prompt: Any) -> tuple[Any, dict[str, int]]:
+        """What Metis.__call__ does after its task's first step: `semantic_tokens()` (the fine-tune's mask-predict),
+        then the acoustic tokens and the 24 kHz waveform; each step reported, and the steps counted."""
         p = request.params
-        parts.seed_everything(p["seed"])
         layers = model.s2a_model_full.num_quantizer
-        stage1 = parts.StepCounter(progress.span(0.02, 0.5), p["steps"], "Semantic tokens")
-        s2a = parts.StepCounter(progress.span(0.5, 0.97), sum(S2A_STEPS) + layers - 2, "Acoustic tokens")
-        with self.runtime.session():
+        stage1 = parts.StepCounter(progress.span(0.0, 0.5), p["steps"], "Semantic tokens")
+        s2a = parts.StepCounter(progress.span(0.5, 1.0), sum(S2A_STEPS) + layers - 2, "Acoustic tokens")
+        with stage1.counting([model.metis_stage1.to_logit]):
+            semantic = semantic_tokens()
+        with s2a.counting([*model.s2a_model_1layer.to_logits, *model.s2a_model_full.to_logits]):
+            acoustic = model.semantic2acoustic(semantic, acoustic_prompt)
+        audio = model.audio_tokenizer.code2wav(acoustic)
+        return audio.astype("float32"), {"steps": stage1.done, "s2a_steps": s2a.done}
+
+
+class MetisConversion(MetisEngine):
+    """VC, SE and TSE: a source (converted in pieces cut in its pauses when it is long) and, for VC and TSE, a
+    voice prompt whose codes are kept in the voice prompt cache."""
+
+    source_label: ClassVar[str] = "Source speech"
+    prompt: ClassVar[tuple[str, str] | None] = None  # the prompt's slot and label
+
+    def run(self, model: Any, request: Request, progress: Progress) -> Result:
+        import torch
+
+        from ..conversion_input import convert_in_pieces, read_source
+
+        p = request.params
+        counts: dict[str, int] = {}
+        with self.runtime.session(), torch.no_grad():
             progress(0.0, "Reading the audio")
-            with stage1.counting([model.metis_stage1.to_logit]), \
-                    s2a.counting([*model.s2a_model_1layer.to_logits, *model.s2a_model_full.to_logits]):
-                audio = model(n_timesteps=p["steps"], cfg=p["cfg"], model_type=self.model_type, **arguments)
+            source = read_source(parts.audio_path(request.inputs["source"], self.source_label), 16_000,
+                                 self.source_label)
+            prompt = parts.encode_reference(request, *self.prompt, model.audio_tokenizer, model.device) \
+                if self.prompt else None
+            parts.seed_everything(p["seed"])
+
+            def convert(piece: Any, span: Progress) -> Any:
+                def semantic_tokens() -> Any:
+                    if prompt is None:
+                        return model.speech2semantic_wo_prompt(piece, p["steps"], cfg=p["cfg"])
+                    return model.speech2semantic_w_prompt(piece, prompt.speech_16k, prompt.semantic, p["steps"],
+                                                          cfg=p["cfg"])
+
+                audio, done = self.generate(model, request, span, semantic_tokens,
+                                            prompt.acoustic if prompt else None)
+                counts.update(done)
+                return audio
+
+            audio, blocks = convert_in_pieces(source, parts.SAMPLE_RATE, convert, progress.span(0.03, 0.99),
+                                              PIECE_SECONDS)
         progress(1.0, "Done")
-        return Result(audio.astype("float32"), parts.SAMPLE_RATE, {"steps": stage1.done, "s2a_steps": s2a.done})
+        extras: dict[str, Any] = {**counts, "blocks": blocks}
+        if notes := source.notes + (prompt.notes if prompt else []):
+            extras["notes"] = notes
+        return Result(audio, parts.SAMPLE_RATE, extras)
 
 
 class MetisTTS(parts.DurationOfOnePart, parts.NeedsTranscript, MetisEngine):
@@ -127,16 +175,27 @@ class MetisTTS(parts.DurationOfOnePart, parts.NeedsTranscript, MetisEngine):
     )
 
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
+        import torch
+
         p = request.params
-        reference = request.inputs["reference"]
         language = {name: None if p[name] == "auto" else p[name] for name in ("prompt_language", "target_language")}
-        return self.call(model, request, progress, text=request.inputs["text"],
-                         prompt_speech_path=parts.audio_path(reference, "Reference voice"),
-                         prompt_text=parts.transcript_of(reference, "Reference voice"),
-                         target_len=p["target_duration"] or None, **language)
+        prompt_text = parts.transcript_of(request.inputs["reference"], "Reference voice")
+        with self.runtime.session(), torch.no_grad():
+            progress(0.0, "Encoding the reference")
+            reference = parts.encode_reference(request, "reference", "Reference voice", model.audio_tokenizer,
+                                               model.device)
+            parts.seed_everything(p["seed"])
+            audio, counts = self.generate(
+                model, request, progress.span(0.02, 0.99),
+                lambda: model.text2semantic(request.inputs["text"], prompt_text, language["prompt_language"],
+                                            language["target_language"], reference.semantic,
+                                            p["target_duration"] or None, p["steps"], p["cfg"])[0],
+                reference.acoustic)
+        progress(1.0, "Done")
+        return Result(audio, parts.SAMPLE_RATE, {**counts, "notes": reference.notes} if reference.notes else counts)
 
 
-class MetisVC(MetisEngine):
+class MetisVC(MetisConversion):
     id = "amphion.metis_vc"
     name = "Metis VC"
     task = "vc"
@@ -147,19 +206,16 @@ class MetisVC(MetisEngine):
     stage1 = (VC,)
     weights = (*parts.CODEC_SETS, VC)
     inputs = (
-        InputSlot("source", "audio", "Source speech", min_seconds=0.5, max_seconds=30.0, help=SOURCE_HELP),
+        InputSlot("source", "audio", "Source speech", min_seconds=0.5, max_seconds=LONGEST_SOURCE_SECONDS,
+                  help=SOURCE_HELP),
         InputSlot("reference", "audio", "Target voice", min_seconds=1.0, max_seconds=30.0, sweet_spot=(3.0, 10.0),
                   help="A clean clip of the voice to sound like."),
     )
     params = (parts.seed_param(), steps_param(20), cfg_param(1.0), parts.config_param(stock_config))
-
-    def run(self, model: Any, request: Request, progress: Progress) -> Result:
-        return self.call(model, request, progress,
-                         source_speech_path=parts.audio_path(request.inputs["source"], "Source speech"),
-                         prompt_speech_path=parts.audio_path(request.inputs["reference"], "Target voice"))
+    prompt = ("reference", "Target voice")
 
 
-class MetisLoRAEngine(MetisEngine):
+class MetisLoRAEngine(MetisConversion):
     """SE and TSE: the pre-trained base with a task's condition adapter and LoRA merged in, as Metis does."""
 
     def load_stage1(self, rt: Any, cfg: Any, folders: dict[Weights, Any], device: str) -> Any:
@@ -183,12 +239,10 @@ class MetisSE(MetisLoRAEngine):
     stock_config = "models/tts/metis/config/se.json"
     stage1 = (BASE, lora_set("se", "SE"))
     weights = (*parts.CODEC_SETS, *stage1)
-    inputs = (InputSlot("source", "audio", "Noisy speech", min_seconds=0.5, max_seconds=30.0, help=SOURCE_HELP),)
+    inputs = (InputSlot("source", "audio", "Noisy speech", min_seconds=0.5, max_seconds=LONGEST_SOURCE_SECONDS,
+                  help=SOURCE_HELP),)
     params = (parts.seed_param(), steps_param(10), cfg_param(0.0), parts.config_param(stock_config))
-
-    def run(self, model: Any, request: Request, progress: Progress) -> Result:
-        return self.call(model, request, progress,
-                         source_speech_path=parts.audio_path(request.inputs["source"], "Noisy speech"))
+    source_label = "Noisy speech"
 
 
 class MetisTSE(MetisLoRAEngine):
@@ -202,14 +256,11 @@ class MetisTSE(MetisLoRAEngine):
     stage1 = (BASE, lora_set("tse", "TSE"))
     weights = (*parts.CODEC_SETS, *stage1)
     inputs = (
-        InputSlot("source", "audio", "Mixture", min_seconds=0.5, max_seconds=30.0,
+        InputSlot("source", "audio", "Mixture", min_seconds=0.5, max_seconds=LONGEST_SOURCE_SECONDS,
                   help="Speech with other voices over it. " + SOURCE_HELP),
         InputSlot("enrolment", "audio", "Enrolment (the speaker to keep)", min_seconds=1.0, max_seconds=30.0,
                   sweet_spot=(3.0, 10.0), help="A clean clip of the speaker to extract, on their own."),
     )
     params = (parts.seed_param(), steps_param(10), cfg_param(0.0), parts.config_param(stock_config))
-
-    def run(self, model: Any, request: Request, progress: Progress) -> Result:
-        return self.call(model, request, progress,
-                         source_speech_path=parts.audio_path(request.inputs["source"], "Mixture"),
-                         prompt_speech_path=parts.audio_path(request.inputs["enrolment"], "Enrolment"))
+    source_label = "Mixture"
+    prompt = ("enrolment", "Enrolment")

@@ -6,7 +6,8 @@ data, trap 17). The hub repository carries no config: like Amphion's run_inferen
 egs/tts/NaturalSpeech2/exp_config.json from the checkout, or the config a fine-tune names.
 
 NS2Inference.inference() writes its result to `<output_dir>/<text with spaces as _>.wav`: the engine passes the
-text as the recipe does, with "/" (which would name a folder) spoken as a space, and reads that file back.
+text as the recipe does, with "/" (which would name a folder) spoken as a space, and reads that file back. The
+reference's EnCodec codes are kept in the voice prompt cache.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 from ..contract import AudioInput, EngineError, InputSlot, InvalidRequest, Param, Progress, Request, Result
 from . import deps, traps
 from .fastspeech2 import check_lexicon
+from .prompt_codes import encodec_cached
 from .recipes import RecipeEngine, hub_folder, seed_everything
 
 REPO = "amphion/naturalspeech2_libritts"
@@ -103,7 +105,7 @@ class NaturalSpeech2TTS(RecipeEngine):
         progress(0.0, "Encoding the reference and reading the text")
         hook = diffusion_progress(model.inference.model, steps, progress.span(0.05, 0.95))
         try:
-            with self.runtime.session():
+            with self.runtime.session(), encodec_cached(model.inference, "codec", request, reference):
                 seed_everything(request.params["seed"])
                 model.inference.inference()
         finally:

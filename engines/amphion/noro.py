@@ -4,7 +4,8 @@ Amphion's models/vc/Noro/noro_inference.py is a script: it reads the source and 
 mHuBERT units of the source (fairseq HuBERT + k-means, `HubertExtractor`), its DIO pitch (interpolated and
 normalised), the reference's mel, runs `Noro_VCmodel.inference` with 200 diffusion steps and sigma 1.2 fixed,
 and saves the converted mel. This adapter does the same with Amphion's own functions and classes, exposes the
-steps and sigma, runs the HuBERT on transformers (engines/amphion/hubert.py), and vocodes the mel.
+steps and sigma, runs the HuBERT on transformers (engines/amphion/hubert.py), and vocodes the mel. The reference's
+mel is kept in the voice prompt cache; a source longer than 30 s is converted in pieces cut in its pauses.
 
 Noro's weights are on Google Drive only, so the checkpoint is the user's: a folder under
 <STUDIO_HOME>/checkpoints/amphion.noro/<name>/ holding the model (model.safetensors, or accelerate's
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..contract import EngineError, InputSlot, Param, Progress, Request, Result, Weights
+from ..conversion_input import LONGEST_SOURCE_SECONDS
 from ..requirements import Readiness, Requirements
 from . import deps
 from .base import AmphionEngine, check_amphion, user_checkpoint_dir, user_checkpoints
@@ -31,6 +33,7 @@ OWN_VOCODER = "checkpoint"
 HUB_VOCODERS = {"hifigan_speech": HIFIGAN_SPEECH, "bigvgan_singing": BIGVGAN_SINGING}
 GRIFFIN_LIM = "griffin_lim"
 SAMPLE_RATE = 16_000  # Noro reads its inputs at 16 kHz
+PIECE_SECONDS = (20.0, 30.0)  # a longer source is converted in pieces of 20 to 30 s, cut in its pauses
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,14 @@ class LoadedNoro:
     def spec(self) -> MelSpec:
         return MelSpec.of(self.cfg)
 
+    @property
+    def device(self) -> Any:
+        return next(self.model.parameters()).device
+
+    @property
+    def output_rate(self) -> int:
+        return self.vocoder.sample_rate if self.vocoder else self.spec.sample_rate
+
 
 class Noro(AmphionEngine):
     id = "amphion.noro"
@@ -118,8 +129,9 @@ class Noro(AmphionEngine):
     recipe_only = True
     requirements = Requirements(amphion=True, python=deps.NORO)
     inputs = (
-        InputSlot("source", "audio", "Source speech", min_seconds=0.5, max_seconds=60.0, sweet_spot=(2.0, 20.0),
-                  help="What is said, and how: its words and timing are kept."),
+        InputSlot("source", "audio", "Source speech", min_seconds=0.5, max_seconds=LONGEST_SOURCE_SECONDS,
+                  sweet_spot=(2.0, 20.0), help="What is said, and how: its words and timing are kept. Longer than "
+                                               "30 s is converted in parts cut in its pauses (up to 10 min)."),
         InputSlot("reference", "audio", "Target voice", min_seconds=1.0, max_seconds=30.0, sweet_spot=(3.0, 10.0),
                   help="One clip of the voice to speak in; background noise is tolerated."),
     )
@@ -216,58 +228,74 @@ class Noro(AmphionEngine):
         import numpy as np
         import torch
 
-        from ..conversion_input import fit_length, read_source
+        from ..conversion_input import convert_in_pieces, read_source
+        from .prompt_codes import cached_tensors
 
         p = request.params
         progress(0.0, "Reading the clips")
         source = read_source(request.inputs["source"].path, SAMPLE_RATE)
         reference = read_source(request.inputs["reference"].path, SAMPLE_RATE, "The target voice clip")
+        progress(0.01, "Reference mel")
+        (ref_mel,) = cached_tensors(request, [request.inputs["reference"], "mel"],
+                                    lambda: (self._mel(model, reference.audio),), model.device)
         seed = int(p["seed"])
         random.seed(seed)
         np.random.seed(seed % 2**32)
         torch.manual_seed(seed)
-        mel, voiced = self._convert(model, source.audio, reference.audio, int(p["steps"]), float(p["sigma"]),
-                                    progress.span(0.02, 0.85))
-        progress(0.85, "Vocoding")
-        audio, rate, adapted = self._vocode(model, mel)
-        audio = fit_length(audio, round(source.seconds * rate))
+        voiced = []
+
+        def convert(piece: Any, span: Progress) -> Any:
+            mel, any_voiced = self._convert(model, piece, ref_mel, int(p["steps"]), float(p["sigma"]),
+                                            span.span(0.0, 0.9))
+            voiced.append(any_voiced)
+            span(0.9, "Vocoding")
+            return self._vocode(model, mel)
+
+        audio, blocks = convert_in_pieces(source, model.output_rate, convert, progress.span(0.02, 1.0),
+                                          PIECE_SECONDS)
         notes = source.notes + reference.notes
-        if not voiced:
+        if not any(voiced):
             notes.append("No spoken pitch was found in the source (a whisper or noise): it was converted without "
                          "a pitch contour.")
-        if adapted:
-            notes.append(f"The vocoder was trained on {model.vocoder.spec.describe()}; Noro's mel "  # type: ignore[union-attr]
+        if model.vocoder is not None and model.vocoder.spec != model.spec:
+            notes.append(f"The vocoder was trained on {model.vocoder.spec.describe()}; Noro's mel "
                          f"({model.spec.describe()}) was re-expressed in those settings.")
         extras: dict[str, Any] = {"steps": int(p["steps"]), "checkpoint": model.checkpoint.name,
-                                  "vocoder": p["vocoder"]}
+                                  "vocoder": p["vocoder"], "blocks": blocks}
         if notes:
             extras["notes"] = notes
         progress(1.0, "Done")
-        return Result(audio, rate, extras)
+        return Result(audio, model.output_rate, extras)
 
-    def _convert(self, model: LoadedNoro, source: Any, reference: Any, steps: int, sigma: float,
+    def _mel(self, model: LoadedNoro, reference: Any) -> Any:
+        """The reference's mel [1, frames, n_mel] as noro_inference.py makes it: Noro's voice prompt."""
+        import numpy as np
+        import torch
+
+        with self.runtime.session(), torch.no_grad():
+            from utils.mel import mel_spectrogram_torch
+
+            wav = np.pad(reference, (0, 200 - len(reference) % 200))
+            return mel_spectrogram_torch(torch.from_numpy(wav).to(model.device)[None, :], model.cfg).transpose(1, 2)
+
+    def _convert(self, model: LoadedNoro, source: Any, ref_mel: Any, steps: int, sigma: float,
                  progress: Progress) -> tuple[Any, bool]:
-        """noro_inference.py's main(): features of both clips, then the reverse diffusion; the mel (n_mel, T) and
-        whether the source had any voiced frame."""
+        """noro_inference.py's main() after the reference's mel: the source's content units and pitch, then the
+        reverse diffusion; the mel (n_mel, T) and whether the source had any voiced frame."""
         import numpy as np
         import torch
         from torch.nn.utils.rnn import pad_sequence
 
         cfg = model.cfg
-        device = next(model.model.parameters()).device
+        device = model.device
         with self.runtime.session():
             from utils.f0 import get_f0_features_using_dio, interpolate
-            from utils.mel import mel_spectrogram_torch
 
             wav = np.pad(source, (0, 1600 - len(source) % 1600))
             audio = torch.from_numpy(wav).to(device)[None, :]
-            ref_wav = np.pad(reference, (0, 200 - len(reference) % 200))
-            ref_audio = torch.from_numpy(ref_wav).to(device)[None, :]
             with torch.no_grad():
-                progress(0.0, "Reference mel")
-                ref_mel = mel_spectrogram_torch(ref_audio, cfg).transpose(1, 2).to(device)
                 ref_mask = torch.ones(ref_mel.shape[0], ref_mel.shape[1], device=device).bool()
-                progress(0.02, "Content units (HuBERT)")
+                progress(0.0, "Content units (HuBERT)")
                 _, content_feature = model.content.extract_content_features(audio)
                 progress(0.1, "Pitch")
                 pitch_raw = get_f0_features_using_dio(wav, cfg.preprocess)
@@ -292,15 +320,13 @@ class Noro(AmphionEngine):
                     handle.remove()
         return x0[0].transpose(0, 1).numpy(force=True), voiced  # (n_mel, frames)
 
-    def _vocode(self, model: LoadedNoro, mel: Any) -> tuple[Any, int, bool]:
+    def _vocode(self, model: LoadedNoro, mel: Any) -> Any:
         from .vocoders import adapt_mel, griffin_lim
 
         if model.vocoder is None:
-            return griffin_lim(mel, model.spec), model.spec.sample_rate, False
-        target = model.vocoder.spec
-        adapted = target != model.spec
-        (audio,) = model.vocoder.synthesize(self.runtime, [adapt_mel(mel, model.spec, target)])
-        return audio, model.vocoder.sample_rate, adapted
+            return griffin_lim(mel, model.spec)
+        (audio,) = model.vocoder.synthesize(self.runtime, [adapt_mel(mel, model.spec, model.vocoder.spec)])
+        return audio
 
 
 def _hubert_extractor(cfg: Any) -> Any:

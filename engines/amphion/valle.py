@@ -2,7 +2,8 @@
 
 VALLEInference speaks the text in the voice of a reference clip whose transcript it needs (the text prompt), at
 24 kHz. EnCodec 24 kHz comes from torch.hub's cache and is fetched separately (catalog trap 18). The AR decoder
-samples with top-k and temperature; it stops at its end token or after 16 codec frames per phone.
+samples with top-k and temperature; it stops at its end token or after 16 codec frames per phone. The reference's
+EnCodec codes are kept in the voice prompt cache.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from ..contract import AudioInput, EngineError, InputSlot, Param, Progress, Request, Result
 from . import deps
+from .prompt_codes import encodec_cached
 from .recipes import CONFIG, RecipeEngine, hub_folder, phones_explained, seed_everything
 
 REPO = "amphion/valle_libritts"
@@ -75,7 +77,8 @@ class ValleTTS(RecipeEngine):
         progress(0.0, "Encoding the reference")
         hook = decoding_progress(model.inference.model, progress)
         try:
-            with self.runtime.session(), phones_explained(self.name, model.extras["folder"] / "symbols.dict"):
+            with self.runtime.session(), phones_explained(self.name, model.extras["folder"] / "symbols.dict"), \
+                    encodec_cached(model.inference, "audio_tokenizer", request, reference):
                 seed_everything(params["seed"])
                 audio = model.inference.inference_for_single_utterance()
         except SyntaxError as exc:  # VALLE.inference: "well trained model shouldn't reach here."

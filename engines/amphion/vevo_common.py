@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..contract import AudioInput, EngineError, InputSlot, InvalidRequest, Param, Progress, Request, Weights
+from ..conversion_input import pieces  # noqa: F401 (moved there; vevo15 and its tests reach it here)
 from ..isolated.worker import on_each_call
 from ..requirements import Readiness, amphion_root_problem
 
@@ -248,20 +249,6 @@ def amphion_level(audio: np.ndarray) -> np.ndarray:
     if peak > 0.99:
         audio = audio * (0.99 / peak)
     return audio.astype(np.float32)
-
-
-def pieces(samples: int, rate: int, longest: float, shortest: float, levels: np.ndarray, frame: int) -> list[slice]:
-    """Cut points for a source longer than a model takes: each piece at most `longest` seconds, cut at the quietest
-    frame (of `levels`, one per `frame` samples) between `shortest` and `longest` seconds into the piece."""
-    cuts, start = [], 0
-    while samples - start > longest * rate:
-        low, high = (start + int(shortest * rate)) // frame, (start + int(longest * rate)) // frame
-        high = min(high, (samples - rate) // frame)  # leave at least a second for the last piece
-        low = min(low, high - 1)
-        cut = (low + int(np.argmin(levels[low:high]))) * frame
-        cuts.append(slice(start, cut))
-        start = cut
-    return cuts + [slice(start, samples)]
 
 
 def require_transcripts(slots: tuple[InputSlot, ...], inputs: dict[str, Any]) -> None:

@@ -19,12 +19,13 @@ import pytest
 import soundfile as sf
 
 from engines.amphion.naturalspeech2 import NaturalSpeech2TTS
-from engines.contract import AudioInput, Cancelled, EngineError, InvalidRequest, Progress
+from engines.contract import AudioInput, EngineError, InvalidRequest, Progress
 from studio.jobs import JobInfo, JobState
 from studio.services import Services, build_services
 from studio.settings import Settings
 from tests import amphion_recipes as tiny
 from tests.hub_server import FakeHub
+from tests.job_watch import cancel_at
 from tests.unit.test_peer_engines import audio_of
 from tests.unit.test_peer_engines import run_job as peer_run_job
 
@@ -36,6 +37,7 @@ TEXT = "Hello world, this is a test."
 WORDS = {"hello": ["HH", "AH0", "L", "OW1"], "world": ["W", "ER1", "L", "D"], "this": ["DH", "IH1", "S"],
          "is": ["IH1", "Z"], "a": ["AH0"], "test": ["T", "EH1", "S", "T"]}
 PHONES = 19  # lexicon phones of TEXT plus the pause ("sp") at its comma
+LONG_TEXT = " ".join([TEXT] * 60)  # 1,700 characters: six or more chunks for every engine here
 
 
 class Checkout:
@@ -113,9 +115,21 @@ def test_vits_says_which_sound_its_phone_set_lacks(studio: Services, made: dict[
         engine.run(model, engine.validate({"text": "Quixotic zephyrs jump."}, {"seed": 1}), Progress())
     with pytest.raises(InvalidRequest, match="single voice"):
         engine.run(model, engine.validate({"text": TEXT}, {"seed": 1, "speaker": "someone"}), Progress())
-    cancelled = Progress(is_cancelled=lambda: True)
-    with pytest.raises(Cancelled):
-        engine.run(model, engine.validate({"text": TEXT}, {"seed": 1}), cancelled)
+
+
+def cancel_between_chunks(studio: Services, engine_id: str, params: dict | None = None) -> None:
+    """Cancel a long text once it is spoken in chunks: the job ends cancelled before its last chunk."""
+    from studio.text_chunks import split_text
+
+    chunks = len(split_text(LONG_TEXT, studio.registry.get(engine_id).inputs[0].chunk_chars))
+    job = studio.generation.submit(engine_id, {"text": LONG_TEXT}, params or {})
+    ended, stages = cancel_at(studio, job.id, f" of {chunks} · ")
+    assert chunks >= 6 and ended.state == JobState.cancelled, (ended.state, stages)
+    assert not any(f"Chunk {chunks} of {chunks}" in s for s in stages)
+
+
+def test_vits_cancels_between_chunks_through_the_job_queue(studio: Services) -> None:
+    cancel_between_chunks(studio, "amphion.vits", {"seed": 1})
 
 
 # -- FastSpeech2 -----------------------------------------------------------------------------------------------------
@@ -132,6 +146,10 @@ def test_fastspeech2_follows_its_duration_pitch_and_energy_controls(studio: Serv
     other = audio_of(studio, higher)[0]
     assert len(other) == len(audio) and not np.allclose(other, audio)  # pitch and energy reach the model
     assert "Predicting the mel spectrogram and vocoding" in stages
+
+
+def test_fastspeech2_cancels_between_chunks_through_the_job_queue(studio: Services) -> None:
+    cancel_between_chunks(studio, "amphion.fastspeech2")
 
 
 def test_the_vocoder_folder_fix_feeds_amphions_own_parser(made: dict[str, Path], tmp_path: Path) -> None:
@@ -196,10 +214,11 @@ def test_naturalspeech2_speaks_in_the_reference_voice_with_its_steps_and_seed(st
     assert np.array_equal(audio, audio_of(studio, again)[0])
     assert not np.array_equal(audio, audio_of(studio, other)[0])
     assert first.result["extras"]["inference_steps"] == 3
+    assert first.result["prompt_cache"] == {"hits": 0, "misses": 1}  # the reference's EnCodec codes
+    assert again.result["prompt_cache"] == other.result["prompt_cache"] == {"hits": 1, "misses": 0}
 
 
-def test_naturalspeech2_reports_each_diffusion_step_and_cancels_between_them(made: dict[str, Path],
-                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_naturalspeech2_reports_each_diffusion_step(made: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NLTK_DATA", str(made["nltk"]))
     monkeypatch.setenv("TORCH_HOME", str(made["torch"]))
     engine = NaturalSpeech2TTS(Settings.load(amphion_root=AMPHION_ROOT))
@@ -210,12 +229,14 @@ def test_naturalspeech2_reports_each_diffusion_step_and_cancels_between_them(mad
     stages: list[str] = []
     engine.run(model, request, Progress(lambda fraction, stage: stages.append(stage)))
     assert [s for s in stages if s.startswith("Diffusion")] == [f"Diffusion step {i} of 4" for i in range(1, 5)]
-    seen: list[str] = []
-    stop_after_two = Progress(lambda fraction, stage: seen.append(stage),
-                              lambda: sum(s.startswith("Diffusion") for s in seen) >= 2)
-    with pytest.raises(Cancelled):
-        engine.run(model, engine.validate(request.inputs, {"inference_steps": 1000, "seed": 1}), stop_after_two)
-    assert seen[-1] == "Diffusion step 2 of 1000"
+
+
+def test_naturalspeech2_cancels_between_diffusion_steps_through_the_job_queue(studio: Services,
+                                                                             made: dict[str, Path]) -> None:
+    job = studio.generation.submit("amphion.naturalspeech2", {"text": TEXT, "reference": {"path": str(made["reference"])}},
+                                   {"inference_steps": 1000, "seed": 1, "config": str(made["ns2_config"])})
+    ended, stages = cancel_at(studio, job.id, "Diffusion step")
+    assert ended.state == JobState.cancelled and "Diffusion step 1000 of 1000" not in stages
 
 
 def test_naturalspeech2_names_no_folder_after_a_slash() -> None:
@@ -235,6 +256,11 @@ def test_valle_clones_the_reference_with_its_transcript(studio: Services, made: 
     audio, rate = audio_of(studio, first)
     assert rate == 24_000 and np.isfinite(audio).all() and len(audio) > 0
     assert np.array_equal(audio, audio_of(studio, again)[0])
+    assert first.result["prompt_cache"] == {"hits": 0, "misses": 1}  # the reference's EnCodec codes
+    assert again.result["prompt_cache"] == {"hits": 1, "misses": 0}
+    retold, _ = run_job(studio, "amphion.valle_v1", {**inputs, "reference": {**inputs["reference"],
+                                                                              "transcript": "a test"}})
+    assert retold.result["prompt_cache"] == {"hits": 0, "misses": 1}
     from engines.amphion.runtime import AmphionRuntime
 
     with AmphionRuntime.of(Checkout()).session():
@@ -251,12 +277,14 @@ def test_valle_clones_the_reference_with_its_transcript(studio: Services, made: 
     without_transcript = engine.validate({"text": "Hello.", "reference": AudioInput(str(made["reference"]))}, {})
     with pytest.raises(EngineError, match="needs the reference clip's transcript"):
         engine.run(model, without_transcript, Progress())
-    seen: list[str] = []
-    stop = Progress(lambda fraction, stage: seen.append(stage), lambda: bool(seen) and "frames" in seen[-1])
-    with pytest.raises(Cancelled):
-        engine.run(model, engine.validate({"text": "Hello world.", "reference": AudioInput(str(made["reference"]),
-                                                                                          "A test.")}, {}), stop)
-    assert seen[-1] == "Generating codec frames: 25 (0.3 s)"
+
+
+def test_valle_cancels_while_generating_codec_frames_through_the_job_queue(studio: Services,
+                                                                          made: dict[str, Path]) -> None:
+    job = studio.generation.submit("amphion.valle_v1", {"text": LONG_TEXT, "reference": {
+        "path": str(made["reference"]), "transcript": "A test."}}, {"seed": 1})
+    ended, stages = cancel_at(studio, job.id, "Generating codec frames")
+    assert ended.state == JobState.cancelled and not any(s.startswith("Chunk 9 of 9") for s in stages)
 
 
 # -- Jets, DebaTTS ---------------------------------------------------------------------------------------------------
@@ -279,6 +307,7 @@ def test_jets_runs_one_utterance_from_the_users_checkpoint(studio: Services, mad
     assert short.result["extras"]["phones"] == 8 and "Speaking" in stages
     with pytest.raises(EngineError, match="not among your Jets checkpoints"):
         engine.load("cpu", Progress(), {"checkpoint": "nope"})
+    cancel_between_chunks(studio, "amphion.jets")
 
 
 def test_debatts_says_exactly_why_it_cannot_run(studio: Services) -> None:

@@ -9,7 +9,6 @@ clear message. They need an Amphion checkout (AMPHION_ROOT) and skip without one
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from studio.services import Services
 from studio.settings import Settings
 from tests import svc_fixtures as fx
 from tests.audio_measures import median_semitones, sung_tone, write
+from tests.job_watch import cancel_at
 from tests.svc_fixtures import SvcAssets, audio_of, run_job, svc, svc_assets, user_checkpoint  # noqa: F401 (fixtures)
 
 SINGERS, MEDIANS = fx.SINGERS, fx.MEDIANS
@@ -93,19 +93,20 @@ def test_a_long_song_is_sliced_into_overlapping_segments_and_merged_to_its_lengt
     assert np.abs(audio[-24_000:]).max() > 0  # the last segment was converted too
 
 
+def cancel_conversion(services: Services, engine_id: str, source: Path, params: dict, stage: str) -> list[str]:
+    """Convert `source` through the job queue, cancel at `stage`: the job ends cancelled before vocoding. The
+    stages seen on the way."""
+    job = services.conversion.submit("svc", services.uploads.store_file(source).id, engine_id=engine_id,
+                                     params=params)
+    ended, stages = cancel_at(services, job.id, stage, timeout=300)
+    assert ended.state == JobState.cancelled, (ended.state, ended.error, stages)
+    assert not any("Vocoding" in s or "Merging" in s for s in stages)
+    return stages
+
+
 def test_conversion_cancels_between_diffusion_steps(svc: Services, tmp_path: Path) -> None:
-    upload = svc.uploads.store_file(song(tmp_path, 3.0))
-    job = svc.conversion.submit("svc", upload.id, engine_id="amphion.multiple_contents_svc",
-                                params={"singer": "vocalist_l1_Adele", "steps": 1000, "seed": 1})
-    deadline = time.monotonic() + 300
-    while "Diffusion step" not in svc.jobs.get(job.id).stage:
-        assert svc.jobs.get(job.id).active and time.monotonic() < deadline, svc.jobs.get(job.id).error
-        time.sleep(0.01)
-    svc.jobs.cancel(job.id)
-    done = svc.jobs.wait(job.id, 60)
-    assert done.state == JobState.cancelled
-    step = int(done.stage.split("Diffusion step ")[1].split("/")[0]) if "Diffusion step" in done.stage else 0
-    assert step < 1000  # it stopped inside the diffusion loop, not after it
+    cancel_conversion(svc, "amphion.multiple_contents_svc", song(tmp_path, 3.0),
+                      {"singer": "vocalist_l1_Adele", "steps": 1000, "seed": 1}, "Diffusion step")
 
 
 # -- bad input ------------------------------------------------------------------------------------------------------
@@ -188,6 +189,24 @@ def test_diffcomo_svc_runs_the_teacher_for_its_steps_and_the_student_in_one(svc:
         assert rate == 24_000 and len(audio) == round(2.5 * 24_000) and np.isfinite(audio).all()
         assert sum("Diffusion step" in s for s in stages) == expected, stages
         assert job.result["extras"]["checkpoint"] == name
+
+
+def test_diffcomo_svc_cancels_between_the_teachers_steps(svc: Services, svc_assets: SvcAssets, studio_home: Path,
+                                                          tmp_path: Path) -> None:
+    user_checkpoint(svc_assets, studio_home, "amphion.diffcomo_svc", "como-teacher")
+    stages = cancel_conversion(svc, "amphion.diffcomo_svc", song(tmp_path, 21.5),
+                               {"checkpoint": "como-teacher", "singer": "vocalist_l1_Adele", "steps": 200, "seed": 1},
+                               "Diffusion step")
+    assert not any("Diffusion step 201/" in s for s in stages)
+
+
+@pytest.mark.parametrize(("engine_id", "checkpoint"), [("amphion.transformer_svc", "transformer-bin"),
+                                                       ("amphion.vits_svc", "vits")])
+def test_one_pass_recipes_cancel_between_their_stages(svc: Services, svc_assets: SvcAssets, studio_home: Path,
+                                                      tmp_path: Path, engine_id: str, checkpoint: str) -> None:
+    user_checkpoint(svc_assets, studio_home, engine_id, checkpoint)
+    cancel_conversion(svc, engine_id, song(tmp_path, 21.5), {"singer": "vocalist_l1_Adele"},
+                      "Pitch, energy and mel of 3 segments")
 
 
 def test_transformer_svc_converts_deterministically_from_a_pytorch_model_bin_checkpoint(
