@@ -119,6 +119,15 @@ class InputSlot:
     max_seconds: float | None = None  # audio
     sweet_spot: tuple[float, float] | None = None  # audio: the duration range the model likes best
     needs_transcript: bool = False  # audio
+    transcript_optional_with: str = ""  # audio that needs a transcript: a bool param that, when on, lifts the need
+
+    def transcript_needed(self, params: dict[str, Any] | None = None) -> bool:
+        """Whether a clip in this slot needs its transcript with these params (without params: whatever they are)."""
+        if not self.needs_transcript:
+            return False
+        if not self.transcript_optional_with:
+            return True
+        return params is not None and not params.get(self.transcript_optional_with)
 
     def check_text(self, value: Any) -> str:
         text = "" if value is None else str(value)
