@@ -7,8 +7,8 @@ the pipeline, then make the same calls its methods make, in the same order, on i
 extractors, passing the user's values; each stage reports progress (token by token, step by step) and is a
 point where a job can be cancelled.
 
-Hub repositories hold no configs (Amphion reads them from its source tree): a model folder that carries its own
-`config.json` (a fine-tune, a test checkpoint) is built from that, any other from Amphion's stock config.
+Hub repositories hold no configs: every model is built from its stock config in the user's checkout, as Amphion's
+own scripts do.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from ..contract import AudioInput, EngineError, InputSlot, InvalidRequest, Param, Progress, Request, Weights
 from ..isolated.worker import on_each_call
-from ..requirements import Readiness, amphion_root_problem
+from ..requirements import Readiness
 
 SAMPLE_RATE = 24_000
 TARGET_DB = -25.0  # Amphion's save_audio brings every result to this RMS level
@@ -32,11 +32,6 @@ WHISPER_SECONDS = 30.0  # Vevo1.5's Whisper features cover one 30 s window
 LANGUAGES: tuple[tuple[str, str], ...] = (("en", "English"), ("zh", "Chinese"), ("ja", "Japanese"),
                                           ("ko", "Korean"), ("fr", "French"), ("de", "German"))
 LANGUAGE_CODES = tuple(code for code, _ in LANGUAGES)
-# Amphion's G2P opens these at import; they are large files a partial copy of the repository can lack
-G2P_FILES = ("models/tts/maskgct/g2p/sources/g2p_chinese_model/poly_bert_model.onnx",
-             "models/tts/maskgct/g2p/sources/chinese_lexicon.txt")
-
-
 # -- parameters -------------------------------------------------------------------------------------------------
 
 
@@ -113,26 +108,6 @@ def fetch_folders(sets: list[Weights], progress: Progress) -> dict[str, Path]:
             folder = weights.files[0].removesuffix("/*")
             found[folder] = local / folder
     return found
-
-
-def config_for(rt: Any, folder: Path, stock: str) -> str:
-    """The model folder's own config.json when it has one, else Amphion's stock config."""
-    own = folder / "config.json"
-    return str(own if own.is_file() else rt.path(stock))
-
-
-def checkout_lacks(root: Path | None, files: tuple[str, ...]) -> Readiness | None:
-    if root is None or amphion_root_problem(root):
-        return None  # the checkout itself is reported first
-    missing = [name for name in files if not (root / name).is_file()]
-    if not missing:
-        return None
-    return Readiness("missing_dependency",
-                     f"The Amphion checkout {root} is incomplete: {', '.join(missing)} "
-                     f"{'is' if len(missing) == 1 else 'are'} missing (large files of the repository that Amphion's "
-                     f"phonemizer opens). A complete `git clone` has them.",
-                     ("git clone https://github.com/open-mmlab/Amphion.git",
-                      "then point AMPHION_ROOT at the new clone, or copy the missing files into this one"))
 
 
 def torchvision_problem() -> Readiness | None:
@@ -250,25 +225,11 @@ def amphion_level(audio: np.ndarray) -> np.ndarray:
     return audio.astype(np.float32)
 
 
-def pieces(samples: int, rate: int, longest: float, shortest: float, levels: np.ndarray, frame: int) -> list[slice]:
-    """Cut points for a source longer than a model takes: each piece at most `longest` seconds, cut at the quietest
-    frame (of `levels`, one per `frame` samples) between `shortest` and `longest` seconds into the piece."""
-    cuts, start = [], 0
-    while samples - start > longest * rate:
-        low, high = (start + int(shortest * rate)) // frame, (start + int(longest * rate)) // frame
-        high = min(high, (samples - rate) // frame)  # leave at least a second for the last piece
-        low = min(low, high - 1)
-        cut = (low + int(np.argmin(levels[low:high]))) * frame
-        cuts.append(slice(start, cut))
-        start = cut
-    return cuts + [slice(start, samples)]
-
-
-def require_transcripts(slots: tuple[InputSlot, ...], inputs: dict[str, Any]) -> None:
-    """Refuse a request whose clip lacks the transcript its slot needs, before it is queued."""
+def require_transcripts(slots: tuple[InputSlot, ...], inputs: dict[str, Any], params: dict[str, Any]) -> None:
+    """Refuse a request whose clip lacks the transcript its slot needs (with these params), before it is queued."""
     for slot in slots:
         value = inputs.get(slot.name)
-        if slot.needs_transcript and value is not None:
+        if slot.transcript_needed(params) and value is not None:
             transcript = value.get("transcript") if isinstance(value, dict) else getattr(value, "transcript", None)
             need_transcript(AudioInput("", transcript), slot.label)
 
