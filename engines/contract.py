@@ -140,6 +140,12 @@ class InputSlot:
         return text.strip()
 
 
+def transcript_of(value: Any) -> str:
+    """The transcript given with an audio input (a resolved reference or an AudioInput); "" when there is none."""
+    text = value.get("transcript") if isinstance(value, dict) else getattr(value, "transcript", None)
+    return (text or "").strip()
+
+
 @dataclass(frozen=True)
 class AudioInput:
     """An audio file given to a slot; engines read `path` (a normalised mono copy when it came from the library)."""
@@ -341,6 +347,12 @@ class Engine:
                 if slot.required:
                     raise InvalidRequest(f"{slot.label}: {self.name} needs this audio.")
             else:
+                # a transcript needed only with some params (resolving a reference checks the always-needed ones)
+                conditional = slot.transcript_optional_with and slot.transcript_needed(checked_params)
+                if conditional and not transcript_of(value):
+                    raise InvalidRequest(f"{slot.label}: {self.name} needs the clip's transcript unless "
+                                         f"{self.param(slot.transcript_optional_with).title} is on; type it, or "
+                                         f"transcribe the clip first.")
                 checked_inputs[slot.name] = value
         return Request(checked_inputs, checked_params)
 

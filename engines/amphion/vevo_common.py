@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ..contract import AudioInput, EngineError, InputSlot, InvalidRequest, Param, Progress, Request, Weights
+from ..contract import (AudioInput, EngineError, InputSlot, InvalidRequest, Param, Progress, Request, Weights,
+                        transcript_of)
 from ..isolated.worker import on_each_call
 from ..requirements import Readiness
 
@@ -230,8 +231,7 @@ def require_transcripts(slots: tuple[InputSlot, ...], inputs: dict[str, Any], pa
     for slot in slots:
         value = inputs.get(slot.name)
         if slot.transcript_needed(params) and value is not None:
-            transcript = value.get("transcript") if isinstance(value, dict) else getattr(value, "transcript", None)
-            need_transcript(AudioInput("", transcript), slot.label)
+            need_transcript(AudioInput("", transcript_of(value)), slot.label)
 
 
 def need_transcript(audio: AudioInput, label: str) -> str:
