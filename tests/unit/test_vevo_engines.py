@@ -261,6 +261,7 @@ def test_a_long_source_is_cut_at_its_quietest_moments_into_pieces_the_model_read
 def test_vevo_timbre_converts_through_the_queue_keeping_the_source_length(vevo: Services,
                                                                           tiny: dict[str, Path]) -> None:
     engine = vevo.registry.get("amphion.vevo_timbre")
+    assert not list(tiny["vevo"].rglob("*.json"))  # as on the hub: the configs are the checkout's
     assert engine.check().state == "needs_download"  # the repository's folders and HuBERT, from the weight manager
     inputs = {"source": clip(tiny["source"]), "timbre_reference": clip(tiny["reference"])}
     job, stages = run_job(vevo, "amphion.vevo_timbre", inputs, FAST)
@@ -306,7 +307,7 @@ def test_vevo_tts_speaks_in_a_styles_pace_with_another_timbre(vevo: Services, ti
     assert abs(len(audio) - tokens * 480) <= 480 and tokens >= SHORT_AR["min_new_tokens"]
     same, _ = succeeded(vevo, "amphion.vevo_tts", inputs, params)
     assert np.array_equal(same, audio)
-    with pytest.raises(InvalidRequest, match="Style reference: give its transcript"):
+    with pytest.raises(InvalidRequest, match="Style reference: Vevo-TTS needs the clip.s transcript unless Style without a transcript is on"):
         vevo.generation.submit("amphion.vevo_tts", {**inputs, "style_reference": clip(tiny["reference"])}, params)
 
 
@@ -330,8 +331,9 @@ def test_more_steps_and_guidance_reach_the_acoustic_model(vevo: Services, tiny: 
 
 
 def test_vevo_tts_takes_the_style_from_the_sound_alone_when_asked(vevo: Services, tiny: dict[str, Path]) -> None:
-    no_transcript = {"text": "Hello there, this is a test.", "style_reference": clip(tiny["reference"])}
-    with pytest.raises(InvalidRequest, match="Style reference: give its transcript"):
+    upload = vevo.uploads.store_file(tiny["reference"])  # as the API and the page give it, without a transcript
+    no_transcript = {"text": "Hello there, this is a test.", "style_reference": upload.id}
+    with pytest.raises(InvalidRequest, match="Style reference: Vevo-TTS needs the clip.s transcript unless Style without a transcript is on"):
         vevo.generation.submit("amphion.vevo_tts", no_transcript, SHORT_AR)
     sound_alone = {**SHORT_AR, "global_style": True}
     audio, job = succeeded(vevo, "amphion.vevo_tts", no_transcript, sound_alone)
@@ -364,7 +366,7 @@ def test_the_released_vevo_tts_model_is_refused_the_style_from_the_sound_alone(t
                                              r"\(models/vc/vevo/config/PhoneToVq8192.json\) has no global style "
                                              r"encoder.* Turn this off and give the style reference's transcript."):
         engine.validate(inputs, {"global_style": True})
-    with pytest.raises(InvalidRequest, match="Style reference: give its transcript"):
+    with pytest.raises(InvalidRequest, match="Style reference: Vevo-TTS needs the clip.s transcript unless Style without a transcript is on"):
         engine.validate(inputs, {})
     assert engine.validate({**inputs, "style_reference": AudioInput("reference.wav", "Hello.")}, {})
 
