@@ -31,8 +31,6 @@ from .base import AmphionEngine, g2p_files_missing
 REPO = "amphion/Vevo1.5"
 LICENCE = "CC-BY-NC-ND-4.0"
 TOKEN_RATE = 12.5  # content-style tokens a second
-FRAMES_PER_TOKEN = 4  # the acoustic model upsamples tokens to 50 Hz mel frames
-HOP = 480  # 24 kHz samples per mel frame
 STOCK_CONFIGS = "models/svc/vevosing/config"
 PROSODY_TOKENIZER = "tokenizer/prosody_fvq512_6.25hz"
 CONTENT_STYLE_TOKENIZER = "tokenizer/contentstyle_fvq16384_12.5hz"

@@ -33,6 +33,8 @@ WHISPER_SECONDS = 30.0  # Vevo1.5's Whisper features cover one 30 s window
 LANGUAGES: tuple[tuple[str, str], ...] = (("en", "English"), ("zh", "Chinese"), ("ja", "Japanese"),
                                           ("ko", "Korean"), ("fr", "French"), ("de", "German"))
 LANGUAGE_CODES = tuple(code for code, _ in LANGUAGES)
+
+
 # -- parameters -------------------------------------------------------------------------------------------------
 
 
