@@ -23,14 +23,16 @@ from .library_picker import library_picker
 TRANSCRIBE_WAIT_SECONDS = 300
 
 
-def limits_text(slot: InputSlot) -> str:
+def limits_text(engine: Engine, slot: InputSlot) -> str:
     parts = []
     if slot.sweet_spot:
         parts.append(f"best {slot.sweet_spot[0]:g}–{slot.sweet_spot[1]:g} s")
     if slot.min_seconds is not None or slot.max_seconds is not None:
         parts.append(f"takes {slot.min_seconds or 0:g}–{slot.max_seconds or '∞'} s")
-    if slot.needs_transcript:
+    if slot.transcript_needed():
         parts.append("needs its transcript")
+    elif slot.needs_transcript:
+        parts.append(f"needs its transcript unless {engine.param(slot.transcript_optional_with).title} is on")
     return ", ".join(parts)
 
 
@@ -42,7 +44,7 @@ class VoiceSlotField:
         with ui.column().classes("w-full gap-2").mark(f"slot-{slot.name}"):
             with ui.row().classes("w-full items-center gap-2"):
                 ui.label(slot.label).classes("text-subtitle1")
-                ui.label(limits_text(slot)).classes(theme.HINT)
+                ui.label(limits_text(engine, slot)).classes(theme.HINT)
             self.mode = ui.toggle({"profile": "Library voice", "clip": "Reference clip"},
                                   value="profile" if profiles else "clip", on_change=self._show_mode) \
                 .props("no-caps").mark(f"slot-{slot.name}-mode")
@@ -61,7 +63,7 @@ class VoiceSlotField:
                     pickers=[library_picker(services.library, services.uploads)], on_change=self._clip_changed,
                     marker=f"slot-{slot.name}-clip")
                 with ui.row().classes("w-full items-end gap-2 no-wrap"):
-                    self.transcript = ui.textarea("What the clip says" + (" (required)" if slot.needs_transcript
+                    self.transcript = ui.textarea("What the clip says" + (" (required)" if slot.transcript_needed()
                                                                           else " (optional)")) \
                         .props("autogrow outlined").classes("grow").mark(f"slot-{slot.name}-transcript")
                     self.transcribe_button = ui.button("Transcribe", icon="subtitles", on_click=self._transcribe) \
@@ -122,8 +124,8 @@ class VoiceSlotField:
             return
         self.transcript.set_value(current.result["text"])
 
-    def value(self) -> dict[str, Any]:
-        """What the request carries for this slot; InvalidRequest says what is missing."""
+    def value(self, params: dict[str, Any]) -> dict[str, Any]:
+        """What the request carries for this slot with these params; InvalidRequest says what is missing."""
         if self.mode.value == "profile":
             if not self.profile.value:
                 raise InvalidRequest(f"{self.slot.label}: pick a voice from the library, or give a clip.")
@@ -131,7 +133,7 @@ class VoiceSlotField:
         if self.clip is None:
             raise InvalidRequest(f"{self.slot.label}: upload, record or pick a clip.")
         transcript = (self.transcript.value or "").strip()
-        if self.slot.needs_transcript and not transcript:
+        if self.slot.transcript_needed(params) and not transcript:
             raise InvalidRequest(f"{self.slot.label}: {self.engine.name} needs the clip's transcript; type it or "
                                  f"press Transcribe.")
         return {"upload": self.clip.id, "transcript": transcript or None}

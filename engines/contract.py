@@ -124,6 +124,15 @@ class InputSlot:
     max_seconds: float | None = None  # audio
     sweet_spot: tuple[float, float] | None = None  # audio: the duration range the model likes best
     needs_transcript: bool = False  # audio
+    transcript_optional_with: str = ""  # audio that needs a transcript: a bool param that, when on, lifts the need
+
+    def transcript_needed(self, params: dict[str, Any] | None = None) -> bool:
+        """Whether a clip in this slot needs its transcript with these params (without params: whatever they are)."""
+        if not self.needs_transcript:
+            return False
+        if not self.transcript_optional_with:
+            return True
+        return params is not None and not params.get(self.transcript_optional_with)
 
     def check_text(self, value: Any) -> str:
         """The text without control characters and outer space; InvalidRequest when none is left or it is too long."""
@@ -140,6 +149,12 @@ class InputSlot:
 def without_control_characters(text: str) -> str:
     """`text` without control characters (NUL, escapes, lone surrogates); line breaks and tabs stay."""
     return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))
+
+
+def transcript_of(value: Any) -> str:
+    """The transcript given with an audio input (a resolved reference or an AudioInput); "" when there is none."""
+    text = value.get("transcript") if isinstance(value, dict) else getattr(value, "transcript", None)
+    return (text or "").strip()
 
 
 @dataclass(frozen=True)
@@ -343,6 +358,12 @@ class Engine:
                 if slot.required:
                     raise InvalidRequest(f"{slot.label}: {self.name} needs this audio.")
             else:
+                # a transcript needed only with some params (resolving a reference checks the always-needed ones)
+                conditional = slot.transcript_optional_with and slot.transcript_needed(checked_params)
+                if conditional and not transcript_of(value):
+                    raise InvalidRequest(f"{slot.label}: {self.name} needs the clip's transcript unless "
+                                         f"{self.param(slot.transcript_optional_with).title} is on; type it, or "
+                                         f"transcribe the clip first.")
                 checked_inputs[slot.name] = value
         request = Request(checked_inputs, checked_params)
         self.check_request(request)

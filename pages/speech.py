@@ -74,9 +74,12 @@ class SpeechPage(TaskPage):
         self.counter.classes(replace=("text-negative" if limit and n > limit else theme.HINT) + " self-end -mt-3")
 
     def generate(self) -> None:
-        self._submit(lambda: self.services.generation.submit(
-            self.engine.id, {"text": self.text.value, **{field.slot.name: field.value() for field in self.voice_slots}},
-            self.form.values))
+        def submit() -> JobInfo:
+            params = self.form.values
+            voices = {field.slot.name: field.value(params) for field in self.voice_slots}
+            return self.services.generation.submit(self.engine.id, {"text": self.text.value, **voices}, params)
+
+        self._submit(submit)
 
     def _result_card(self, job: JobInfo) -> ResultCard:
         return ResultCard(job, self.services.generation, on_reuse=self._reuse, library=self.services.library)

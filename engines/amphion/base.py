@@ -22,6 +22,10 @@ from .runtime import AmphionRuntime, checkout_root
 
 CLONE_HINTS = ("git clone https://github.com/open-mmlab/Amphion.git",
                "then set AMPHION_ROOT=/path/to/Amphion (environment or config file) and restart the studio")
+# Large files Amphion's text-to-phoneme code (models/tts/maskgct/g2p) opens at import: ordinary git blobs, which a
+# partial copy of the repository (an export, an interrupted clone) can lack
+G2P_FILES = ("models/tts/maskgct/g2p/sources/g2p_chinese_model/poly_bert_model.onnx",
+             "models/tts/maskgct/g2p/sources/chinese_lexicon.txt")
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,24 @@ def check_extension(extension: Extension, root: Path) -> Readiness:
     hints = ((f"pip install {' '.join(missing)}",) if missing else ()) + (extension.command(root),)
     return Readiness("missing_dependency", f"Amphion's compiled extension {extension.name} is not built in "
                                            f"{root}; build it once:", hints)
+
+
+def g2p_files_missing(engine: Engine) -> Readiness | None:
+    """What to do when the configured checkout lacks G2P_FILES; None when it has them (or when the checkout itself
+    is the problem, which check_amphion reports)."""
+    root = checkout_root(engine.context)
+    if root is None or amphion_root_problem(root):
+        return None
+    missing = [name for name in G2P_FILES if not (root / name).is_file()]
+    if not missing:
+        return None
+    if (root / ".git").exists():  # a clone whose files went missing: git restores them
+        hints = (f"cd {root} && git checkout -- {' '.join(missing)}", f"or clone it again: {CLONE_HINTS[0]}")
+    else:  # an export or a copy: a clone has them
+        hints = (CLONE_HINTS[0], "then point AMPHION_ROOT at the new clone, or copy the missing files into this one")
+    return Readiness("missing_dependency",
+                     f"Your Amphion checkout {root} lacks {' and '.join(missing)}: large files of the text-to-phoneme "
+                     f"code that {engine.name} imports. A full git clone has them.", hints)
 
 
 class AmphionEngine(Engine):

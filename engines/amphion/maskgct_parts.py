@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ..contract import AudioInput, EngineError, InvalidRequest, Param, Progress, Weights
-from ..requirements import Readiness, amphion_root_problem
+from ..requirements import Readiness
 from . import deps
-from .base import AmphionEngine
-from .runtime import AmphionRuntime, checkout_root
+from .base import AmphionEngine, g2p_files_missing
+from .runtime import AmphionRuntime
 
 REPO = "amphion/MaskGCT"
 LICENSE = "CC-BY-NC-4.0"
@@ -41,10 +41,6 @@ S2A = Weights("hub", REPO, ("s2a_model/s2a_model_1layer/model.safetensors",
 T2S = Weights("hub", REPO, ("t2s_model/model.safetensors",), size_bytes=2_800_000_000, license=LICENSE,
               label="MaskGCT text-to-semantic", note="size estimated from the architecture (about 700M parameters)")
 CODEC_SETS = (deps.W2V_BERT_2, SEMANTIC_CODEC, ACOUSTIC_CODEC, S2A)  # what every MaskGCT-family engine needs
-# Large files of the G2P that models/tts/maskgct/maskgct_utils.py loads at import (through g2p/g2p/mandarin.py)
-G2P_ASSETS = ("models/tts/maskgct/g2p/sources/g2p_chinese_model/poly_bert_model.onnx",
-              "models/tts/maskgct/g2p/sources/chinese_lexicon.txt")
-
 LANGUAGES = (("en", "English"), ("zh", "Chinese"), ("ja", "Japanese"), ("ko", "Korean"), ("fr", "French"),
              ("de", "German"))
 LANGUAGE_CODES = tuple(code for code, _ in LANGUAGES)
@@ -67,17 +63,7 @@ class MaskGCTFamily(AmphionEngine):
     G2P files; readiness names them when a checkout lacks them (a shallow export, an interrupted clone)."""
 
     def check(self) -> Readiness:
-        root = checkout_root(self.context)
-        if root is not None and amphion_root_problem(root) is None:
-            missing = [asset for asset in G2P_ASSETS if not (root / asset).is_file()]
-            if missing:
-                return Readiness(
-                    "missing_dependency",
-                    f"Your Amphion checkout {root} lacks {' and '.join(missing)}: large files of the text-to-phoneme "
-                    f"code that {self.name} imports. A full git clone has them.",
-                    (f"cd {root} && git checkout -- {' '.join(missing)}",
-                     "or clone again: git clone https://github.com/open-mmlab/Amphion.git"))
-        return super().check()
+        return g2p_files_missing(self) or super().check()
 
 
 # -- the model source ----------------------------------------------------------------------------------------------

@@ -9,18 +9,24 @@ Four modes, each its own engine, sharing one loader (`models/vc/vevo/vevo_utils.
 
 Style and Voice load the same models (an AR transformer turning 32-code content tokens into 8192-code
 content-style tokens), so they share one loaded model. HuBERT-Large comes from torchaudio's bundle, fetched
-by the weight manager into TORCH_HOME.
+by the weight manager into TORCH_HOME. A long source is converted in pieces (vevo_sources.py): Vevo-Timbre's
+of up to 30 s, Style's and Voice's as long as the AR model's Max length leaves room for beside the reference.
 """
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..contract import AudioInput, InputSlot, Param, Progress, Request, Result, Weights
+import numpy as np
+
+from ..contract import AudioInput, InputSlot, InvalidRequest, Param, Progress, Request, Result, Weights
 from ..requirements import Readiness, Requirements
 from . import deps
 from . import vevo_common as vc
-from .base import AmphionEngine
+from . import vevo_sources as sources
+from .base import AmphionEngine, g2p_files_missing
 from .runtime import checkout_root
 
 REPO = "amphion/Vevo"
@@ -33,6 +39,10 @@ ACOUSTIC_MODEL = "acoustic_modeling/Vq8192ToMels"
 VOCODER = "acoustic_modeling/Vocoder"
 CONVERSION_AR = "contentstyle_modeling/Vq32ToVq8192"
 TTS_AR = "contentstyle_modeling/PhoneToVq8192"
+PIECE_SECONDS = (20.0, 30.0)  # a longer source is converted in pieces of this length (Emilia clips are <= 30 s)
+SHORTEST_AR_PIECE = 3.0  # seconds: a Max length that leaves less room beside the reference is refused
+AR_SPECIAL_TOKENS = 3  # begin and end of the input, begin of the output
+TOKENS_PER_PHONE = 4.0  # about 12 phones a second: how long a text will take when no transcript gives the pace
 
 # sizes are estimates from each model's parameter count in float32 (the repository's acoustic_modeling folder
 # totals 2.62 GB; the content tokenizer's pickle is 235 MB)
@@ -50,24 +60,57 @@ def _weights(*folders: str) -> tuple[Weights, ...]:
     return tuple(vc.hub_folder(REPO, f, FOLDERS[f][0], FOLDERS[f][1], LICENCE) for f in folders) + (deps.HUBERT_LARGE,)
 
 
-def _source(help_text: str, max_seconds: float = 60.0) -> InputSlot:
-    return InputSlot("source", "audio", "Source speech", min_seconds=0.5, max_seconds=max_seconds,
-                     sweet_spot=(2.0, 20.0), help=help_text)
+def _source(help_text: str) -> InputSlot:
+    return InputSlot("source", "audio", "Source speech", min_seconds=0.5, max_seconds=sources.LONGEST_SOURCE_SECONDS,
+                     sweet_spot=(2.0, 20.0), help=help_text + " A long source is converted in parts.")
 
 
-def _reference(name: str, label: str, help_text: str, *, required: bool = True,
-               needs_transcript: bool = False) -> InputSlot:
+def _reference(name: str, label: str, help_text: str, *, required: bool = True, needs_transcript: bool = False,
+               transcript_optional_with: str = "") -> InputSlot:
     return InputSlot(name, "audio", label, required=required, min_seconds=1.0, max_seconds=30.0,
-                     sweet_spot=(3.0, 12.0), needs_transcript=needs_transcript, help=help_text)
+                     sweet_spot=(3.0, 12.0), needs_transcript=needs_transcript,
+                     transcript_optional_with=transcript_optional_with, help=help_text)
+
+
+@dataclass(frozen=True)
+class TimbrePrompt:
+    """What the acoustic model continues in a voice: a clip's content-style tokens [1, T] and its mels."""
+
+    tokens: Any
+    mels: Any
+
+
+def clip_tokens(model: Any, clip: sources.Clip) -> Any:
+    """A clip's 50 Hz content-style tokens [1, T]."""
+    return model.extract_hubert_codec(model.content_style_tokenizer, clip.at_16k, duration_reduction=False)[0]
+
+
+def reference_tokens(model: Any, request: Request, audio: AudioInput, clip: sources.Clip) -> Any:
+    """A reference clip's content-style tokens through the voice prompt cache."""
+    return vc.cached(request, audio, "content-style tokens", lambda: clip_tokens(model, clip), model.device)
+
+
+def render(model: Any, tokens: Any, timbre: TimbrePrompt, params: dict[str, Any], progress: Progress,
+           frames: int | None = None) -> np.ndarray:
+    """Content-style tokens as 24 kHz audio in the prompt's voice: flow matching to a mel (of `frames` frames when
+    given, else one a token), then the vocoder."""
+    import torch
+
+    cond = model.fmt_model.cond_emb(torch.cat([timbre.tokens, tokens], 1))
+    if frames is not None:
+        cond = sources.fit_frames(cond, timbre.mels.shape[1] + frames)
+    mel = vc.flow_matching(model.fmt_model, cond, timbre.mels, params, progress.span(0.0, 0.95))
+    return vc.vocode(model.vocoder_model, mel, progress.span(0.95, 1.0))
 
 
 class _Vevo(AmphionEngine):
-    """Shared loader and stages; subclasses choose the AR model (or none) and the run."""
+    """The shared loader; subclasses choose the AR model (or none) and the run."""
 
     family = "Vevo"
     languages = vc.LANGUAGE_CODES  # trained on Emilia: English, Chinese, Japanese, Korean, French, German
     sample_rate = vc.SAMPLE_RATE
     license = LICENCE
+    prompt_version = "2"  # cached tokens are a tuple of arrays (prompt_codes.cached_tensors)
     needs_transformers_4 = True
     requirements = Requirements(amphion=True, python=deps.VEVO_CONVERSION)
     ar_folder: ClassVar[str | None] = None
@@ -75,7 +118,7 @@ class _Vevo(AmphionEngine):
 
     def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Request:
         request = super().validate(inputs, params)
-        vc.require_transcripts(self.inputs, request.inputs)
+        vc.require_transcripts(self.inputs, request.inputs, request.params)
         return request
 
     def load_key(self, params: dict[str, Any]) -> str:
@@ -90,50 +133,73 @@ class _Vevo(AmphionEngine):
 
             ar = {}
             if self.ar_folder:
-                ar = {"ar_cfg_path": vc.config_for(rt, folders[self.ar_folder], self.stock_ar_config),
-                      "ar_ckpt_path": str(folders[self.ar_folder])}
+                ar = {"ar_cfg_path": str(rt.path(self.stock_ar_config)), "ar_ckpt_path": str(folders[self.ar_folder])}
             content = folders.get(CONTENT_TOKENIZER)
             return VevoInferencePipeline(
                 content_tokenizer_ckpt_path=str(content / "hubert_large_l18_c32.pkl") if content else None,
                 content_style_tokenizer_ckpt_path=str(folders[CONTENT_STYLE_TOKENIZER]),
-                fmt_cfg_path=vc.config_for(rt, folders[ACOUSTIC_MODEL], f"{STOCK_CONFIGS}/Vq8192ToMels.json"),
+                fmt_cfg_path=str(rt.path(f"{STOCK_CONFIGS}/Vq8192ToMels.json")),
                 fmt_ckpt_path=str(folders[ACOUSTIC_MODEL]),
-                vocoder_cfg_path=vc.config_for(rt, folders[VOCODER], f"{STOCK_CONFIGS}/Vocoder.json"),
+                vocoder_cfg_path=str(rt.path(f"{STOCK_CONFIGS}/Vocoder.json")),
                 vocoder_ckpt_path=str(folders[VOCODER]), device=device, **ar)
+
+    def timbre_prompt(self, model: Any, request: Request, audio: AudioInput, clip: sources.Clip) -> TimbrePrompt:
+        return TimbrePrompt(reference_tokens(model, request, audio, clip), model.extract_mel_feature(clip.at_24k))
+
+
+class _VevoConversion(_Vevo):
+    """Timbre, Style and Voice: the source converted piece by piece against one reference clip."""
+
+    task = "vc"
+    reference_slot: ClassVar[str] = ""
+    reference_what: ClassVar[str] = ""  # the reference as messages name it
+    keeps_timing: ClassVar[bool] = False  # each piece's tokens are the source's frames: the result has its length
 
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
         import torch
 
-        vc.seed_everything(request.params["seed"])
+        from ..conversion_input import fit_length
+
+        p, notes = request.params, []
+        vc.seed_everything(p["seed"])
         with self.runtime.session(), torch.no_grad():
-            from models.vc.vevo.vevo_utils import load_wav
+            progress(0.0, "Reading the clips")
+            source = sources.read_clip(request.inputs["source"], model.device, "The source audio", notes)
+            audio_in = request.inputs[self.reference_slot]
+            reference = sources.read_clip(audio_in, model.device, self.reference_what, notes)
+            prompt = self.timbre_prompt(model, request, audio_in, reference)
+            parts = sources.source_pieces(source.speech, *self.piece_seconds(p, reference))
+            audio, tokens = [], 0
+            for i, part in enumerate(parts):
+                span = sources.piece_progress(progress.span(0.05, 1.0), i, len(parts))
+                piece = source.piece(part)
+                made = self.piece_tokens(model, piece, reference, prompt, p, span.span(0.0, 0.6))
+                span(0.6, "Preparing the voice prompt")
+                # a piece's HuBERT frames can fall a frame or two short of its length: render exactly its frames
+                frames = sources.mel_frames(piece) if self.keeps_timing else None
+                rendered = render(model, made, self.piece_timbre(model, piece, prompt), p, span.span(0.6, 1.0), frames)
+                audio.append(fit_length(rendered, len(piece.speech)) if self.keeps_timing else rendered)
+                tokens += int(made.shape[1])
+        extras = sources.with_notes({"content_style_tokens": tokens, "blocks": len(parts)}, notes)
+        return Result(vc.amphion_level(sources.join_pieces(audio)), self.sample_rate, extras)
 
-            tokens, timbre = self.content_style_tokens(model, request, load_wav, progress.span(0, 0.6))
-            timbre_tokens = self.reference_tokens(model, request, timbre, load_wav)
-            progress(0.6, "Preparing the voice prompt")
-            timbre_24k = load_wav(timbre.path, model.device)[1]
-            mel = vc.flow_matching(model.fmt_model, model.fmt_model.cond_emb(torch.cat([timbre_tokens, tokens], 1)),
-                                   model.extract_mel_feature(timbre_24k), request.params, progress.span(0.6, 0.95))
-            audio = vc.amphion_level(vc.vocode(model.vocoder_model, mel, progress.span(0.95, 1.0)))
-        return Result(audio, self.sample_rate, {"content_style_tokens": int(tokens.shape[1])})
+    def piece_seconds(self, params: dict[str, Any], reference: sources.Clip) -> tuple[float, float]:
+        """The shortest and longest piece a long source is cut into."""
+        return PIECE_SECONDS
 
-    def content_style_tokens(self, model: Any, request: Request, load_wav: Any,
-                             progress: Progress) -> tuple[Any, AudioInput]:
-        """The 50 Hz content-style tokens to render, and the clip whose timbre renders them."""
+    def piece_tokens(self, model: Any, piece: sources.Clip, reference: sources.Clip, prompt: TimbrePrompt,
+                     params: dict[str, Any], progress: Progress) -> Any:
+        """The content-style tokens [1, T] to render for one piece of the source."""
         raise NotImplementedError
 
-    @staticmethod
-    def reference_tokens(model: Any, request: Request, clip: AudioInput, load_wav: Any) -> Any:
-        """A clip's content-style tokens [1, T] (through the voice prompt cache)."""
-        return vc.cached(request, clip, "content-style tokens", lambda: model.extract_hubert_codec(
-            model.content_style_tokenizer, load_wav(clip.path, model.device)[2], duration_reduction=False)[0],
-            model.device)
+    def piece_timbre(self, model: Any, piece: sources.Clip, reference: TimbrePrompt) -> TimbrePrompt:
+        """The voice a piece is rendered in."""
+        return reference
 
 
-class VevoTimbre(_Vevo):
+class VevoTimbre(_VevoConversion):
     id = "amphion.vevo_timbre"
     name = "Vevo-Timbre"
-    task = "vc"
     summary = ("Changes the timbre to the reference's; keeps the source's words, timing, accent and emotion "
                "(style-preserving conversion, flow matching only).")
     memory_mb = 4_000
@@ -141,19 +207,19 @@ class VevoTimbre(_Vevo):
               _reference("timbre_reference", "Timbre reference", "A clip of the voice whose timbre to take."))
     params = (*vc.flow_matching_params(), vc.SEED)
     weights = _weights(CONTENT_STYLE_TOKENIZER, ACOUSTIC_MODEL, VOCODER)
+    reference_slot = "timbre_reference"
+    reference_what = "The timbre reference"
+    keeps_timing = True
 
-    def content_style_tokens(self, model: Any, request: Request, load_wav: Any,
-                             progress: Progress) -> tuple[Any, AudioInput]:
+    def piece_tokens(self, model: Any, piece: sources.Clip, reference: sources.Clip, prompt: TimbrePrompt,
+                     params: dict[str, Any], progress: Progress) -> Any:
         progress(0.0, "Reading the source's content and style")
-        source = load_wav(request.inputs["source"].path, model.device)[2]
-        tokens = model.extract_hubert_codec(model.content_style_tokenizer, source, duration_reduction=False)[0]
-        return tokens, request.inputs["timbre_reference"]
+        return clip_tokens(model, piece)
 
 
-class _VevoConversionAR(_Vevo):
+class _VevoConversionAR(_VevoConversion):
     """Style and Voice: the AR transformer re-generates content-style tokens from the source's content tokens."""
 
-    task = "vc"
     memory_mb = 6_000
     ar_folder = CONVERSION_AR
     stock_ar_config = f"{STOCK_CONFIGS}/Vq32ToVq8192.json"
@@ -165,39 +231,42 @@ class _VevoConversionAR(_Vevo):
                                             "AR model, loosening how closely it follows the source's "
                                             "pronunciation; 0 keeps them all."),
         *vc.flow_matching_params(), vc.SEED)
-    style_slot: ClassVar[str] = "style_reference"
 
-    def timbre_clip(self, request: Request) -> AudioInput:
-        raise NotImplementedError
+    def piece_seconds(self, params: dict[str, Any], reference: sources.Clip) -> tuple[float, float]:
+        """Pieces whose tokens fit Max length beside the reference's: a second of reference or source takes at most
+        50 content tokens in and 50 content-style tokens out."""
+        room = params["max_length"] - AR_SPECIAL_TOKENS - 2 * TOKEN_RATE * reference.seconds
+        longest = min(room / (2 * TOKEN_RATE), PIECE_SECONDS[1])
+        if longest < SHORTEST_AR_PIECE:
+            need = math.ceil(AR_SPECIAL_TOKENS + 2 * TOKEN_RATE * (reference.seconds + SHORTEST_AR_PIECE))
+            raise InvalidRequest(f"The {reference.seconds:.1f} s reference leaves too little of Max length "
+                                 f"{params['max_length']} for the source. Raise Max length to at least {need}, or "
+                                 f"use a shorter reference.")
+        return 0.7 * longest, longest
 
-    def content_style_tokens(self, model: Any, request: Request, load_wav: Any,
-                             progress: Progress) -> tuple[Any, AudioInput]:
+    def piece_tokens(self, model: Any, piece: sources.Clip, reference: sources.Clip, prompt: TimbrePrompt,
+                     params: dict[str, Any], progress: Progress) -> Any:
         import torch
 
-        p, cfg = request.params, model.ar_cfg.model
-        style: AudioInput = request.inputs[self.style_slot]
+        cfg = model.ar_cfg.model
         progress(0.0, "Reading the source's content")
-        source_16k = load_wav(request.inputs["source"].path, model.device)[2]
-        style_16k = load_wav(style.path, model.device)[2]
-        both = torch.cat([style_16k, source_16k], dim=1)  # the reference's content leads, as in Amphion's pipeline
+        both = torch.cat([reference.at_16k, piece.at_16k], dim=1)  # the reference's content leads, as in Amphion
         content = model.extract_hubert_codec(model.content_tokenizer, both, token_type=cfg.vc_input_token_type,
                                              duration_reduction=True,
                                              duration_reduction_n_gram=getattr(cfg, "vc_input_reduced_n_gram", 1))[0]
-        if p["content_mask_ratio"] > 0:
+        if params["content_mask_ratio"] > 0:
             keep = torch.ones_like(content, dtype=torch.int, device=model.device)
-            keep[:, :int(content.shape[1] * style_16k.shape[1] / both.shape[1])] = 0  # never mask the reference
-            content = model.random_mask_codec(codecs=content, codec_masks=keep, ratio=p["content_mask_ratio"],
+            keep[:, :int(content.shape[1] * reference.at_16k.shape[1] / both.shape[1])] = 0  # never the reference
+            content = model.random_mask_codec(codecs=content, codec_masks=keep, ratio=params["content_mask_ratio"],
                                               mask_value=cfg.vc_input_vocab_size)
         if cfg.train_both_vc_and_tts:
             content = content + cfg.tts_input_vocab_size  # one vocabulary for phones and content tokens
-        prompt = self.reference_tokens(model, request, style, load_wav)
         ar = model.ar_model
-        tokens = vc.generate_tokens(
-            ar, progress.span(0.1, 1.0), token_rate=TOKEN_RATE, expected=round(source_16k.shape[1] / 320),
-            prompt_tokens=content.shape[1] + prompt.shape[1] + 3, params=p, input_ids=content,
-            prompt_mels=model.extract_prompt_mel_feature(style_16k) if ar.use_global_style_encoder else None,
-            prompt_output_ids=prompt)
-        return tokens, self.timbre_clip(request)
+        return vc.generate_tokens(
+            ar, progress.span(0.1, 1.0), token_rate=TOKEN_RATE, expected=round(piece.at_16k.shape[1] / 320),
+            prompt_tokens=content.shape[1] + prompt.tokens.shape[1] + AR_SPECIAL_TOKENS, params=params,
+            input_ids=content, prompt_output_ids=prompt.tokens,
+            prompt_mels=model.extract_prompt_mel_feature(reference.at_16k) if ar.use_global_style_encoder else None)
 
 
 class VevoStyle(_VevoConversionAR):
@@ -205,12 +274,14 @@ class VevoStyle(_VevoConversionAR):
     name = "Vevo-Style (accent and emotion)"
     summary = ("Takes the accent and emotion (the speaking style) from the reference; keeps the source's words and "
                "its speaker's timbre.")
-    inputs = (_source("The speech to convert: its words and timbre are kept.", max_seconds=30.0),
+    inputs = (_source("The speech to convert: its words and timbre are kept."),
               _reference("style_reference", "Style reference",
                          "A clip with the accent or emotion to take (e.g. an angry or a British speaker)."))
+    reference_slot = "style_reference"
+    reference_what = "The style reference"
 
-    def timbre_clip(self, request: Request) -> AudioInput:
-        return request.inputs["source"]
+    def piece_timbre(self, model: Any, piece: sources.Clip, reference: TimbrePrompt) -> TimbrePrompt:
+        return TimbrePrompt(clip_tokens(model, piece), model.extract_mel_feature(piece.at_24k))  # the source's own
 
 
 class VevoVoice(_VevoConversionAR):
@@ -218,12 +289,17 @@ class VevoVoice(_VevoConversionAR):
     name = "Vevo-Voice"
     summary = ("Changes both the timbre and the speaking style (accent, emotion) to the reference's voice; keeps "
                "only the source's words.")
-    inputs = (_source("The speech to convert: only its words are kept.", max_seconds=30.0),
+    inputs = (_source("The speech to convert: only its words are kept."),
               _reference("reference", "Target voice", "A clip of the voice to imitate, timbre and style."))
-    style_slot = "reference"
+    reference_slot = "reference"
+    reference_what = "The target voice clip"
 
-    def timbre_clip(self, request: Request) -> AudioInput:
-        return request.inputs["reference"]
+
+GLOBAL_STYLE = Param(
+    "global_style", "bool", False, advanced=True, label="Style without a transcript",
+    help="Amphion's global-guided inference: the style comes from the reference's overall sound through the AR "
+         "model's global style encoder, so the reference's transcript is not needed. Only for an AR model trained "
+         "with that encoder; the released Vevo-TTS model has none, and is refused with this on.")
 
 
 class VevoTTS(_Vevo):
@@ -239,39 +315,73 @@ class VevoTTS(_Vevo):
     inputs = (
         InputSlot("text", "text", "Text", max_chars=5_000, chunk_chars=200,
                   help="What to say. Long text is spoken in parts of about two sentences, joined smoothly."),
-        _reference("style_reference", "Style reference", "A clip whose accent, emotion and pace the speech "
-                                                          "takes (and its timbre, unless a timbre reference is "
-                                                          "given). Its transcript is needed.", needs_transcript=True),
+        _reference("style_reference", "Style reference", "A clip whose accent, emotion and pace the speech takes "
+                                                          "(and its timbre, unless a timbre reference is given). "
+                                                          "Its transcript is needed unless 'Style without a "
+                                                          "transcript' is on.",
+                   needs_transcript=True, transcript_optional_with=GLOBAL_STYLE.name),
         _reference("timbre_reference", "Timbre reference", "Optional: a clip of another voice whose timbre to "
                                                            "use instead.", required=False),
     )
-    params = (*vc.language_params(), *vc.ar_sampling_params(TOKEN_RATE), *vc.flow_matching_params(), vc.SEED)
+    params = (*vc.language_params(), GLOBAL_STYLE, *vc.ar_sampling_params(TOKEN_RATE), *vc.flow_matching_params(),
+              vc.SEED)
     weights = _weights(CONTENT_STYLE_TOKENIZER, TTS_AR, ACOUSTIC_MODEL, VOCODER)
 
     def check(self) -> Readiness:
-        return vc.checkout_lacks(checkout_root(self.context), vc.G2P_FILES) or super().check()
+        return g2p_files_missing(self) or super().check()
 
-    def content_style_tokens(self, model: Any, request: Request, load_wav: Any,
-                             progress: Progress) -> tuple[Any, AudioInput]:
+    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Request:
+        request = super().validate(inputs, params)
+        if request.params[GLOBAL_STYLE.name] and self.global_style_encoder() is False:
+            raise InvalidRequest(f"{GLOBAL_STYLE.label}: the Vevo-TTS model your checkout describes "
+                                 f"({self.stock_ar_config}) has no global style encoder, so it cannot take the style "
+                                 f"from the reference's sound alone. Turn this off and give the style reference's "
+                                 f"transcript.")
+        return request
+
+    def global_style_encoder(self) -> bool | None:
+        """Whether the AR model's config in the checkout has a global style encoder; None when it cannot be read
+        (readiness then says what is missing)."""
+        root = checkout_root(self.context)
+        if root is None:
+            return None
+        try:
+            import json5
+
+            model = json5.loads((root / self.stock_ar_config).read_text())["model"]
+            return bool(model["autoregressive_transformer"].get("use_global_style_encoder"))
+        except (ImportError, OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def run(self, model: Any, request: Request, progress: Progress) -> Result:
         import torch
-        from models.vc.vevo.vevo_utils import g2p_
 
-        p = request.params
-        style: AudioInput = request.inputs["style_reference"]
-        transcript = vc.need_transcript(style, "Style reference")
-        progress(0.0, "Reading the text")
-        text_ids = vc.phone_ids(g2p_, request.inputs["text"], p["language"], "The text")
-        style_ids = vc.phone_ids(g2p_, transcript, p["reference_language"], "The style reference's transcript")
-        phones = torch.tensor([style_ids + text_ids], dtype=torch.long, device=model.device)
-        prompt = self.reference_tokens(model, request, style, load_wav)
-        ar = model.ar_model
-        pace = prompt.shape[1] / len(style_ids)  # the reference's tokens per phone: how long the text will take
-        tokens = vc.generate_tokens(
-            ar, progress.span(0.1, 1.0), token_rate=TOKEN_RATE, expected=round(pace * len(text_ids)),
-            prompt_tokens=phones.shape[1] + prompt.shape[1] + 3, params=p, input_ids=phones,
-            prompt_mels=(model.extract_prompt_mel_feature(load_wav(style.path, model.device)[2])
-                         if ar.use_global_style_encoder else None),
-            prompt_output_ids=prompt)
-        timbre = request.inputs.get("timbre_reference")
-        return tokens, timbre if timbre is not None else style
+        p, notes = request.params, []
+        vc.seed_everything(p["seed"])
+        with self.runtime.session(), torch.no_grad():
+            from models.vc.vevo.vevo_utils import g2p_
 
+            progress(0.0, "Reading the text")
+            phones = vc.phone_ids(g2p_, request.inputs["text"], p["language"], "The text")
+            style_in: AudioInput = request.inputs["style_reference"]
+            style = sources.read_clip(style_in, model.device, "The style reference", notes)
+            expected, prompt = len(phones) * TOKENS_PER_PHONE, None
+            if not p[GLOBAL_STYLE.name]:  # the reference's phones and tokens lead, and the model continues them
+                style_phones = vc.phone_ids(g2p_, vc.need_transcript(style_in, "Style reference"),
+                                            p["reference_language"], "The style reference's transcript")
+                prompt = reference_tokens(model, request, style_in, style)
+                expected = prompt.shape[1] / len(style_phones) * len(phones)  # at the reference's pace
+                phones = style_phones + phones
+            ar = model.ar_model
+            tokens = vc.generate_tokens(
+                ar, progress.span(0.05, 0.6), token_rate=TOKEN_RATE, expected=round(expected),
+                prompt_tokens=len(phones) + (0 if prompt is None else prompt.shape[1]) + AR_SPECIAL_TOKENS, params=p,
+                input_ids=torch.tensor([phones], dtype=torch.long, device=model.device), prompt_output_ids=prompt,
+                prompt_mels=model.extract_prompt_mel_feature(style.at_16k) if ar.use_global_style_encoder else None)
+            progress(0.6, "Preparing the voice prompt")
+            timbre_in = request.inputs.get("timbre_reference")
+            timbre = (self.timbre_prompt(model, request, style_in, style) if timbre_in is None else self.timbre_prompt(
+                model, request, timbre_in, sources.read_clip(timbre_in, model.device, "The timbre reference", notes)))
+            audio = render(model, tokens, timbre, p, progress.span(0.6, 1.0))
+        extras = sources.with_notes({"content_style_tokens": int(tokens.shape[1])}, notes)
+        return Result(vc.amphion_level(audio), self.sample_rate, extras)

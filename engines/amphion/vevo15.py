@@ -25,14 +25,12 @@ from ..contract import AudioInput, InputSlot, InvalidRequest, Param, Progress, R
 from ..requirements import Readiness, Requirements
 from . import deps
 from . import vevo_common as vc
-from .base import AmphionEngine
-from .runtime import checkout_root
+from . import vevo_sources as sources
+from .base import AmphionEngine, g2p_files_missing
 
 REPO = "amphion/Vevo1.5"
 LICENCE = "CC-BY-NC-ND-4.0"
 TOKEN_RATE = 12.5  # content-style tokens a second
-FRAMES_PER_TOKEN = 4  # the acoustic model upsamples tokens to 50 Hz mel frames
-HOP = 480  # 24 kHz samples per mel frame
 STOCK_CONFIGS = "models/svc/vevosing/config"
 PROSODY_TOKENIZER = "tokenizer/prosody_fvq512_6.25hz"
 CONTENT_STYLE_TOKENIZER = "tokenizer/contentstyle_fvq16384_12.5hz"
@@ -84,6 +82,7 @@ class _Vevo15(AmphionEngine):
     languages = vc.LANGUAGE_CODES
     sample_rate = vc.SAMPLE_RATE
     license = LICENCE
+    prompt_version = "2"  # cached tokens are a tuple of arrays (prompt_codes.cached_tensors)
     needs_transformers_4 = True
     requirements = Requirements(amphion=True, python=deps.VEVO_1_5_CONVERSION)
     uses_ar: ClassVar[bool] = False
@@ -96,7 +95,7 @@ class _Vevo15(AmphionEngine):
 
     def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Request:
         request = super().validate(inputs, params)
-        vc.require_transcripts(self.inputs, request.inputs)
+        vc.require_transcripts(self.inputs, request.inputs, request.params)
         return request
 
     def load_key(self, params: dict[str, Any]) -> str:
@@ -115,23 +114,19 @@ class _Vevo15(AmphionEngine):
             if self.uses_ar:
                 folder = folders[ar_folder(variant)]
                 ar = {"prosody_tokenizer_ckpt_path": str(folders[PROSODY_TOKENIZER]),
-                      "ar_cfg_path": vc.config_for(rt, folder, f"{STOCK_CONFIGS}/{folder.name}.json"),
-                      "ar_ckpt_path": str(folder)}
+                      "ar_cfg_path": str(rt.path(f"{STOCK_CONFIGS}/{folder.name}.json")), "ar_ckpt_path": str(folder)}
             fm = folders[fm_folder(variant)]
             return VevosingInferencePipeline(
                 content_style_tokenizer_ckpt_path=str(folders[CONTENT_STYLE_TOKENIZER]),
-                fmt_cfg_path=vc.config_for(rt, fm, f"{STOCK_CONFIGS}/{fm.name}.json"), fmt_ckpt_path=str(fm),
-                vocoder_cfg_path=vc.config_for(rt, folders[VOCODER], f"{STOCK_CONFIGS}/vocoder.json"),
+                fmt_cfg_path=str(rt.path(f"{STOCK_CONFIGS}/{fm.name}.json")), fmt_ckpt_path=str(fm),
+                vocoder_cfg_path=str(rt.path(f"{STOCK_CONFIGS}/vocoder.json")),
                 vocoder_ckpt_path=str(folders[VOCODER]), device=device, **ar)
 
     @staticmethod
-    def clip_tokens(model: Any, request: Request, clip: AudioInput, load_wav: Any) -> Any:
+    def clip_tokens(model: Any, request: Request, audio: AudioInput, clip: sources.Clip) -> Any:
         """A reference clip's content-style tokens [1, T] at 12.5 Hz (through the voice prompt cache)."""
-        def compute() -> Any:
-            speech, _, speech_16k = load_wav(clip.path, model.device)
-            return model.extract_coco_codec("content_style", speech_16k, speech)
-
-        return vc.cached(request, clip, "content-style tokens", compute, model.device)
+        return vc.cached(request, audio, "content-style tokens",
+                         lambda: model.extract_coco_codec("content_style", clip.at_16k, clip.speech), model.device)
 
     @staticmethod
     def acoustic_condition(model: Any, tokens: Any) -> Any:
@@ -165,55 +160,48 @@ class _Vevo15Conversion(_Vevo15):
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
         import torch
 
-        p = request.params
-        source: AudioInput = request.inputs["source"]
-        reference: AudioInput = request.inputs["timbre_reference"]
+        from ..conversion_input import fit_length
+
+        p, notes = request.params, []
+        source_in: AudioInput = request.inputs["source"]
+        reference_in: AudioInput = request.inputs["timbre_reference"]
         vc.seed_everything(p["seed"])
         extras: dict[str, Any] = {}
         with self.runtime.session(), torch.no_grad():
-            from models.svc.vevosing.vevosing_utils import load_wav
-
             progress(0.0, "Reading the clips")
+            source = sources.read_clip(source_in, model.device, "The source audio", notes)
+            reference = sources.read_clip(reference_in, model.device, "The timbre reference", notes)
+            if reference.seconds > vc.WHISPER_SECONDS:
+                raise InvalidRequest(f"The timbre reference is {reference.seconds:.0f} s long; Vevo1.5 reads at most "
+                                     f"{vc.WHISPER_SECONDS:.0f} s of it. Trim it.")
             steps = 0
             if p["shift_prosody"] or p["shift_content_style"]:
-                steps, note = auto_transpose(source.path, reference.path)
+                steps, note = auto_transpose(source_in.path, reference_in.path)
                 extras["semitones_applied"] = steps
-                if note:
-                    extras["notes"] = [note]
-            speech, speech_24k, speech_16k = load_wav(source.path, model.device)
-            if not np.any(np.abs(speech) > 1e-4):
-                raise InvalidRequest("The source audio is silent: there is nothing to convert.")
-            ref_24k = load_wav(reference.path, model.device)[1]
-            if ref_24k.shape[1] > vc.WHISPER_SECONDS * vc.SAMPLE_RATE:
-                raise InvalidRequest(f"The timbre reference is {ref_24k.shape[1] / vc.SAMPLE_RATE:.0f} s long; "
-                                     f"Vevo1.5 reads at most {vc.WHISPER_SECONDS:.0f} s of it. Trim it.")
-            perturb = p["whisper_spec_perturb"]
-            if perturb:  # random: not cached
-                ref_speech, _, ref_16k = load_wav(reference.path, model.device)
-                ref_tokens = model.extract_coco_codec("content_style", ref_16k, ref_speech, whisper_spec_perturb=True)
+                notes += [note] if note else []
+            if p["whisper_spec_perturb"]:  # random: not cached
+                ref_tokens = model.extract_coco_codec("content_style", reference.at_16k, reference.speech,
+                                                      whisper_spec_perturb=True)
             else:
-                ref_tokens = self.clip_tokens(model, request, reference, load_wav)
-            ref_mels = model.extract_mel_feature(ref_24k)
-            parts = source_pieces(model, speech)
+                ref_tokens = self.clip_tokens(model, request, reference_in, reference)
+            ref_mels = model.extract_mel_feature(reference.at_24k)
+            parts = sources.source_pieces(source.speech, *PIECE_SECONDS)
             audio = []
             for i, part in enumerate(parts):
-                span = progress.span(0.1 + 0.9 * i / len(parts), 0.1 + 0.9 * (i + 1) / len(parts),
-                                     f"Part {i + 1} of {len(parts)}" if len(parts) > 1 else "")
+                span = sources.piece_progress(progress.span(0.1, 1.0), i, len(parts))
                 span(0.0, "Reading the source's content, style and melody")
-                piece_16k = speech_16k[:, part.start * 2 // 3:part.stop * 2 // 3]
+                piece = source.piece(part)
                 tokens = model.extract_coco_codec(
-                    "content_style", piece_16k, speech[part], whisper_spec_perturb=perturb,
+                    "content_style", piece.at_16k, piece.speech, whisper_spec_perturb=p["whisper_spec_perturb"],
                     use_shifted_src_to_extract_prosody=p["shift_prosody"],
                     use_shifted_src_to_extract_contentstyle=p["shift_content_style"], src_shifted_steps=steps)
                 cond = self.acoustic_condition(model, torch.cat([ref_tokens, tokens], dim=1))
-                frames = ref_mels.shape[1] + model.extract_mel_feature(speech_24k[:, part]).shape[1]
-                mel = vc.flow_matching(model.fmt_model, fit_frames(cond, frames), ref_mels, p, span.span(0.2, 0.95))
-                audio.append(vc.vocode(model.vocoder_model, mel, span.span(0.95, 1.0)))
-        from studio.audio.io import crossfade_join
-
-        joined = crossfade_join(audio, vc.SAMPLE_RATE, 0.02) if len(audio) > 1 else audio[0]
+                cond = sources.fit_frames(cond, ref_mels.shape[1] + sources.mel_frames(piece))
+                mel = vc.flow_matching(model.fmt_model, cond, ref_mels, p, span.span(0.2, 0.95))
+                rendered = vc.vocode(model.vocoder_model, mel, span.span(0.95, 1.0))
+                audio.append(fit_length(rendered, len(piece.speech)))
         extras["blocks"] = len(parts)
-        return Result(vc.amphion_level(joined), self.sample_rate, extras)
+        return Result(vc.amphion_level(sources.join_pieces(audio)), self.sample_rate, sources.with_notes(extras, notes))
 
 
 def auto_transpose(source: str, reference: str) -> tuple[int, str | None]:
@@ -228,27 +216,6 @@ def auto_transpose(source: str, reference: str) -> tuple[int, str | None]:
     return round(12 * np.log2(medians[1] / medians[0])), None
 
 
-def source_pieces(model: Any, speech: np.ndarray) -> list[slice]:
-    """The whole source when Whisper can read it at once, else pieces cut at quiet moments."""
-    frame = 480 * 3  # a multiple of 3, so cuts fall on whole samples at 16 kHz too
-    frames = len(speech) // frame
-    levels = np.array([np.sqrt(np.mean(speech[i * frame:(i + 1) * frame] ** 2)) for i in range(frames)])
-    shortest, longest = PIECE_SECONDS
-    return vc.pieces(len(speech), vc.SAMPLE_RATE, longest, shortest, np.append(levels, 0.0), frame)
-
-
-def fit_frames(cond: Any, frames: int) -> Any:
-    """Trim the condition to `frames`, or pad it with its last frame (as the pipeline does)."""
-    import torch
-
-    if cond.shape[1] >= frames:
-        return cond[:, :frames]
-    return torch.cat([cond, cond[:, -1:].repeat(1, frames - cond.shape[1], 1)], dim=1)
-
-
-CONVERSION_SOURCE_SECONDS = 600.0
-
-
 class Vevo15VoiceConversion(_Vevo15Conversion):
     id = "amphion.vevo15_vc"
     name = "Vevo1.5 voice conversion"
@@ -256,7 +223,7 @@ class Vevo15VoiceConversion(_Vevo15Conversion):
     summary = ("Changes the timbre to the reference's; keeps the source's words, intonation and timing (optionally "
                "transposed to the reference's pitch range).")
     inputs = (_audio("source", "Source speech", "The speech to convert; longer than 28 s is converted in parts.",
-                     max_seconds=CONVERSION_SOURCE_SECONDS, sweet_spot=(2.0, 28.0)),
+                     max_seconds=sources.LONGEST_SOURCE_SECONDS, sweet_spot=(2.0, 28.0)),
               _audio("timbre_reference", "Timbre reference", "A clip of the voice whose timbre to take."))
 
 
@@ -268,7 +235,7 @@ class Vevo15SingingConversion(_Vevo15Conversion):
                "(the melody moved to the reference's range when auto-transpose is on).")
     inputs = (_audio("source", "Source singing", "The singing to convert (a dry vocal works best); longer than "
                                                  "28 s is converted in parts.",
-                     max_seconds=CONVERSION_SOURCE_SECONDS, sweet_spot=(2.0, 28.0)),
+                     max_seconds=sources.LONGEST_SOURCE_SECONDS, sweet_spot=(2.0, 28.0)),
               _audio("timbre_reference", "Timbre reference", "A clip of the voice whose timbre to take (singing "
                                                              "or speech)."))
 
@@ -297,7 +264,7 @@ class _Vevo15AR(_Vevo15):
     weights = _weights(ar=True)
 
     def check(self) -> Readiness:
-        return vc.checkout_lacks(checkout_root(self.context), vc.G2P_FILES) or super().check()
+        return g2p_files_missing(self) or super().check()
 
     def plan(self, request: Request) -> Plan:
         raise NotImplementedError
@@ -305,36 +272,42 @@ class _Vevo15AR(_Vevo15):
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
         import torch
 
-        plan, p = self.plan(request), request.params
+        plan, p, notes = self.plan(request), request.params, []
+        clips: dict[str, sources.Clip] = {}
+
+        def read(audio: AudioInput, what: str) -> sources.Clip:  # a clip can be source, style and timbre at once
+            if audio.path not in clips:
+                clips[audio.path] = sources.read_clip(audio, model.device, what, notes)
+            return clips[audio.path]
+
         vc.seed_everything(p["seed"])
         with self.runtime.session(), torch.no_grad():
-            from models.svc.vevosing.vevosing_utils import g2p_, load_wav
+            from models.svc.vevosing.vevosing_utils import g2p_
 
             progress(0.0, "Reading the text")
             content = vc.phone_ids(g2p_, plan.text, plan.text_language, "The text")
             expected = 0.0
-            if plan.source is not None:
-                source, _, source_16k = load_wav(plan.source.path, model.device)
-                if not np.any(np.abs(source) > 1e-4):
-                    raise InvalidRequest("The source audio is silent: it has no melody or prosody to follow.")
-                expected = len(source) / vc.SAMPLE_RATE * TOKEN_RATE * p.get("duration_ratio", 1.0)
+            source = None if plan.source is None else read(plan.source, "The source audio")
+            if source is not None:
+                expected = source.seconds * TOKEN_RATE * p.get("duration_ratio", 1.0)
             prompt = None
             if plan.style is not None:
                 style_ids = vc.phone_ids(g2p_, vc.need_transcript(plan.style, "Style reference"),
                                          plan.style_language, "The style reference's transcript")
-                prompt = self.clip_tokens(model, request, plan.style, load_wav)
-                if plan.source is None:
+                style = read(plan.style, "The style reference")
+                prompt = self.clip_tokens(model, request, plan.style, style)
+                if source is None:
                     expected = prompt.shape[1] / len(style_ids) * len(content)  # the reference's pace
                 content = style_ids + content
-                if plan.task == "recognition-synthesis" and plan.source is not None:
-                    style, _, style_16k = load_wav(plan.style.path, model.device)
-                    source_16k = torch.cat([style_16k, source_16k], dim=1)  # prosody of the prompt, then the source
-                    source = np.concatenate([style, source])
+                if plan.task == "recognition-synthesis" and source is not None:  # prosody of the prompt, then the source
+                    source = sources.Clip(np.concatenate([style.speech, source.speech]),
+                                          torch.cat([style.at_24k, source.at_24k], dim=1),
+                                          torch.cat([style.at_16k, source.at_16k], dim=1))
             content_ids = torch.tensor([content], dtype=torch.long, device=model.device)
             style_tokens = None
-            if plan.use_style_tokens and plan.source is not None:
+            if plan.use_style_tokens and source is not None:
                 progress(0.05, "Reading the prosody")
-                style_tokens = model.extract_coco_codec("style", source_16k, source,
+                style_tokens = model.extract_coco_codec("style", source.at_16k, source.speech,
                                                         frame_len_ratio=p.get("duration_ratio", 1.0))
             prompt_tokens = content_ids.shape[1] + (0 if prompt is None else prompt.shape[1]) + \
                 (0 if style_tokens is None else style_tokens.shape[1]) + 5
@@ -343,12 +316,14 @@ class _Vevo15AR(_Vevo15):
                                         params=p, input_content_ids=content_ids, input_style_ids=style_tokens,
                                         prompt_output_ids=prompt)
             progress(0.6, "Preparing the voice prompt")
-            timbre_tokens = self.clip_tokens(model, request, plan.timbre, load_wav)
-            timbre_mels = model.extract_mel_feature(load_wav(plan.timbre.path, model.device)[1])
+            timbre = read(plan.timbre, "The timbre reference")
+            timbre_tokens = self.clip_tokens(model, request, plan.timbre, timbre)
             cond = self.acoustic_condition(model, torch.cat([timbre_tokens, tokens], dim=1))
-            mel = vc.flow_matching(model.fmt_model, cond, timbre_mels, p, progress.span(0.6, 0.95))
+            mel = vc.flow_matching(model.fmt_model, cond, model.extract_mel_feature(timbre.at_24k), p,
+                                   progress.span(0.6, 0.95))
             audio = vc.vocode(model.vocoder_model, mel, progress.span(0.95, 1.0))
-        return Result(vc.amphion_level(audio), self.sample_rate, {"content_style_tokens": int(tokens.shape[1])})
+        extras = sources.with_notes({"content_style_tokens": int(tokens.shape[1])}, notes)
+        return Result(vc.amphion_level(audio), self.sample_rate, extras)
 
 
 DURATION_RATIO = Param("duration_ratio", "float", 1.0, min=0.5, max=2.0, step=0.05, unit="x", label="Duration",

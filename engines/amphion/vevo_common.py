@@ -7,8 +7,8 @@ the pipeline, then make the same calls its methods make, in the same order, on i
 extractors, passing the user's values; each stage reports progress (token by token, step by step) and is a
 point where a job can be cancelled.
 
-Hub repositories hold no configs (Amphion reads them from its source tree): a model folder that carries its own
-`config.json` (a fine-tune, a test checkpoint) is built from that, any other from Amphion's stock config.
+Hub repositories hold no configs: every model is built from its stock config in the user's checkout, as Amphion's
+own scripts do.
 """
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from ..contract import AudioInput, EngineError, InputSlot, InvalidRequest, Param, Progress, Request, Weights
-from ..conversion_input import pieces  # noqa: F401 (moved there; vevo15 and its tests reach it here)
+from ..contract import (AudioInput, EngineError, InputSlot, InvalidRequest, Param, Progress, Request, Weights,
+                        transcript_of)
 from ..isolated.worker import on_each_call
-from ..requirements import Readiness, amphion_root_problem
+from ..requirements import Readiness
 
 SAMPLE_RATE = 24_000
 TARGET_DB = -25.0  # Amphion's save_audio brings every result to this RMS level
@@ -33,9 +33,6 @@ WHISPER_SECONDS = 30.0  # Vevo1.5's Whisper features cover one 30 s window
 LANGUAGES: tuple[tuple[str, str], ...] = (("en", "English"), ("zh", "Chinese"), ("ja", "Japanese"),
                                           ("ko", "Korean"), ("fr", "French"), ("de", "German"))
 LANGUAGE_CODES = tuple(code for code, _ in LANGUAGES)
-# Amphion's G2P opens these at import; they are large files a partial copy of the repository can lack
-G2P_FILES = ("models/tts/maskgct/g2p/sources/g2p_chinese_model/poly_bert_model.onnx",
-             "models/tts/maskgct/g2p/sources/chinese_lexicon.txt")
 
 
 # -- parameters -------------------------------------------------------------------------------------------------
@@ -116,26 +113,6 @@ def fetch_folders(sets: list[Weights], progress: Progress) -> dict[str, Path]:
     return found
 
 
-def config_for(rt: Any, folder: Path, stock: str) -> str:
-    """The model folder's own config.json when it has one, else Amphion's stock config."""
-    own = folder / "config.json"
-    return str(own if own.is_file() else rt.path(stock))
-
-
-def checkout_lacks(root: Path | None, files: tuple[str, ...]) -> Readiness | None:
-    if root is None or amphion_root_problem(root):
-        return None  # the checkout itself is reported first
-    missing = [name for name in files if not (root / name).is_file()]
-    if not missing:
-        return None
-    return Readiness("missing_dependency",
-                     f"The Amphion checkout {root} is incomplete: {', '.join(missing)} "
-                     f"{'is' if len(missing) == 1 else 'are'} missing (large files of the repository that Amphion's "
-                     f"phonemizer opens). A complete `git clone` has them.",
-                     ("git clone https://github.com/open-mmlab/Amphion.git",
-                      "then point AMPHION_ROOT at the new clone, or copy the missing files into this one"))
-
-
 def torchvision_problem() -> Readiness | None:
     """None when torchvision is installed for this torch; otherwise the exact build to install.
 
@@ -189,10 +166,10 @@ def seed_everything(seed: int) -> None:
 
 def cached(request: Request, audio: AudioInput, what: str, compute: Callable[[], Any], device: Any) -> Any:
     """Tokens of a reference clip through the voice prompt cache (kept as numpy, returned as a tensor)."""
-    import torch
+    from .prompt_codes import cached_tensors
 
-    value = request.prompts.get_or_compute([audio, what], lambda: compute().cpu().numpy())
-    return torch.from_numpy(np.asarray(value)).to(device)
+    (tokens,) = cached_tensors(request, [audio, what], lambda: (compute(),), device)
+    return tokens
 
 
 def generate_tokens(ar_model: Any, progress: Progress, *, token_rate: float, expected: int, prompt_tokens: int,
@@ -251,13 +228,12 @@ def amphion_level(audio: np.ndarray) -> np.ndarray:
     return audio.astype(np.float32)
 
 
-def require_transcripts(slots: tuple[InputSlot, ...], inputs: dict[str, Any]) -> None:
-    """Refuse a request whose clip lacks the transcript its slot needs, before it is queued."""
+def require_transcripts(slots: tuple[InputSlot, ...], inputs: dict[str, Any], params: dict[str, Any]) -> None:
+    """Refuse a request whose clip lacks the transcript its slot needs (with these params), before it is queued."""
     for slot in slots:
         value = inputs.get(slot.name)
-        if slot.needs_transcript and value is not None:
-            transcript = value.get("transcript") if isinstance(value, dict) else getattr(value, "transcript", None)
-            need_transcript(AudioInput("", transcript), slot.label)
+        if slot.transcript_needed(params) and value is not None:
+            need_transcript(AudioInput("", transcript_of(value)), slot.label)
 
 
 def need_transcript(audio: AudioInput, label: str) -> str:

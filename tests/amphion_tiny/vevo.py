@@ -1,11 +1,14 @@
 """Tiny Vevo and Vevo1.5 checkpoints, and tiny HuBERT / Whisper encoders where torchaudio and openai-whisper look.
 
-The models are Amphion's own classes (built through the pipelines' own `build_*` functions from a config) with
-small sizes, saved as the hub repositories amphion/Vevo and amphion/Vevo1.5 lay them out: accelerate checkpoint
-folders holding `model.safetensors`, and Vevo's content tokenizer as the `.pkl` its pipeline `torch.load`s.
-Hub repositories carry no configs (Amphion reads them from its source tree), so each tiny model folder carries
-its own as `config.json`, which the engines prefer over the stock one; the statistics files the configs name
-live beside the repository, as Amphion's do beside its configs.
+The models are Amphion's own classes, built through the pipelines' own `build_*` functions with small sizes
+and saved as the hub repositories amphion/Vevo and amphion/Vevo1.5 lay them out: accelerate checkpoint folders
+holding `model.safetensors` and nothing else, and Vevo's content tokenizer as the `.pkl` its pipeline
+`torch.load`s (with the `.yaml` and statistics the hub keeps beside it). Hub repositories carry no model
+configs: Amphion, and so the engines, read them from its source tree (`models/vc/vevo/config`,
+`models/svc/vevosing/config`). The tiny sizes therefore live there, in a mirror of the checkout
+(tests/amphion_checkout.py): each stock config is rewritten as itself with the small sizes merged in, and the
+statistics files the configs name are replaced by ones of the tiny feature size. The engines load the tiny
+repositories exactly as they load the real ones.
 
 The encoders keep the real loading calls: `torchaudio.pipelines.HUBERT_LARGE.get_model()` reads
 `<TORCH_HOME>/hub/checkpoints/hubert_fairseq_large_ll60k.pth` (the bundle is replaced by one with tiny
@@ -17,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import types
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +44,6 @@ TINY_HUBERT: dict[str, Any] = {
     "encoder_layer_drop": 0.0, "aux_num_out": None,
 }
 WHISPER_URL = "https://openaipublic.azureedge.net/main/whisper/models/{sha}/medium.pt"
-
-PREPROCESS_24K = {"hop_size": 480, "sample_rate": 24000, "n_fft": 1920, "num_mels": MELS, "win_size": 1920,
-                  "fmin": 0, "fmax": 12000, "mel_var": 8.14, "mel_mean": -4.92}
-VOCODER = {"preprocess": PREPROCESS_24K,
-           "model": {"vocos": {"input_channels": MELS, "dim": 16, "intermediate_dim": 32, "num_layers": 1,
-                               "n_fft": 1920, "hop_size": 480, "padding": "same"}}}
 
 
 # -- the extra pretrained encoders ---------------------------------------------------------------------------------
@@ -81,18 +77,89 @@ def install_tiny_whisper(whisper_cache: Path) -> str:
     return WHISPER_URL.format(sha=hashlib.sha256(target.read_bytes()).hexdigest())
 
 
+# -- the stock configs, small ---------------------------------------------------------------------------------
+
+VEVO_CONFIGS = "models/vc/vevo/config"
+VEVO15_CONFIGS = "models/svc/vevosing/config"
+VEVO15_VARIANTS = ("singnet7k", "sing0.4k")
+MIRROR_MARK = ".tiny-vevo-configs"  # in a mirror whose stock configs were replaced by the tiny ones
+
+SMALL_FM = {"mel_dim": MELS, "hidden_size": 16, "num_layers": 1, "num_heads": 2}
+SMALL_VOCODER = {"preprocess": {"num_mels": MELS},
+                 "model": {"vocos": {"input_channels": MELS, "dim": 16, "intermediate_dim": 32, "num_layers": 1}}}
+SMALL_REPCODEC = {"codebook_size": CONTENT_STYLE_CODES, "hidden_size": FEATURES, **SMALL_VOCOS}
+SMALL_COCO = {"codebook_size": CONTENT_STYLE_CODES, "hidden_size": 16, "encoder": SMALL_VOCOS, "whisper_dim": FEATURES}
+# Vevo-TTS's AR gets the global style encoder its class offers (the released model has none), so that the
+# global-guided mode, which needs one, can run too
+SMALL_GLOBAL_STYLE = {"use_global_style_encoder": True, "global_style_encoder": {
+    "input_dim": 128, "hidden_size": 16, "num_attention_heads": 2, "num_hidden_layers": 1}}
+
+VEVO_SIZES: dict[str, dict[str, Any]] = {
+    "Vq8192ToMels.json": {"preprocess": {"num_mels": MELS}, "model": {
+        "flow_matching_transformer": {**SMALL_FM, "cond_dim": FEATURES, "cond_codebook_size": CONTENT_STYLE_CODES},
+        "repcodec": SMALL_REPCODEC}},
+    "Vocoder.json": SMALL_VOCODER,
+    "Vq32ToVq8192.json": {"model": {
+        "autoregressive_transformer": {"output_vocab_size": CONTENT_STYLE_CODES, **SMALL_LLAMA},
+        "output_repcodec": SMALL_REPCODEC}},
+    "PhoneToVq8192.json": {"model": {
+        "autoregressive_transformer": {"output_vocab_size": CONTENT_STYLE_CODES, **SMALL_LLAMA, **SMALL_GLOBAL_STYLE},
+        "output_repcodec": SMALL_REPCODEC}},
+}
+VEVO15_SIZES: dict[str, dict[str, Any]] = {
+    "vocoder.json": SMALL_VOCODER,
+    **{f"fm_emilia101k_{variant}.json": {"preprocess": {"num_mels": MELS}, "model": {
+        "flow_matching_transformer": {**SMALL_FM, "cond_codebook_size": CONTENT_STYLE_CODES}, "coco": SMALL_COCO}}
+       for variant in VEVO15_VARIANTS},
+    **{f"ar_emilia101k_{variant}.json": {"model": {
+        "autoregressive_transformer": {"style_vocab_size": PROSODY_CODES,
+                                       "content_style_vocab_size": CONTENT_STYLE_CODES, **SMALL_LLAMA},
+        "coco_style": {"codebook_size": PROSODY_CODES, "hidden_size": 16, "encoder": SMALL_VOCOS},
+        "coco_content_style": SMALL_COCO}}
+       for variant in VEVO15_VARIANTS},
+}
+
+
+def merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `changes` merged in, nested dictionaries key by key."""
+    out = dict(base)
+    for key, value in changes.items():
+        both = isinstance(value, dict) and isinstance(base.get(key), dict)
+        out[key] = merged(base[key], value) if both else value
+    return out
+
+
+def mirror_file(rt: Any, relative: str) -> Path:
+    """A file of the checkout, unlinked for the caller to write anew. Only in a mirror made by complete_checkout
+    (whose files link to the real checkout: writing through them would change it); a real checkout is refused."""
+    path, mark = rt.path(relative), rt.root / MIRROR_MARK
+    if path.exists() and not path.is_symlink() and not mark.exists():
+        raise RuntimeError(f"{rt.root} is not a mirror made by tests.amphion_checkout.complete_checkout; its files "
+                           f"are not to be replaced")
+    mark.touch()
+    path.unlink(missing_ok=True)
+    return path
+
+
+def shrink_config(rt: Any, relative: str, sizes: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite the stock config at `relative` as itself with `sizes` merged in; returns what was written."""
+    import json5
+
+    config = merged(json5.loads(rt.path(relative).read_text()), sizes)
+    mirror_file(rt, relative).write_text(json.dumps(config, indent=1))
+    return config
+
+
 # -- checkpoints ------------------------------------------------------------------------------------------------
 
 
-def save_accelerate_folder(model: Any, folder: Path, config: dict[str, Any] | None = None) -> None:
-    """model.safetensors as accelerate's save_state writes it, plus the tiny config when given."""
+def save_accelerate_folder(model: Any, folder: Path) -> None:
+    """model.safetensors as accelerate's save_state writes it."""
     from safetensors.torch import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {name: value.detach().clone().contiguous() for name, value in model.state_dict().items()}
     save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
-    if config is not None:
-        (folder / "config.json").write_text(json.dumps(config, indent=1))
 
 
 def emit_only_output_tokens(ar: Any, output_vocab: int, eos_token_id: int) -> Any:
@@ -100,14 +167,19 @@ def emit_only_output_tokens(ar: Any, output_vocab: int, eos_token_id: int) -> An
 
     Its Llama shares one vocabulary between input, output and special tokens, and random weights sample any of
     them, while the pipelines feed what comes out straight into the acoustic model's codebook. Every token
-    embedding gets a large constant first feature, which dominates the normalised final state, and the output
-    head scores that feature up for the output tokens (ids 0 to output_vocab - 1) and the end token, down for
-    the rest.
+    embedding, and a global style encoder's output (last before the first new token when no prompt tokens
+    follow it), gets a large constant first feature, which dominates the normalised final state, and the output
+    head scores that feature up for the output tokens (ids 0 to output_vocab - 1) and the end token, down for the
+    rest.
     """
     import torch
 
     with torch.no_grad():
         ar.model.model.embed_tokens.weight[:, 0] = 100.0
+        if getattr(ar, "use_global_style_encoder", False):
+            last = ar.global_encoder.output_mlp[-1]
+            last.weight[0] = 0.0
+            last.bias[0] = 100.0
         head = ar.model.lm_head.weight
         head[:, 0] = -5.0
         head[:output_vocab, 0] = 5.0
@@ -115,134 +187,85 @@ def emit_only_output_tokens(ar: Any, output_vocab: int, eos_token_id: int) -> An
     return ar
 
 
-def _built(rt: Any, config: dict[str, Any], path: Path, build: Any, section: str | None = None) -> Any:
-    """Write `config` to `path`, load it with Amphion's load_config and build the model from it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(config, indent=1))
-    cfg = rt.load_config(path)
-    return build(getattr(cfg.model, section) if section else cfg, "cpu")
-
-
-def build_vevo(root: Path, rt: Any) -> Path:
-    """amphion/Vevo, tiny: returns the repository folder (serve it with FakeHub.add_folder)."""
+def build_vevo(rt: Any, root: Path) -> Path:
+    """amphion/Vevo, tiny, under `root`, with the tiny configs written into the mirror `rt` runs on; returns the
+    repository folder (serve it with FakeHub.add_folder)."""
     import torch
     import yaml
 
-    repo, side = root / "Vevo", root / "Vevo-configs"
-    side.mkdir(parents=True, exist_ok=True)
+    repo = root / "Vevo"
     torch.manual_seed(SEED)
-    stats = side / "hubert_large_l18_mean_std.npz"
-    np.savez(stats, mean=np.random.default_rng(0).normal(0, 0.1, FEATURES).astype(np.float32),
-             std=np.ones(FEATURES, np.float32))
-    content_style = {"codebook_size": CONTENT_STYLE_CODES, "hidden_size": FEATURES, "codebook_dim": 8,
-                     **SMALL_VOCOS}
-    fm_config = {"model_type": "FlowMatchingTransformer", "preprocess": PREPROCESS_24K,
-                 "model": {"flow_matching_transformer": {
-                     "mel_dim": MELS, "hidden_size": 16, "num_layers": 1, "num_heads": 2, "cfg_scale": 0.2,
-                     "use_cond_code": True, "cond_dim": FEATURES, "cond_codebook_size": CONTENT_STYLE_CODES,
-                     "cond_scale_factor": 1, "sigma": 1e-5, "time_scheduler": "cos"},
-                     "cond_type": "hubert_codec", "cond_sample_rate": 16000,
-                     "representation_stat_mean_var_path": str(stats), "repcodec": content_style}}
+    stats = {"mean": np.random.default_rng(0).normal(0, 0.1, FEATURES).astype(np.float32),
+             "std": np.ones(FEATURES, np.float32)}
+    np.savez(mirror_file(rt, f"{VEVO_CONFIGS}/hubert_large_l18_mean_std.npz"), **stats)
+    content_conf = yaml.safe_load(rt.path(f"{VEVO_CONFIGS}/hubert_large_l18_c32.yaml").read_text())
+    content_conf.update(input_channels=FEATURES, output_channels=FEATURES, encode_channels=FEATURES,
+                        decode_channels=FEATURES, code_dim=FEATURES)
+    mirror_file(rt, f"{VEVO_CONFIGS}/hubert_large_l18_c32.yaml").write_text(yaml.safe_dump(content_conf))
+    for name, sizes in VEVO_SIZES.items():
+        shrink_config(rt, f"{VEVO_CONFIGS}/{name}", sizes)
     with rt.session():
         from models.codec.vevo.vevo_repcodec import VevoRepCodec
         from models.vc.vevo import vevo_utils as vevo
 
-        # content tokenizer (32 codes): the yaml its AR config names, and the pickle of the Vevo paper
-        conf = yaml.safe_load((rt.path("models/vc/vevo/config/hubert_large_l18_c32.yaml")).read_text())
-        conf.update(input_channels=FEATURES, output_channels=FEATURES, encode_channels=FEATURES,
-                    decode_channels=FEATURES, code_dim=FEATURES)
-        content_yaml = side / "hubert_large_l18_c32.yaml"
-        content_yaml.write_text(yaml.safe_dump(conf))
-        content = VevoRepCodec(**conf)
-        content.quantizer.initial()
-        (repo / "tokenizer/vq32").mkdir(parents=True, exist_ok=True)
-        torch.save({"model": {"repcodec": content.state_dict()}}, repo / "tokenizer/vq32/hubert_large_l18_c32.pkl")
-        (repo / "tokenizer/vq32/hubert_large_l18_c32.yaml").write_text(content_yaml.read_text())
+        def config(name: str) -> Any:
+            return rt.load_config(rt.path(f"{VEVO_CONFIGS}/{name}.json"))
 
-        fm_path = side / "Vq8192ToMels.json"
-        save_accelerate_folder(_built(rt, fm_config, fm_path, vevo.build_vqvae_model, "repcodec"),
-                               repo / "tokenizer/vq8192")
-        save_accelerate_folder(_built(rt, fm_config, fm_path, vevo.build_fmt_model),
-                               repo / "acoustic_modeling/Vq8192ToMels", fm_config)
-        save_accelerate_folder(_built(rt, VOCODER, side / "Vocoder.json", vevo.build_vocoder_model),
-                               repo / "acoustic_modeling/Vocoder", VOCODER)
-        for name, input_vocab, conversion in (("Vq32ToVq8192", 1056, True), ("PhoneToVq8192", 1024, False)):
-            model: dict[str, Any] = {
-                "autoregressive_transformer": {"input_vocab_size": input_vocab,
-                                               "output_vocab_size": CONTENT_STYLE_CODES,
-                                               **SMALL_LLAMA, "use_global_style_encoder": False},
-                "train_both_vc_and_tts": conversion, "vc_input_token_type": "hubert_vevo_codec",
-                "vc_input_vocab_size": 32, "tts_input_token_type": "g2p", "tts_input_vocab_size": 1024,
-                "output_token_type": "hubert_codec", "representation_stat_mean_var_path": str(stats),
-                "output_repcodec": content_style}
-            if conversion:
-                model["input_repcodec"] = {"config_path": str(content_yaml)}
-            ar_config = {"model_type": "AutoregressiveTransformer",
-                         "preprocess": {**PREPROCESS_24K, "hop_size": 320, "sample_rate": 16000},
-                         "model": model}
-            ar = _built(rt, ar_config, side / f"{name}.json", vevo.build_ar_model)
+        # the content tokenizer (32 codes) as the pickle of the Vevo paper, its yaml and statistics beside it
+        content = VevoRepCodec(**content_conf)
+        content.quantizer.initial()
+        vq32 = repo / "tokenizer/vq32"
+        vq32.mkdir(parents=True, exist_ok=True)
+        torch.save({"model": {"repcodec": content.state_dict()}}, vq32 / "hubert_large_l18_c32.pkl")
+        (vq32 / "hubert_large_l18_c32.yaml").write_text(yaml.safe_dump(content_conf))
+        np.savez(vq32 / "hubert_large_l18_mean_std.npz", **stats)
+
+        acoustic = config("Vq8192ToMels")
+        save_accelerate_folder(vevo.build_vqvae_model(acoustic.model.repcodec, "cpu"), repo / "tokenizer/vq8192")
+        save_accelerate_folder(vevo.build_fmt_model(acoustic, "cpu"), repo / "acoustic_modeling/Vq8192ToMels")
+        save_accelerate_folder(vevo.build_vocoder_model(config("Vocoder"), "cpu"), repo / "acoustic_modeling/Vocoder")
+        for name in ("Vq32ToVq8192", "PhoneToVq8192"):
+            ar = vevo.build_ar_model(config(name), "cpu")
             emit_only_output_tokens(ar, CONTENT_STYLE_CODES, ar.output_eos_token_id)
-            save_accelerate_folder(ar, repo / f"contentstyle_modeling/{name}", ar_config)
+            save_accelerate_folder(ar, repo / f"contentstyle_modeling/{name}")
     return repo
 
 
-VEVO15_VARIANTS = ("singnet7k", "sing0.4k")
-
-
-def build_vevo15(root: Path, rt: Any) -> Path:
-    """amphion/Vevo1.5, tiny (both AR and FM variants): returns the repository folder."""
+def build_vevo15(rt: Any, root: Path) -> Path:
+    """amphion/Vevo1.5, tiny (both variants of the AR and FM models), under `root`, with the tiny configs written
+    into the mirror `rt` runs on; returns the repository folder."""
     import torch
 
-    repo, side = root / "Vevo1.5", root / "Vevo1.5-configs"
-    side.mkdir(parents=True, exist_ok=True)
+    repo, work = root / "Vevo1.5", root / "Vevo1.5-build"
+    work.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(SEED)
-    whisper_stats = side / "whisper_stats.pt"
-    torch.save({"mean": torch.randn(FEATURES) * 0.1, "std": torch.ones(FEATURES)}, whisper_stats)
-    vocos = {"vocos_dim": 16, "vocos_intermediate_dim": 32, "vocos_num_layers": 1}
-    content_style = {"coco_type": "content_style", "downsample_rate": 4, "codebook_size": CONTENT_STYLE_CODES,
-                     "hidden_size": 16, "codebook_dim": 8, "encoder": vocos, "decoder": vocos,
-                     "use_normed_whisper": True, "whisper_stats_path": str(whisper_stats),
-                     "whisper_dim": FEATURES, "chromagram_dim": 24}
-    prosody = {"coco_type": "style", "downsample_rate": 8, "codebook_size": PROSODY_CODES, "hidden_size": 16,
-               "codebook_dim": 8, "encoder": vocos, "decoder": vocos, "chromagram_dim": 24}
-    preprocess = {**PREPROCESS_24K, "f0_fmin": 50.0, "f0_fmax": 1100.0}
+    torch.save({"mean": torch.randn(FEATURES) * 0.1, "std": torch.ones(FEATURES)},
+               mirror_file(rt, f"{VEVO15_CONFIGS}/whisper_stats.pt"))
+    configs = {name: shrink_config(rt, f"{VEVO15_CONFIGS}/{name}", sizes) for name, sizes in VEVO15_SIZES.items()}
     with rt.session():
         from models.codec.coco.rep_coco_model import CocoContentStyle, CocoStyle
         from models.svc.vevosing import vevosing_utils as vevosing
 
-        # tokenizers as trained (with their decoders); the pipeline builds only their quantizer halves
-        cfg = rt.load_config(_written(side / "tokenizers.json", {"cs": content_style, "prosody": prosody}))
-        save_accelerate_folder(CocoContentStyle(cfg=cfg.cs), repo / "tokenizer/contentstyle_fvq16384_12.5hz")
-        save_accelerate_folder(CocoStyle(cfg=cfg.prosody), repo / "tokenizer/prosody_fvq512_6.25hz")
-        save_accelerate_folder(_built(rt, VOCODER, side / "vocoder.json", vevosing.build_vocoder_model),
-                               repo / "acoustic_modeling/Vocoder", VOCODER)
+        def config(name: str) -> Any:
+            return rt.load_config(rt.path(f"{VEVO15_CONFIGS}/{name}.json"))
+
+        # the tokenizers as trained, with the decoders the pipeline does not build
+        model = configs[f"ar_emilia101k_{VEVO15_VARIANTS[0]}.json"]["model"]
+        tokenizers = work / "tokenizers.json"
+        tokenizers.write_text(json.dumps({"cs": {**model["coco_content_style"], "decoder": SMALL_VOCOS},
+                                          "prosody": {**model["coco_style"], "decoder": SMALL_VOCOS}}))
+        both = rt.load_config(tokenizers)
+        save_accelerate_folder(CocoContentStyle(cfg=both.cs), repo / "tokenizer/contentstyle_fvq16384_12.5hz")
+        save_accelerate_folder(CocoStyle(cfg=both.prosody), repo / "tokenizer/prosody_fvq512_6.25hz")
+        save_accelerate_folder(vevosing.build_vocoder_model(config("vocoder"), "cpu"),
+                               repo / "acoustic_modeling/Vocoder")
         for variant in VEVO15_VARIANTS:
-            fm_config = {"preprocess": preprocess, "model": {
-                "flow_matching_transformer": {"mel_dim": MELS, "hidden_size": 16, "num_layers": 1, "num_heads": 2,
-                                              "cfg_scale": 0.2, "use_cond_code": True,
-                                              "cond_codebook_size": CONTENT_STYLE_CODES, "cond_scale_factor": 4,
-                                              "sigma": 1e-5, "time_scheduler": "cos"},
-                "cond_sample_rate": 16000, "coco": content_style}}
-            name = f"fm_emilia101k_{variant}"
-            save_accelerate_folder(_built(rt, fm_config, side / f"{name}.json", vevosing.build_fmt_model),
-                                   repo / f"acoustic_modeling/{name}", fm_config)
-            ar_config = {"preprocess": preprocess, "model": {
-                "autoregressive_transformer": {"content_vocab_size": 1024, "style_vocab_size": PROSODY_CODES,
-                                               "content_style_vocab_size": CONTENT_STYLE_CODES, **SMALL_LLAMA},
-                "cond_sample_rate": 16000, "train_both_conversion_and_synthesis": False,
-                "train_only_conversion": False, "train_only_synthesis": True,
-                "use_content_tokens_as_input": False, "use_style_tokens_as_input": True,
-                "coco_style": prosody, "coco_content_style": content_style}}
-            name = f"ar_emilia101k_{variant}"
-            ar = _built(rt, ar_config, side / f"{name}.json", vevosing.build_ar_model)
+            save_accelerate_folder(vevosing.build_fmt_model(config(f"fm_emilia101k_{variant}"), "cpu"),
+                                   repo / f"acoustic_modeling/fm_emilia101k_{variant}")
+            ar = vevosing.build_ar_model(config(f"ar_emilia101k_{variant}"), "cpu")
             emit_only_output_tokens(ar, CONTENT_STYLE_CODES, ar.content_style_eos_token_id)
-            save_accelerate_folder(ar, repo / f"contentstyle_modeling/{name}", ar_config)
+            save_accelerate_folder(ar, repo / f"contentstyle_modeling/ar_emilia101k_{variant}")
     return repo
-
-
-def _written(path: Path, data: dict[str, Any]) -> Path:
-    path.write_text(json.dumps(data, indent=1))
-    return path
 
 
 # -- what the tests need besides checkpoints ------------------------------------------------------------------
@@ -256,16 +279,3 @@ def tone(path: Path, seconds: float, hz: float, rate: int = 24_000, level: float
     wave = level * np.sin(2 * np.pi * hz * t + 2 * np.sin(2 * np.pi * 5 * t)) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
     sf.write(str(path), wave.astype(np.float32), rate)
     return path
-
-
-def stand_in_phonemizer() -> types.ModuleType:
-    """A module to put in sys.modules as Amphion's G2P where the checkout lacks its model files: letters to
-    deterministic phone ids below 1024 (the AR models' phone vocabulary)."""
-    def g2p(text: str, language: str) -> tuple[str, list[int]]:
-        letters = [c for c in text.lower() if c.isalpha()]
-        return "".join(letters), [1 + (ord(c) * 7 + len(language)) % 1000 for c in letters]
-
-    module = types.ModuleType("models.tts.maskgct.g2p.g2p_generation")
-    module.g2p = lambda text, sentence=None, language="en": g2p(text, language)  # type: ignore[attr-defined]
-    module.chn_eng_g2p = lambda text: g2p(text, "en")  # type: ignore[attr-defined]
-    return module

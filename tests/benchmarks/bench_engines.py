@@ -65,25 +65,25 @@ def _chatterbox(hub: Path, work: Path) -> None:
 
 
 def _vevo(hub: Path, work: Path) -> None:
-    """Tiny amphion/Vevo and amphion/Vevo1.5 (built with the checkout in AMPHION_ROOT) and tiny encoders."""
+    """Tiny amphion/Vevo and amphion/Vevo1.5 and tiny encoders; needs AMPHION_ROOT, mirrored (with the G2P's large
+    files when the checkout lacks them) so that its stock Vevo configs can be the tiny models' (tests/amphion_tiny)."""
     import torchaudio
     import whisper
 
-    from engines.amphion import vevo_common
     from engines.amphion.runtime import AmphionRuntime
+    from tests.amphion_checkout import complete_checkout
     from tests.amphion_tiny import vevo as tiny
 
     if not os.environ.get("AMPHION_ROOT"):
         raise RuntimeError("set AMPHION_ROOT to an Amphion checkout")
-    rt = AmphionRuntime(Path(os.environ["AMPHION_ROOT"]))
-    for repo_id, folder in (("amphion/Vevo", tiny.build_vevo(work, rt)), ("amphion/Vevo1.5", tiny.build_vevo15(work, rt))):
+    root = complete_checkout(Path(os.environ["AMPHION_ROOT"]), TINY / "Amphion")
+    os.environ["AMPHION_ROOT"] = str(root)
+    rt = AmphionRuntime(root)
+    for repo_id, folder in (("amphion/Vevo", tiny.build_vevo(rt, work)), ("amphion/Vevo1.5", tiny.build_vevo15(rt, work))):
         _lay_out(hub, repo_id, folder)
     os.environ.update(TORCH_HOME=str(work / "torch"), XDG_CACHE_HOME=str(work))
     torchaudio.pipelines.HUBERT_LARGE = tiny.install_tiny_hubert(work / "torch")
     whisper._MODELS["medium"] = tiny.install_tiny_whisper(work / "whisper")
-    if any(not (rt.root / name).is_file() for name in vevo_common.G2P_FILES):  # an incomplete checkout
-        sys.modules["models.tts.maskgct.g2p.g2p_generation"] = tiny.stand_in_phonemizer()
-        vevo_common.G2P_FILES = ()
     for name, hz in (("source", 180), ("reference", 260)):
         tiny.tone(work / f"{name}.wav", 4.0, hz)
 

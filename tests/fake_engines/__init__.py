@@ -5,6 +5,7 @@ default engine; these exist because a real model cannot be made slow, flaky or m
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -157,6 +158,17 @@ class PromptedEngine(Engine):
 
         audio, _ = read_audio(path, 16_000)
         return np.array(model.encode(pad_or_trim(model.feature_extractor(audio))))
+
+
+class SoundAlonePromptedEngine(PromptedEngine):
+    """The prompted engine with a mode that needs no transcript (as Vevo-TTS's global-guided inference)."""
+
+    id = "test.prompted_sound_alone"
+    name = "Prompted engine, transcript optional"
+    inputs = (PromptedEngine.inputs[0],
+              dataclasses.replace(PromptedEngine.inputs[1], transcript_optional_with="sound_alone"))
+    params = (*PromptedEngine.params, Param("sound_alone", "bool", False, label="Voice from the sound alone",
+                                            help="Reads the reference without its transcript."))
 
 
 class ChunkedHibari(HibariTTS):

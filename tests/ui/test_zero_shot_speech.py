@@ -71,3 +71,25 @@ async def test_a_clip_needs_its_transcript_and_transcribe_fills_it(seed: Service
     await user.should_see(marker="result-card", retries=JOB_WAIT)
     job = seed.jobs.list(limit=1, task="tts")[0]
     assert "fox" in job.result["extras"]["transcript"].lower()
+
+
+async def test_a_clip_needs_no_transcript_while_a_param_says_the_engine_does_without(seed: Services,
+                                                                                     user: User) -> None:
+    await user.open("/speech")
+    await pick_engine(user, "Prompted engine, transcript optional · ready")
+    await user.should_see("needs its transcript unless Voice from the sound alone is on")
+    (mode,) = user.find(marker="slot-reference-mode").elements
+    mode.set_value("clip")
+    user.find(marker="speech-text").type("No transcript needed.")
+    upload = user.find(marker="slot-reference-clip-upload").elements.pop()
+    await upload.handle_uploads([ui.upload.SmallFileUpload("me.wav", "audio/wav", wav_bytes(hibari_speech(SENTENCE)))])
+    await user.should_see("me.wav · ", retries=20)
+    user.find(marker="generate").click()
+    await user.should_see("needs the clip's transcript")
+    with user.scope(marker="param-sound_alone"):
+        (switch,) = user.find(ui.switch).elements
+    switch.set_value(True)
+    user.find(marker="generate").click()
+    await user.should_see(marker="result-card", retries=JOB_WAIT)
+    job = seed.jobs.list(limit=1, task="tts")[0]
+    assert job.payload["params"]["sound_alone"] is True and job.result["extras"]["transcript"] == ""

@@ -2,7 +2,6 @@
 engine, written next to the other generations; the default engine and the target slot for neural engines."""
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -61,13 +60,15 @@ def test_singing_uses_the_singing_engine(services: Services, tmp_path: Path) -> 
     assert abs(pitch_shift(sung_tone(2.0, 330.0), converted, 24_000) + 12) <= 0.3
 
 
-def test_a_source_longer_than_the_engine_takes_is_refused_before_queueing(services: Services, speech_upload,  # type: ignore[no-untyped-def]
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    source, reference = WorldVoiceConverter.inputs
-    monkeypatch.setattr(WorldVoiceConverter, "inputs", (dataclasses.replace(source, max_seconds=3.0), reference))
-    with pytest.raises(InvalidRequest, match=r"Source audio: lecture.wav is 5\.\d s long; WORLD voice converter takes "
-                                             r"at most 3\.0 s\. Cut it shorter, or convert it in parts\."):
-        services.conversion.submit("vc", speech_upload.id)
+def test_a_source_longer_than_the_engine_takes_is_refused_before_queueing(services: Services,
+                                                                          tmp_path: Path) -> None:
+    # the converter's own bound, 20 minutes: a longer source is refused with a message, never queued
+    assert WorldVoiceConverter.inputs[0].max_seconds == 20 * 60
+    noise = np.random.default_rng(0).normal(0, 0.1, 8_000 * 1_201).astype(np.float32)
+    lecture = services.uploads.store_file(write(tmp_path / "lecture.wav", noise, 8_000))
+    with pytest.raises(InvalidRequest, match=r"Source audio: lecture.wav is 20\.0 min long; WORLD voice converter "
+                                             r"takes at most 20\.0 min\. Cut it shorter, or convert it in parts\."):
+        services.conversion.submit("vc", lecture.id)
     assert services.jobs.list() == []
 
 

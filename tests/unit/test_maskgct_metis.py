@@ -83,7 +83,7 @@ def test_a_checkout_without_the_g2p_files_is_named_in_readiness(engine_id: str, 
     from engines.registry import Registry
 
     root = tmp_path / "Amphion"
-    for name in ("models/tts/maskgct/g2p/sources/g2p_chinese_model", "utils"):
+    for name in ("models/tts/maskgct/g2p/sources/g2p_chinese_model", "utils", ".git"):
         (root / name).mkdir(parents=True)
     readiness = Registry(context=Settings.load(amphion_root=root)).get(engine_id).check()
     assert readiness.state == "missing_dependency"
