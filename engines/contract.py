@@ -102,6 +102,9 @@ class Param:
 
 
 SlotKind = Literal["text", "audio"]
+# What a result keeps of an audio input: its content (words, melody, timing), its voice (timbre), its style.
+# Evaluation compares a result with the input that gave its content, and its speaker with the one that gave its voice.
+Aspect = Literal["content", "voice", "style"]
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ class InputSlot:
     max_seconds: float | None = None  # audio
     sweet_spot: tuple[float, float] | None = None  # audio: the duration range the model likes best
     needs_transcript: bool = False  # audio
+    carries: tuple[Aspect, ...] = ()  # audio: what the result keeps of this clip (declared by generating engines)
 
     def check_text(self, value: Any) -> str:
         text = "" if value is None else str(value)

@@ -108,7 +108,8 @@ class MetisTTS(parts.DurationOfOnePart, parts.NeedsTranscript, MetisEngine):
         InputSlot("text", "text", "Text", max_chars=5_000, chunk_chars=parts.CHUNK_CHARS,
                   help="What to say. Long text is spoken in chunks of about 15 s, joined with a cross-fade."),
         InputSlot("reference", "audio", "Reference voice", min_seconds=1.0, max_seconds=30.0, sweet_spot=(3.0, 10.0),
-                  needs_transcript=True, help="A clean clip of the voice and exactly what it says."),
+                  needs_transcript=True, carries=("voice", "style"),
+                  help="A clean clip of the voice and exactly what it says."),
     )
     params = (
         Param("prompt_language", "choice", "en", label="Reference language",
@@ -147,9 +148,10 @@ class MetisVC(MetisEngine):
     stage1 = (VC,)
     weights = (*parts.CODEC_SETS, VC)
     inputs = (
-        InputSlot("source", "audio", "Source speech", min_seconds=0.5, max_seconds=30.0, help=SOURCE_HELP),
+        InputSlot("source", "audio", "Source speech", min_seconds=0.5, max_seconds=30.0, help=SOURCE_HELP,
+                  carries=("content",)),
         InputSlot("reference", "audio", "Target voice", min_seconds=1.0, max_seconds=30.0, sweet_spot=(3.0, 10.0),
-                  help="A clean clip of the voice to sound like."),
+                  help="A clean clip of the voice to sound like.", carries=("voice",)),
     )
     params = (parts.seed_param(), steps_param(20), cfg_param(1.0), parts.config_param(stock_config))
 
@@ -183,7 +185,8 @@ class MetisSE(MetisLoRAEngine):
     stock_config = "models/tts/metis/config/se.json"
     stage1 = (BASE, lora_set("se", "SE"))
     weights = (*parts.CODEC_SETS, *stage1)
-    inputs = (InputSlot("source", "audio", "Noisy speech", min_seconds=0.5, max_seconds=30.0, help=SOURCE_HELP),)
+    inputs = (InputSlot("source", "audio", "Noisy speech", min_seconds=0.5, max_seconds=30.0, help=SOURCE_HELP,
+                        carries=("content", "voice")),)
     params = (parts.seed_param(), steps_param(10), cfg_param(0.0), parts.config_param(stock_config))
 
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
@@ -203,9 +206,10 @@ class MetisTSE(MetisLoRAEngine):
     weights = (*parts.CODEC_SETS, *stage1)
     inputs = (
         InputSlot("source", "audio", "Mixture", min_seconds=0.5, max_seconds=30.0,
-                  help="Speech with other voices over it. " + SOURCE_HELP),
+                  help="Speech with other voices over it. " + SOURCE_HELP, carries=("content",)),
         InputSlot("enrolment", "audio", "Enrolment (the speaker to keep)", min_seconds=1.0, max_seconds=30.0,
-                  sweet_spot=(3.0, 10.0), help="A clean clip of the speaker to extract, on their own."),
+                  sweet_spot=(3.0, 10.0), help="A clean clip of the speaker to extract, on their own.",
+                  carries=("voice",)),
     )
     params = (parts.seed_param(), steps_param(10), cfg_param(0.0), parts.config_param(stock_config))
 

@@ -119,9 +119,9 @@ class Noro(AmphionEngine):
     requirements = Requirements(amphion=True, python=deps.NORO)
     inputs = (
         InputSlot("source", "audio", "Source speech", min_seconds=0.5, max_seconds=60.0, sweet_spot=(2.0, 20.0),
-                  help="What is said, and how: its words and timing are kept."),
+                  help="What is said, and how: its words and timing are kept.", carries=("content",)),
         InputSlot("reference", "audio", "Target voice", min_seconds=1.0, max_seconds=30.0, sweet_spot=(3.0, 10.0),
-                  help="One clip of the voice to speak in; background noise is tolerated."),
+                  help="One clip of the voice to speak in; background noise is tolerated.", carries=("voice",)),
     )
     weights = tuple(dataclasses.replace(w, when=(("vocoder", name),)) for name, w in HUB_VOCODERS.items())
     SEED: ClassVar[Param] = Param("seed", "seed", -1, help="The same seed gives the same result.")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..contract import AudioInput, InputSlot, Param, Progress, Request, Result, Weights
+from ..contract import Aspect, AudioInput, InputSlot, Param, Progress, Request, Result, Weights
 from ..requirements import Readiness, Requirements
 from . import deps
 from . import vevo_common as vc
@@ -50,15 +50,15 @@ def _weights(*folders: str) -> tuple[Weights, ...]:
     return tuple(vc.hub_folder(REPO, f, FOLDERS[f][0], FOLDERS[f][1], LICENCE) for f in folders) + (deps.HUBERT_LARGE,)
 
 
-def _source(help_text: str, max_seconds: float = 60.0) -> InputSlot:
+def _source(help_text: str, max_seconds: float = 60.0, carries: tuple[Aspect, ...] = ("content",)) -> InputSlot:
     return InputSlot("source", "audio", "Source speech", min_seconds=0.5, max_seconds=max_seconds,
-                     sweet_spot=(2.0, 20.0), help=help_text)
+                     sweet_spot=(2.0, 20.0), help=help_text, carries=carries)
 
 
-def _reference(name: str, label: str, help_text: str, *, required: bool = True,
+def _reference(name: str, label: str, help_text: str, carries: tuple[Aspect, ...], *, required: bool = True,
                needs_transcript: bool = False) -> InputSlot:
     return InputSlot(name, "audio", label, required=required, min_seconds=1.0, max_seconds=30.0,
-                     sweet_spot=(3.0, 12.0), needs_transcript=needs_transcript, help=help_text)
+                     sweet_spot=(3.0, 12.0), needs_transcript=needs_transcript, help=help_text, carries=carries)
 
 
 class _Vevo(AmphionEngine):
@@ -138,7 +138,8 @@ class VevoTimbre(_Vevo):
                "(style-preserving conversion, flow matching only).")
     memory_mb = 4_000
     inputs = (_source("The speech to convert: everything but its timbre is kept."),
-              _reference("timbre_reference", "Timbre reference", "A clip of the voice whose timbre to take."))
+              _reference("timbre_reference", "Timbre reference", "A clip of the voice whose timbre to take.",
+                         ("voice",)))
     params = (*vc.flow_matching_params(), vc.SEED)
     weights = _weights(CONTENT_STYLE_TOKENIZER, ACOUSTIC_MODEL, VOCODER)
 
@@ -205,9 +206,10 @@ class VevoStyle(_VevoConversionAR):
     name = "Vevo-Style (accent and emotion)"
     summary = ("Takes the accent and emotion (the speaking style) from the reference; keeps the source's words and "
                "its speaker's timbre.")
-    inputs = (_source("The speech to convert: its words and timbre are kept.", max_seconds=30.0),
+    inputs = (_source("The speech to convert: its words and timbre are kept.", max_seconds=30.0,
+                      carries=("content", "voice")),
               _reference("style_reference", "Style reference",
-                         "A clip with the accent or emotion to take (e.g. an angry or a British speaker)."))
+                         "A clip with the accent or emotion to take (e.g. an angry or a British speaker).", ("style",)))
 
     def timbre_clip(self, request: Request) -> AudioInput:
         return request.inputs["source"]
@@ -219,7 +221,8 @@ class VevoVoice(_VevoConversionAR):
     summary = ("Changes both the timbre and the speaking style (accent, emotion) to the reference's voice; keeps "
                "only the source's words.")
     inputs = (_source("The speech to convert: only its words are kept.", max_seconds=30.0),
-              _reference("reference", "Target voice", "A clip of the voice to imitate, timbre and style."))
+              _reference("reference", "Target voice", "A clip of the voice to imitate, timbre and style.",
+                         ("voice", "style")))
     style_slot = "reference"
 
     def timbre_clip(self, request: Request) -> AudioInput:
@@ -241,9 +244,10 @@ class VevoTTS(_Vevo):
                   help="What to say. Long text is spoken in parts of about two sentences, joined smoothly."),
         _reference("style_reference", "Style reference", "A clip whose accent, emotion and pace the speech "
                                                           "takes (and its timbre, unless a timbre reference is "
-                                                          "given). Its transcript is needed.", needs_transcript=True),
+                                                          "given). Its transcript is needed.", ("voice", "style"),
+                   needs_transcript=True),
         _reference("timbre_reference", "Timbre reference", "Optional: a clip of another voice whose timbre to "
-                                                           "use instead.", required=False),
+                                                           "use instead.", ("voice",), required=False),
     )
     params = (*vc.language_params(), *vc.ar_sampling_params(TOKEN_RATE), *vc.flow_matching_params(), vc.SEED)
     weights = _weights(CONTENT_STYLE_TOKENIZER, TTS_AR, ACOUSTIC_MODEL, VOCODER)
