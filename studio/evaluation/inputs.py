@@ -37,6 +37,24 @@ class Source:
     notes: tuple[str, ...] = ()  # what was chosen to compare with, and why
 
 
+def generation_source(name: str, audio: Path, job_id: str, slots: Sequence[InputSlot], inputs: dict[str, Any],
+                      home: Path) -> Source:
+    """A generation as an item: compared with the input whose content it keeps (a conversion's source), its speaker
+    with the input whose voice it should have (a target voice, a TTS prompt), its words with its text (else its
+    source's transcript). Input paths are relative to `home` unless absolute."""
+    content, voice = compared_inputs(slots, inputs)
+    notes = [f"{use} its input “{slot.label}” ({Path(inputs[slot.name]['path']).name})."
+             for slot, use in ((content, "Metrics that need a reference compare it with"),
+                               (voice, "Speaker similarity compares it with")) if slot is not None]
+    text = inputs.get("text") if isinstance(inputs.get("text"), str) else None
+    transcript = inputs[content.name].get("transcript") if content is not None else None
+    if not text and isinstance(transcript, str) and transcript.strip():
+        text = transcript
+    return Source(name, audio, home / inputs[content.name]["path"] if content else None, text, job_id,
+                  voice=home / inputs[voice.name]["path"] if voice and voice is not content else None,
+                  notes=tuple(notes))
+
+
 def compared_inputs(slots: Sequence[InputSlot], inputs: dict[str, Any]) -> tuple[InputSlot | None, InputSlot | None]:
     """Of a generation's filled audio inputs, the one whose content the result keeps and the one whose voice it
     should have (by what each slot `carries`). A slot that carries the voice alone (a timbre reference) wins over one

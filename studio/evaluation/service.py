@@ -34,7 +34,8 @@ from ..model_manager import ModelManager
 from ..storage import Paths
 from ..transcription import TranscriptionService
 from ..uploads import safe_name
-from .inputs import Source, check_zip_name, compared_inputs, pair_folders, read_transcripts, sidecar_text
+from .inputs import (Source, check_zip_name, generation_source, pair_folders, read_transcripts,
+                     sidecar_text)
 from .report import ItemResult, Report, summarise
 from .store import ReportStore, item_keys
 
@@ -189,8 +190,7 @@ class EvaluationService(ReportStore):
                                       .where(G.id == generation_id)).first()
 
     def _job_source(self, job_id: str) -> Source:
-        """A generation as an item: compared with the input whose content it keeps (a conversion's source), its
-        speaker with the input whose voice it should have (a target voice, a TTS prompt), its words with its text."""
+        """A generation as an item (see generation_source), from its history row or else its job."""
         kept = self._kept(job_id)
         if kept is None:
             job = self.jobs.get(job_id)
@@ -200,24 +200,12 @@ class EvaluationService(ReportStore):
                 raise InvalidRequest(f"Generation {job_id} has no audio (it did not succeed).")
             kept = (job.title, job.payload.get("engine_id", ""), job.payload.get("inputs", {}), job.result["audio"])
         title, engine_id, inputs, audio = kept
-        text = inputs.get("text") if isinstance(inputs.get("text"), str) else None
-        if engine_id not in self.registry:
-            note = (f"Its engine {engine_id} is not installed here, so which input was its source or its voice is "
-                    f"unknown: only its text and the clip itself are scored.")
-            return Source(title[:60] or job_id, self.paths.home / audio, None, text, job_id, notes=(note,))
-        content, voice = compared_inputs(self.registry.get(engine_id).inputs, inputs)
-        notes = []
-        for slot, use in ((content, "Metrics that need a reference compare it with"),
-                          (voice, "Speaker similarity compares it with")):
-            if slot is not None:
-                notes.append(f"{use} its input “{slot.label}” ({Path(inputs[slot.name]['path']).name}).")
-        transcript = inputs[content.name].get("transcript") if content is not None else None
-        return Source(title[:60] or job_id, self.paths.home / audio, self._input_path(inputs, content),
-                      text or (transcript if isinstance(transcript, str) and transcript.strip() else None), job_id,
-                      voice=self._input_path(inputs, voice) if voice is not content else None, notes=tuple(notes))
-
-    def _input_path(self, inputs: dict[str, Any], slot: Any) -> Path | None:
-        return self.paths.home / inputs[slot.name]["path"] if slot is not None else None  # absolute stays absolute
+        known = engine_id in self.registry
+        source = generation_source(title[:60] or job_id, self.paths.home / audio, job_id,
+                                   self.registry.get(engine_id).inputs if known else (), inputs, self.paths.home)
+        return source if known else replace(source, notes=(
+            f"Its engine {engine_id} is not installed here, so which input was its source or its voice is unknown: "
+            f"only its text and the clip itself are scored.",))
 
     @staticmethod
     def _title(request: EvaluationRequest, sources: list[Source]) -> str:

@@ -260,6 +260,33 @@ def test_every_engine_that_makes_audio_says_what_its_result_keeps_of_each_audio_
             assert slot.carries and set(slot.carries) <= {"content", "voice", "style"}, (engine.id, slot.name)
 
 
+@pytest.mark.parametrize(("engine_id", "filled", "content", "voice"), [
+    ("builtin.world_vc", ("source", "reference"), "source", "reference"),
+    ("amphion.noro", ("source", "reference"), "source", "reference"),
+    ("amphion.vevo_timbre", ("source", "timbre_reference"), "source", "timbre_reference"),
+    ("amphion.vevo_style", ("source", "style_reference"), "source", None),  # keeps the source's own voice
+    ("amphion.vevo_tts", ("style_reference",), None, "style_reference"),
+    ("amphion.vevo_tts", ("style_reference", "timbre_reference"), None, "timbre_reference"),
+    ("amphion.metis_tse", ("source", "enrolment"), "source", "enrolment"),
+    ("builtin.opus", ("source",), "source", None),
+    ("amphion.maskgct", ("reference",), None, "reference"),
+])
+def test_each_engines_inputs_give_the_clips_its_results_are_compared_with(
+        engine_id: str, filled: tuple[str, ...], content: str | None, voice: str | None, tmp_path: Path) -> None:
+    from engines.registry import Registry
+    from studio.evaluation.inputs import generation_source
+
+    inputs = {"text": "Words.", **{name: {"path": f"uploads/{name}.wav", "transcript": f"{name} says"}
+                                   for name in filled}}
+    source = generation_source("item", tmp_path / "out.wav", "job", Registry().get(engine_id).inputs, inputs, tmp_path)
+    assert source.reference == (tmp_path / f"uploads/{content}.wav" if content else None)
+    assert source.voice == (tmp_path / f"uploads/{voice}.wav" if voice else None)
+    assert source.text == "Words."  # the text the generation was asked to say wins over the source's transcript
+    without_text = generation_source("item", tmp_path / "out.wav", "job", Registry().get(engine_id).inputs,
+                                     {k: v for k, v in inputs.items() if k != "text"}, tmp_path)
+    assert without_text.text == (f"{content} says" if content else None)
+
+
 def test_a_sets_voicing_f1_pools_the_counts_of_its_items_as_amphion_does(services: Services, tmp_path: Path) -> None:
     from tests.evaluation_fixtures import tone
 
