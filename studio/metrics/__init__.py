@@ -98,7 +98,7 @@ def score_item(item: Item, keys: Iterable[str], options: Options, scorers: Score
             check_item(item, group)
             values = group.compute(item, options, scorers)
             scores.values.update({k: float(values[k]) for k in chosen})
-            scores.values.update({n: float(values[n]) for k in chosen if k in POOLED for n in POOLED[k][0]})
+            scores.values.update({c: float(values[c]) for k in chosen if k in POOLED for c in POOLED[k][0]})
         except Cancelled:
             raise
         except (MetricError, EngineError) as exc:  # EngineError: a model refused the input, worded for the user
