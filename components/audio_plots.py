@@ -20,6 +20,7 @@ from studio.audio.io import read_audio
 from . import theme
 
 _DTYPES = {np.dtype("float32"): "f4", np.dtype("uint8"): "u1"}
+A4 = 440.0
 AXIS = {"gridcolor": theme.PLOT_GRID, "zeroline": False, "color": theme.PLOT_INK}
 
 
@@ -105,30 +106,37 @@ _VIEW_UNITS = {"waveform": "amplitude", "spectrogram": "Hz (mel)", "f0": "F0 Hz"
 
 def conversion_figure(source: str | Path, converted: str | Path, f0_method: str = "pyworld", *,
                       note_names: bool = False) -> dict[str, Any]:
-    """Source and converted clip on one time axis: both F0 contours in semitones (note names for singing,
-    Hz for speech), then each clip's log-mel spectrogram. Runs the analysis: call it off the event loop."""
+    """Source and converted clip on one time axis: both F0 contours in semitones (from A4, labelled with note names,
+    for singing; from the source's median F0 for speech), then each clip's log-mel spectrogram. Runs the analysis:
+    call it off the event loop."""
     clips = []
     for label, path, color, dash in (("source", source, theme.SOURCE_COLOR, "dot"),
                                      ("converted", converted, theme.F0_COLOR, "solid")):
         audio, sr = read_audio(path)
         clips.append((label, color, dash, len(audio) / sr, analysis.log_mel(audio, sr),
                       analysis.pitch(audio, sr, f0_method)))
+    source_voiced = clips[0][5].voiced
+    reference, origin = (float(np.median(source_voiced)), "the source's median") if source_voiced.size \
+        and not note_names else (A4, "A4")
     data: list[dict[str, Any]] = []
     semitone_values = []
     for label, color, dash, _, _, f0 in clips:
-        semitones = analysis.hz_to_semitones(f0.hz).astype(np.float32)
+        semitones = analysis.hz_to_semitones(f0.hz, reference).astype(np.float32)
         semitone_values.append(semitones[~np.isnan(semitones)])
         data.append({"type": "scatter", "x": typed(f0.times), "y": typed(semitones), "mode": "lines",
                      "connectgaps": False, "line": {"color": color, "width": 2, "dash": dash}, "name": label,
                      "customdata": typed(f0.hz), "xaxis": "x", "yaxis": "y",
-                     "hovertemplate": f"{label} · %{{x:.2f}} s · %{{customdata:.1f}} Hz<extra></extra>"})
+                     "hovertemplate": f"{label} · %{{x:.2f}} s · %{{y:+.1f}} st · %{{customdata:.1f}} Hz"
+                                      "<extra></extra>"})
     for row, (label, _, _, _, mel, _) in enumerate(clips, start=2):
         data.append({**_mel_trace(mel, f"y{row}"), "name": label,
                      "hovertemplate": f"{label} · %{{x:.2f}} s · mel band %{{y}}<extra></extra>"})
+    values = np.concatenate(semitone_values)
     layout = {
         **_base_layout(max(c[3] for c in clips), 560, "y3"),
         "showlegend": True, "legend": {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom"},
-        "yaxis": {**AXIS, "domain": [0.56, 1.0], **_pitch_axis(np.concatenate(semitone_values), note_names)},
+        "yaxis": {**AXIS, "domain": [0.56, 1.0],
+                  **(_note_axis(values) if note_names else _semitone_axis(values, reference, origin))},
         "yaxis2": {**AXIS, "domain": [0.28, 0.52], "title": {"text": "source"}, **_mel_ticks(clips[0][4].frequencies)},
         "yaxis3": {**AXIS, "domain": [0.0, 0.24], "title": {"text": "converted"},
                    **_mel_ticks(clips[1][4].frequencies)},
@@ -137,27 +145,32 @@ def conversion_figure(source: str | Path, converted: str | Path, f0_method: str 
     return {"data": data, "layout": layout, "config": theme.PLOT_CONFIG}
 
 
-def _pitch_axis(semitones: np.ndarray, note_names: bool) -> dict[str, Any]:
-    """A semitone axis (0 = A4) labelled with note names, or with round frequencies in Hz."""
-    low, high = (np.percentile(semitones, [1, 99]) if semitones.size else (-24.0, 0.0))
-    low, high = float(np.floor(low - 2)), float(np.ceil(high + 2))
-    if note_names:
-        naturals = [s for s in range(int(low), int(high) + 1) if "#" not in _note(s)]
-        span = high - low
-        letters = "CDEFGAB" if span <= 18 else "CG" if span <= 36 else "C"
-        marks = [s for s in naturals if _note(s)[0] in letters]
-        text = [_note(s) for s in marks]
-        title = "pitch (note)"
-    else:
-        hz = [f for f in (50, 70, 100, 150, 200, 300, 400, 600, 800, 1200) if low <= 12 * np.log2(f / 440) <= high]
-        marks = [float(12 * np.log2(f / 440)) for f in hz]
-        text = [f"{f} Hz" for f in hz]
-        title = "pitch (log scale)"
-    return {"range": [low, high], "tickvals": marks, "ticktext": text, "title": {"text": title}}
+def _pitch_range(semitones: np.ndarray, empty: tuple[float, float]) -> tuple[int, int]:
+    low, high = (np.percentile(semitones, [1, 99]) if semitones.size else empty)
+    return int(np.floor(low - 2)), int(np.ceil(high + 2))
+
+
+def _note_axis(semitones: np.ndarray) -> dict[str, Any]:
+    """A semitone axis (0 = A4) labelled with note names."""
+    low, high = _pitch_range(semitones, (-24.0, 0.0))
+    naturals = [s for s in range(low, high + 1) if "#" not in _note(s)]
+    letters = "CDEFGAB" if high - low <= 18 else "CG" if high - low <= 36 else "C"
+    marks = [s for s in naturals if _note(s)[0] in letters]
+    return {"range": [low, high], "tickvals": marks, "ticktext": [_note(s) for s in marks],
+            "title": {"text": "pitch (note)"}}
+
+
+def _semitone_axis(semitones: np.ndarray, reference: float, origin: str) -> dict[str, Any]:
+    """A semitone axis labelled in semitones from `reference` Hz, which `origin` names."""
+    low, high = _pitch_range(semitones, (-12.0, 12.0))
+    step = next(s for s in (1, 2, 3, 6, 12, 24) if (high - low) / s <= 12)
+    marks = list(range(-(-low // step) * step, high + 1, step))
+    return {"range": [low, high], "tickvals": marks, "ticktext": [f"{m:+d}" if m else "0" for m in marks],
+            "title": {"text": f"semitones from {origin} ({reference:.0f} Hz)"}}
 
 
 def _note(semitones: float) -> str:
-    return analysis.note_name(440.0 * 2 ** (semitones / 12))
+    return analysis.note_name(A4 * 2 ** (semitones / 12))
 
 
 def _base_layout(duration: float, height: int, bottom_axis: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 from nicegui import ui
 
 from studio.evaluation import ItemResult, Report, Score
+from studio.evaluation.report import summary_text
 from studio.metrics import METRICS, Metric
 
 from . import theme
@@ -57,7 +58,7 @@ class EvaluationResults:
                 text, n = metric.format(self.report.items[0].values.get(key)), ""
             else:
                 stats = self.report.summary[key]
-                text, n = metric.format_stats(stats["mean"], stats["std"]), stats["n"]
+                text, n = summary_text(key, stats), stats["n"]
             rows.append({"key": key, "metric": f"{metric.label} {_direction(metric)}".strip(), "value": text, "n": n,
                          "about": metric.description + (f" Amphion: {metric.amphion}." if metric.amphion else "")})
         columns = [{"name": "metric", "label": "Metric", "field": "metric", "align": "left", "sortable": True},

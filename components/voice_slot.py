@@ -1,7 +1,8 @@
 """An engine's reference-audio slot on a page: a voice from the library, or a clip given right here.
 
-For a clip, the transcript is asked for when the engine needs one (with a button that transcribes it), and
-the reference doctor's findings for this engine show before anything is queued.
+For a clip, the transcript is asked for when the engine needs one (with a button that transcribes it). For a clip
+and for a library voice's chosen sample alike, the reference doctor's findings show before anything is queued, with
+how the length suits this engine when it is outside the engine's sweet spot.
 """
 from __future__ import annotations
 
@@ -34,6 +35,16 @@ def limits_text(engine: Engine, slot: InputSlot) -> str:
     elif slot.needs_transcript:
         parts.append(f"needs its transcript unless {engine.param(slot.transcript_optional_with).title} is on")
     return ", ".join(parts)
+
+
+def doctor_text(report: doctor.Report, engine: Engine, slot: InputSlot) -> str:
+    """The doctor's summary, then how the clip's length suits `engine`'s `slot` when outside its sweet spot."""
+    fit = next((f for f in report.fits if f.engine_id == engine.id and f.slot == slot.name), None)
+    if fit is None or fit.fit == "sweet":
+        return report.summary
+    verdict = {"too_short": "is too short: it will be refused", "too_long": "is too long: it will be refused",
+               "ok": "works, but is outside its sweet spot"}[fit.fit]
+    return f"{report.summary} For {engine.name}: {report.measures['duration']:.1f} s {verdict} ({fit.describe})."
 
 
 class VoiceSlotField:
@@ -86,7 +97,8 @@ class VoiceSlotField:
         except InvalidRequest as exc:
             self.profile_note.set_text(str(exc))
             return
-        self.profile_note.set_text(f"Uses “{sample.name}” ({sample.duration:.1f} s): {report.summary}")
+        self.profile_note.set_text(f"Uses “{sample.name}” ({sample.duration:.1f} s): "
+                                   f"{doctor_text(report, self.engine, self.slot)}")
 
     async def _clip_changed(self, stored: StoredAudio | None) -> None:
         self.clip = stored
@@ -95,9 +107,7 @@ class VoiceSlotField:
             return
         self.doctor_note.set_text("Checking the clip…")
         report = await run.io_bound(self._diagnose, stored)
-        fit = next((f for f in report.fits if f.engine_id == self.engine.id and f.slot == self.slot.name), None)
-        advice = f" For {self.engine.name}: {fit.describe}." if fit and fit.fit != "sweet" else ""
-        self.doctor_note.set_text(report.summary + advice)
+        self.doctor_note.set_text(doctor_text(report, self.engine, self.slot))
 
     def _diagnose(self, stored: StoredAudio) -> doctor.Report:
         from studio.audio.io import read_audio

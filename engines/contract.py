@@ -107,6 +107,9 @@ class Param:
 
 
 SlotKind = Literal["text", "audio"]
+# What a result keeps of an audio input: its content (words, melody, timing), its voice (timbre), its style.
+# Evaluation compares a result with the input that gave its content, and its speaker with the one that gave its voice.
+Aspect = Literal["content", "voice", "style"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,7 @@ class InputSlot:
     max_seconds: float | None = None  # audio
     sweet_spot: tuple[float, float] | None = None  # audio: the duration range the model likes best
     needs_transcript: bool = False  # audio
+    carries: tuple[Aspect, ...] = ()  # audio: what the result keeps of this clip (declared by generating engines)
     transcript_optional_with: str = ""  # audio that needs a transcript: a bool param that, when on, lifts the need
 
     def transcript_needed(self, params: dict[str, Any] | None = None) -> bool:

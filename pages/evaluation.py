@@ -88,8 +88,8 @@ class EvaluationPage(TaskPage):
             with ui.row().classes("w-full gap-4") as self.sets:
                 self.reference_set = ZipSlot(services, "Reference set", "reference")
                 self.generated_set = ZipSlot(services, "Generated set", "generated")
-            self.generations = ui.select({}, multiple=True, label="Generations to score (each against its own text "
-                                         "and reference clip)").props("use-chips outlined clearable") \
+            self.generations = ui.select({}, multiple=True, label="Generations to score (each against its text, "
+                                         "its source and its target voice)").props("use-chips outlined clearable") \
                 .classes("w-full").mark("evaluation-generations")
             self.text = ui.textarea("What the generated clip should say (for WER / CER; optional)") \
                 .props("autogrow outlined").classes("w-full").mark("evaluation-text")

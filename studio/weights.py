@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from engines.contract import Engine, EngineError, Weights
+from engines.contract import EngineError, Weights
 from engines.requirements import format_bytes
 from engines.weights import TransferStatus, WeightState, delete, download, state
 

@@ -47,7 +47,8 @@ class DebaTTS(RecipeEngine):
     memory_mb = 6_000
     license = "CC-BY-NC-4.0 (data); no published weights"
     inputs = (InputSlot("text", "text", "Text", max_chars=500),
-              InputSlot("reference", "audio", "Reference voice", needs_transcript=True))
+              InputSlot("reference", "audio", "Reference voice", needs_transcript=True,
+                        carries=("voice", "style")))
     weights = (Weights("user", label="Your DebaTTS checkpoint"),)
 
     def check(self) -> Readiness:

@@ -61,7 +61,8 @@ class DualCodecCodec(Engine):
                                         PythonModule("audiotools", "descript-audiotools")))
     weights = (deps.W2V_BERT_2, *(variant.weights for variant in VARIANTS.values()))
     inputs = (InputSlot("source", "audio", "Speech", min_seconds=0.5, max_seconds=600.0,
-                        help="Speech (the codec was trained on speech); resampled to 24 kHz."),)
+                        help="Speech (the codec was trained on speech); resampled to 24 kHz.",
+                        carries=("content", "voice")),)
     params = (
         Param("model", "choice", "12hz_v1", choices=tuple((k, v.label) for k, v in VARIANTS.items()),
               affects_load=True, help="12.5 Hz: fewer tokens (for language models); 25 Hz: more detail."),

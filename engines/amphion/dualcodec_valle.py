@@ -55,7 +55,8 @@ class DualCodecVALLE(parts.NeedsTranscript, Engine):
                   help="What to say. Long text is split into parts as long as the reference allows (about 22 s of "
                        "speech with it), joined with the cross-fade below."),
         InputSlot("reference", "audio", "Reference voice", min_seconds=1.0, max_seconds=20.0, sweet_spot=(3.0, 10.0),
-                  needs_transcript=True, help="A clean clip of the voice and exactly what it says."),
+                  needs_transcript=True, carries=("voice", "style"),
+                  help="A clean clip of the voice and exactly what it says."),
     )
     params = (
         Param("language", "choice", "en", choices=LANGUAGES,

@@ -44,7 +44,7 @@ class FACodecCodec(AmphionEngine):
                        size_bytes=409_000_000, license="see the model card", note="size from the architecture"),)
     requirements = Requirements(amphion=True, python=(PythonModule("torch", "torch"), deps.EINOPS))
     inputs = (InputSlot("source", "audio", "Speech", min_seconds=0.1, max_seconds=600.0,
-                        help="Speech; resampled to 16 kHz, and the result is 16 kHz."),)
+                        help="Speech; resampled to 16 kHz, and the result is 16 kHz.", carries=("content", "voice")),)
     params = (Param("residual", "bool", True, label="Acoustic detail codes",
                     help="Off decodes from the prosody and content codes and the speaker embedding only."),)
 

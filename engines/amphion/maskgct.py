@@ -33,7 +33,7 @@ class MaskGCT(parts.DurationOfOnePart, parts.NeedsTranscript, parts.MaskGCTFamil
         InputSlot("text", "text", "Text", max_chars=5_000, chunk_chars=parts.CHUNK_CHARS,
                   help="What to say. Long text is spoken in chunks of about 15 s, joined with a cross-fade."),
         InputSlot("reference", "audio", "Reference voice", min_seconds=1.0, max_seconds=30.0, sweet_spot=(3.0, 10.0),
-                  needs_transcript=True,
+                  needs_transcript=True, carries=("voice", "style"),
                   help="A clean clip of the voice and exactly what it says; its style and recording carry over."),
     )
     params = (

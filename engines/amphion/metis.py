@@ -156,7 +156,8 @@ class MetisTTS(parts.DurationOfOnePart, parts.NeedsTranscript, MetisEngine):
         InputSlot("text", "text", "Text", max_chars=5_000, chunk_chars=parts.CHUNK_CHARS,
                   help="What to say. Long text is spoken in chunks of about 15 s, joined with a cross-fade."),
         InputSlot("reference", "audio", "Reference voice", min_seconds=1.0, max_seconds=30.0, sweet_spot=(3.0, 10.0),
-                  needs_transcript=True, help="A clean clip of the voice and exactly what it says."),
+                  needs_transcript=True, carries=("voice", "style"),
+                  help="A clean clip of the voice and exactly what it says."),
     )
     params = (
         Param("prompt_language", "choice", "en", label="Reference language",
@@ -207,9 +208,9 @@ class MetisVC(MetisConversion):
     weights = (*parts.CODEC_SETS, VC)
     inputs = (
         InputSlot("source", "audio", "Source speech", min_seconds=0.5, max_seconds=LONGEST_SOURCE_SECONDS,
-                  help=SOURCE_HELP),
+                  help=SOURCE_HELP, carries=("content",)),
         InputSlot("reference", "audio", "Target voice", min_seconds=1.0, max_seconds=30.0, sweet_spot=(3.0, 10.0),
-                  help="A clean clip of the voice to sound like."),
+                  help="A clean clip of the voice to sound like.", carries=("voice",)),
     )
     params = (parts.seed_param(), steps_param(20), cfg_param(1.0), parts.config_param(stock_config))
     prompt = ("reference", "Target voice")
@@ -240,7 +241,7 @@ class MetisSE(MetisLoRAEngine):
     stage1 = (BASE, lora_set("se", "SE"))
     weights = (*parts.CODEC_SETS, *stage1)
     inputs = (InputSlot("source", "audio", "Noisy speech", min_seconds=0.5, max_seconds=LONGEST_SOURCE_SECONDS,
-                  help=SOURCE_HELP),)
+                        help=SOURCE_HELP, carries=("content", "voice")),)
     params = (parts.seed_param(), steps_param(10), cfg_param(0.0), parts.config_param(stock_config))
     source_label = "Noisy speech"
 
@@ -257,9 +258,10 @@ class MetisTSE(MetisLoRAEngine):
     weights = (*parts.CODEC_SETS, *stage1)
     inputs = (
         InputSlot("source", "audio", "Mixture", min_seconds=0.5, max_seconds=LONGEST_SOURCE_SECONDS,
-                  help="Speech with other voices over it. " + SOURCE_HELP),
+                  help="Speech with other voices over it. " + SOURCE_HELP, carries=("content",)),
         InputSlot("enrolment", "audio", "Enrolment (the speaker to keep)", min_seconds=1.0, max_seconds=30.0,
-                  sweet_spot=(3.0, 10.0), help="A clean clip of the speaker to extract, on their own."),
+                  sweet_spot=(3.0, 10.0), help="A clean clip of the speaker to extract, on their own.",
+                  carries=("voice",)),
     )
     params = (parts.seed_param(), steps_param(10), cfg_param(0.0), parts.config_param(stock_config))
     source_label = "Mixture"

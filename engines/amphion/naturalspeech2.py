@@ -57,7 +57,7 @@ class NaturalSpeech2TTS(RecipeEngine):
         InputSlot("text", "text", "Text", max_chars=10_000, chunk_chars=200,
                   help="English text; words come from the LibriSpeech lexicon, others from g2p_en."),
         InputSlot("reference", "audio", "Reference voice", min_seconds=1.0, max_seconds=30.0, sweet_spot=(3.0, 10.0),
-                  help="A clean clip of the voice to speak with; no transcript needed."),
+                  carries=("voice", "style"), help="A clean clip of the voice to speak with; no transcript needed."),
     )
     params = (
         Param("inference_steps", "int", 200, min=1, max=1000, step=1, unit="steps", label="Diffusion steps",

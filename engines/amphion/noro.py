@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..contract import EngineError, InputSlot, Param, Progress, Request, Result, Weights
+from ..contract import EngineError, InputSlot, Param, Progress, Request, Result
 from ..conversion_input import LONGEST_SOURCE_SECONDS
 from ..requirements import Readiness, Requirements
 from . import deps
@@ -131,9 +131,10 @@ class Noro(AmphionEngine):
     inputs = (
         InputSlot("source", "audio", "Source speech", min_seconds=0.5, max_seconds=LONGEST_SOURCE_SECONDS,
                   sweet_spot=(2.0, 20.0), help="What is said, and how: its words and timing are kept. Longer than "
-                                               "30 s is converted in parts cut in its pauses (up to 10 min)."),
+                                               "30 s is converted in parts cut in its pauses (up to 10 min).",
+                  carries=("content",)),
         InputSlot("reference", "audio", "Target voice", min_seconds=1.0, max_seconds=30.0, sweet_spot=(3.0, 10.0),
-                  help="One clip of the voice to speak in; background noise is tolerated."),
+                  help="One clip of the voice to speak in; background noise is tolerated.", carries=("voice",)),
     )
     weights = tuple(dataclasses.replace(w, when=(("vocoder", name),)) for name, w in HUB_VOCODERS.items())
     SEED: ClassVar[Param] = Param("seed", "seed", -1, help="The same seed gives the same result.")

@@ -31,7 +31,7 @@ class SpeechTokenizerCodec(AmphionEngine):
                        size_bytes=482_000_000, license="Apache-2.0"),)
     requirements = Requirements(amphion=True, python=(PythonModule("torch", "torch"), deps.EINOPS))
     inputs = (InputSlot("source", "audio", "Speech", min_seconds=0.1, max_seconds=600.0,
-                        help="Speech; resampled to 16 kHz, and the result is 16 kHz."),)
+                        help="Speech; resampled to 16 kHz, and the result is 16 kHz.", carries=("content", "voice")),)
     params = (Param("codebooks", "int", 8, min=1, max=8, step=1, label="Codebooks",
                     help="How many codebooks to keep: 1 is the content alone (the voice is lost), 8 all of them."),)
 

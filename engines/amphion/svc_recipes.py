@@ -33,7 +33,7 @@ RELEASED_SINGERS = tuple(f"vocalist_l1_{name}" for name in (
 MAX_SOURCE_SECONDS = 20 * 60
 
 SOURCE = InputSlot("source", "audio", "Source singing", min_seconds=0.5, max_seconds=MAX_SOURCE_SECONDS,
-                   sweet_spot=(5.0, 120.0),
+                   sweet_spot=(5.0, 120.0), carries=("content",),
                    help="The performance to convert: a dry vocal (a studio take, or a voice separated from its "
                         "music). Its lyrics, melody and timing are kept; long songs are converted in 10 s "
                         "segments and joined.")

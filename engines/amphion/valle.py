@@ -42,7 +42,8 @@ class ValleTTS(RecipeEngine):
     inputs = (
         InputSlot("text", "text", "Text", max_chars=10_000, chunk_chars=200, help="English text to speak."),
         InputSlot("reference", "audio", "Reference voice", min_seconds=1.0, max_seconds=20.0, sweet_spot=(3.0, 8.0),
-                  needs_transcript=True, help="A clean clip of the voice and exactly what it says."),
+                  needs_transcript=True, carries=("voice", "style"),
+                  help="A clean clip of the voice and exactly what it says."),
     )
     params = (
         Param("temperature", "float", 1.0, min=0.1, max=2.0, step=0.05,

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..contract import AudioInput, InputSlot, InvalidRequest, Param, Progress, Request, Result, Weights
+from ..contract import Aspect, AudioInput, InputSlot, InvalidRequest, Param, Progress, Request, Result, Weights
 from ..requirements import Readiness, Requirements
 from . import deps
 from . import vevo_common as vc
@@ -60,16 +60,17 @@ def _weights(*folders: str) -> tuple[Weights, ...]:
     return tuple(vc.hub_folder(REPO, f, FOLDERS[f][0], FOLDERS[f][1], LICENCE) for f in folders) + (deps.HUBERT_LARGE,)
 
 
-def _source(help_text: str) -> InputSlot:
+def _source(help_text: str, carries: tuple[Aspect, ...] = ("content",)) -> InputSlot:
     return InputSlot("source", "audio", "Source speech", min_seconds=0.5, max_seconds=sources.LONGEST_SOURCE_SECONDS,
-                     sweet_spot=(2.0, 20.0), help=help_text + " A long source is converted in parts.")
+                     sweet_spot=(2.0, 20.0), help=help_text + " A long source is converted in parts.",
+                     carries=carries)
 
 
-def _reference(name: str, label: str, help_text: str, *, required: bool = True, needs_transcript: bool = False,
-               transcript_optional_with: str = "") -> InputSlot:
+def _reference(name: str, label: str, help_text: str, carries: tuple[Aspect, ...], *, required: bool = True,
+               needs_transcript: bool = False, transcript_optional_with: str = "") -> InputSlot:
     return InputSlot(name, "audio", label, required=required, min_seconds=1.0, max_seconds=30.0,
                      sweet_spot=(3.0, 12.0), needs_transcript=needs_transcript,
-                     transcript_optional_with=transcript_optional_with, help=help_text)
+                     transcript_optional_with=transcript_optional_with, help=help_text, carries=carries)
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,8 @@ class VevoTimbre(_VevoConversion):
                "(style-preserving conversion, flow matching only).")
     memory_mb = 4_000
     inputs = (_source("The speech to convert: everything but its timbre is kept."),
-              _reference("timbre_reference", "Timbre reference", "A clip of the voice whose timbre to take."))
+              _reference("timbre_reference", "Timbre reference", "A clip of the voice whose timbre to take.",
+                         ("voice",)))
     params = (*vc.flow_matching_params(), vc.SEED)
     weights = _weights(CONTENT_STYLE_TOKENIZER, ACOUSTIC_MODEL, VOCODER)
     reference_slot = "timbre_reference"
@@ -274,9 +276,9 @@ class VevoStyle(_VevoConversionAR):
     name = "Vevo-Style (accent and emotion)"
     summary = ("Takes the accent and emotion (the speaking style) from the reference; keeps the source's words and "
                "its speaker's timbre.")
-    inputs = (_source("The speech to convert: its words and timbre are kept."),
+    inputs = (_source("The speech to convert: its words and timbre are kept.", carries=("content", "voice")),
               _reference("style_reference", "Style reference",
-                         "A clip with the accent or emotion to take (e.g. an angry or a British speaker)."))
+                         "A clip with the accent or emotion to take (e.g. an angry or a British speaker).", ("style",)))
     reference_slot = "style_reference"
     reference_what = "The style reference"
 
@@ -290,7 +292,8 @@ class VevoVoice(_VevoConversionAR):
     summary = ("Changes both the timbre and the speaking style (accent, emotion) to the reference's voice; keeps "
                "only the source's words.")
     inputs = (_source("The speech to convert: only its words are kept."),
-              _reference("reference", "Target voice", "A clip of the voice to imitate, timbre and style."))
+              _reference("reference", "Target voice", "A clip of the voice to imitate, timbre and style.",
+                         ("voice", "style")))
     reference_slot = "reference"
     reference_what = "The target voice clip"
 
@@ -318,10 +321,10 @@ class VevoTTS(_Vevo):
         _reference("style_reference", "Style reference", "A clip whose accent, emotion and pace the speech takes "
                                                           "(and its timbre, unless a timbre reference is given). "
                                                           "Its transcript is needed unless 'Style without a "
-                                                          "transcript' is on.",
+                                                          "transcript' is on.", ("voice", "style"),
                    needs_transcript=True, transcript_optional_with=GLOBAL_STYLE.name),
         _reference("timbre_reference", "Timbre reference", "Optional: a clip of another voice whose timbre to "
-                                                           "use instead.", required=False),
+                                                           "use instead.", ("voice",), required=False),
     )
     params = (*vc.language_params(), GLOBAL_STYLE, *vc.ar_sampling_params(TOKEN_RATE), *vc.flow_matching_params(),
               vc.SEED)

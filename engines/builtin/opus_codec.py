@@ -26,7 +26,7 @@ class OpusCodec(Engine):
     memory_mb = 20
     requirements = Requirements(binaries=(Binary("ffmpeg", "ffmpeg"),))
     inputs = (InputSlot("source", "audio", "Audio", min_seconds=0.1, max_seconds=3600.0,
-                        help="Any audio; the result has its length and sample rate."),)
+                        help="Any audio; the result has its length and sample rate.", carries=("content", "voice")),)
     params = (
         Param("bitrate_kbps", "float", 12.0, min=6.0, max=256.0, step=1.0, unit="kbit/s", label="Bit rate",
               help="Target bit rate (variable). About 6-12 kbit/s is where neural speech codecs compete; from "

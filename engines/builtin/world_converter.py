@@ -21,12 +21,12 @@ MIN_RATE, MAX_RATE = 16_000, 48_000
 MAX_SOURCE_SECONDS = 20 * 60
 
 SOURCE = InputSlot("source", "audio", "Source audio", min_seconds=0.2, max_seconds=MAX_SOURCE_SECONDS,
-                   help="The performance to convert: its words, timing and melody are kept.")
+                   help="The performance to convert: its words, timing and melody are kept.", carries=("content",))
 
 
 def _target_slot(what: str) -> InputSlot:
     return InputSlot("reference", "audio", "Target voice", required=False, min_seconds=1.0, max_seconds=300.0,
-                     sweet_spot=(5.0, 30.0),
+                     sweet_spot=(5.0, 30.0), carries=("voice",),
                      help=f"A clip of the voice to sound like. Its {what} and vocal-tract size are "
                           f"matched; without it only the shifts below apply.")
 

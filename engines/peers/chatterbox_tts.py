@@ -35,8 +35,8 @@ class ChatterboxTTS(IsolatedEngine):
         InputSlot("text", "text", "Text", max_chars=2_000,
                   help="What to say; about 300 characters make the best single take."),
         InputSlot("reference", "audio", "Reference voice", required=False, min_seconds=1.0, max_seconds=60.0,
-                  sweet_spot=(5.0, 10.0), help="The voice to speak with (its first 10 s are used); without one, "
-                                                "the built-in voice speaks."),
+                  sweet_spot=(5.0, 10.0), carries=("voice", "style"),
+                  help="The voice to speak with (its first 10 s are used); without one, the built-in voice speaks."),
     )
     params = (
         Param("model", "choice", "english", choices=(("english", "English"), ("multilingual", "Multilingual (23)")),

@@ -52,7 +52,7 @@ class Qwen3TTS(IsolatedEngine):
     inputs = (
         InputSlot("text", "text", "Text", max_chars=5_000, help="What to say, in any of the ten languages."),
         InputSlot("reference", "audio", "Reference voice", required=False, min_seconds=1.0, max_seconds=60.0,
-                  sweet_spot=(3.0, 15.0), needs_transcript=True,
+                  sweet_spot=(3.0, 15.0), needs_transcript=True, carries=("voice", "style"),
                   help="Voice clone only: a clean clip of the voice and exactly what it says."),
     )
     params = (

@@ -29,7 +29,8 @@ class EvaluateBody(BaseModel):
     text: str | None = Field(None, max_length=20_000, description="What the generated clip should say (WER/CER)")
     transcripts: str | None = Field(None, description="A `name|text` file for a set")
     jobs: list[str] = Field(default_factory=list, description="Generate job ids (mode jobs)")
-    metrics: list[str] | None = Field(None, description="Metric keys (GET /api/metrics); all that apply when empty")
+    metrics: list[str] | None = Field(None, description="Metric keys (GET /api/metrics) or Amphion's names for "
+                                                      "them; all that apply when empty")
     options: dict[str, Any] = Field(default_factory=dict, description="How metrics are computed (see /api/metrics)")
     title: str = ""
 
@@ -63,7 +64,8 @@ def build_router(services: Services) -> APIRouter:
     async def evaluate_upload(generated: UploadFile = File(..., description="Audio file, or a zip of a set"),
                               reference: UploadFile | None = File(None, description="Audio file, or a zip of a set"),
                               text: str | None = Form(None),
-                              metrics: str | None = Form(None, description="comma-separated metric keys"),
+                              metrics: str | None = Form(None, description="comma-separated metric keys "
+                                                                           "(or Amphion's names)"),
                               options: str | None = Form(None, description="JSON object")) -> dict[str, Any]:
         """Upload one clip, a pair, or two zips (a set, matched by file name) and queue their evaluation."""
         try:

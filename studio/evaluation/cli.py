@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..metrics import METRICS
 from ..settings import Settings
-from .report import Report
+from .report import Report, summary_text
 from .service import EvaluationRequest
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def table(report: Report) -> str:
             text = metric.format(report.items[0].values.get(key))
         elif key in report.summary:
             stats = report.summary[key]
-            text = f"{metric.format_stats(stats['mean'], stats['std'])} (n={stats['n']})"
+            text = f"{summary_text(key, stats)} (n={stats['n']})"
         else:
             text = "—"
         lines.append(f"{key:<{width}}  {text:<28}  {metric.label}")

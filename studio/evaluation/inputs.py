@@ -1,4 +1,5 @@
-"""What an evaluation compares: files and folders matched by name, transcripts beside them, uploaded zips.
+"""What an evaluation compares: files and folders matched by name, transcripts beside them, uploaded zips, and
+the inputs of a generation (by what its engine declares the result keeps of each).
 
 Sets are matched by file name without its extension (`a.wav` pairs with `a.flac`), relative to each folder, so
 sub-folders work too. Every file without a partner becomes an item of its own with a message saying so.
@@ -7,10 +8,12 @@ from __future__ import annotations
 
 import shutil
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
-from engines.contract import InvalidRequest
+from engines.contract import InputSlot, InvalidRequest
 
 from ..uploads import safe_name
 
@@ -26,10 +29,41 @@ class Source:
 
     name: str
     generated: Path | None
-    reference: Path | None = None
+    reference: Path | None = None  # a clip with the generated one's content (a conversion's source)
     text: str | None = None
     source_job: str | None = None
     problem: str | None = None  # known before reading: the file has no partner in the other set
+    voice: Path | None = None  # the clip of the voice it should have, when not the reference (a target, a prompt)
+    notes: tuple[str, ...] = ()  # what was chosen to compare with, and why
+
+
+def generation_source(name: str, audio: Path, job_id: str, slots: Sequence[InputSlot], inputs: dict[str, Any],
+                      home: Path) -> Source:
+    """A generation as an item: compared with the input whose content it keeps (a conversion's source), its speaker
+    with the input whose voice it should have (a target voice, a TTS prompt), its words with its text (else its
+    source's transcript). Input paths are relative to `home` unless absolute."""
+    content, voice = compared_inputs(slots, inputs)
+    notes = [f"{use} its input “{slot.label}” ({Path(inputs[slot.name]['path']).name})."
+             for slot, use in ((content, "Metrics that need a reference compare it with"),
+                               (voice, "Speaker similarity compares it with")) if slot is not None]
+    text = inputs.get("text") if isinstance(inputs.get("text"), str) else None
+    transcript = inputs[content.name].get("transcript") if content is not None else None
+    if not text and isinstance(transcript, str) and transcript.strip():
+        text = transcript
+    return Source(name, audio, home / inputs[content.name]["path"] if content else None, text, job_id,
+                  voice=home / inputs[voice.name]["path"] if voice and voice is not content else None,
+                  notes=tuple(notes))
+
+
+def compared_inputs(slots: Sequence[InputSlot], inputs: dict[str, Any]) -> tuple[InputSlot | None, InputSlot | None]:
+    """Of a generation's filled audio inputs, the one whose content the result keeps and the one whose voice it
+    should have (by what each slot `carries`). A slot that carries the voice alone (a timbre reference) wins over one
+    that carries a style as well."""
+    filled = [s for s in slots if s.kind == "audio" and isinstance(inputs.get(s.name), dict)
+              and inputs[s.name].get("path")]
+    content = next((s for s in filled if "content" in s.carries), None)
+    voices = sorted((s for s in filled if "voice" in s.carries), key=lambda s: len(s.carries))
+    return content, voices[0] if voices else None
 
 
 def audio_files(folder: Path) -> dict[str, Path]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..metrics import METRICS
+from ..metrics import METRICS, pooled
 
 
 @dataclass
@@ -20,7 +20,7 @@ class ItemResult:
     reference: str | None = None
     text: str | None = None
     source_job: str | None = None
-    values: dict[str, float] = field(default_factory=dict)
+    values: dict[str, float] = field(default_factory=dict)  # metric key -> value; also the counts a pooled metric keeps
     errors: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
@@ -73,7 +73,9 @@ class Report:
             messages = ([item.error] if item.error else []) + [f"{k}: {m}" for k, m in item.errors.items()]
             writer.writerow([item.name, item.generated or "", item.reference or "",
                              *(_cell(item.values.get(k)) for k in keys), " | ".join(messages)])
-        for stat in ("mean", "std", "n"):
+        stats = ("mean", "std", "n", "pooled") if any("pooled" in self.summary.get(k, {}) for k in keys) else \
+            ("mean", "std", "n")
+        for stat in stats:
             writer.writerow([stat, "", "", *(_cell(self.summary.get(k, {}).get(stat)) for k in keys), ""])
         for key, value in self.set_values.items():
             writer.writerow([f"{key} (set)", "", "", *([""] * len(keys)), _cell(value)])
@@ -90,14 +92,25 @@ def _cell(value: float | None) -> str:
 
 
 def summarise(items: list[ItemResult], keys: list[str]) -> dict[str, dict[str, float]]:
-    """Mean, sample standard deviation, count, min and max of each metric over the items that have it."""
+    """Mean, sample standard deviation, count, min and max of each metric over the items that have it; for a metric
+    Amphion pools over a set (V/UV F1), also the value of the pooled counts."""
     summary: dict[str, dict[str, float]] = {}
     for key in keys:
         values = np.array([item.values[key] for item in items if key in item.values], dtype=np.float64)
         if values.size:
             summary[key] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if values.size > 1 else 0.0,
                             "n": int(values.size), "min": float(values.min()), "max": float(values.max())}
+            value = pooled(key, (item.values for item in items if key in item.values))
+            if value is not None:
+                summary[key]["pooled"] = value
     return summary
+
+
+def summary_text(key: str, stats: dict[str, float]) -> str:
+    """A set's value of a metric: mean ± std over its items, after the pooled value where the metric has one."""
+    metric = METRICS[key]
+    spread = metric.format_stats(stats["mean"], stats["std"])
+    return f"{metric.format(stats['pooled'])} pooled (items {spread})" if "pooled" in stats else spread
 
 
 def json_safe(value: Any) -> Any:

@@ -34,7 +34,8 @@ from ..model_manager import ModelManager
 from ..storage import Paths
 from ..transcription import TranscriptionService
 from ..uploads import safe_name
-from .inputs import Source, check_zip_name, pair_folders, read_transcripts, sidecar_text
+from .inputs import (Source, check_zip_name, generation_source, pair_folders, read_transcripts,
+                     sidecar_text)
 from .report import ItemResult, Report, summarise
 from .store import ReportStore, item_keys
 
@@ -48,7 +49,6 @@ Mode = Literal["clip", "pair", "set", "jobs"]
 MODES = ("clip", "pair", "set", "jobs")
 MAX_TEXT = 20_000
 FAD_ENGINES = {"vggish": "metric.vggish", "clap": "metric.clap"}  # Options.fad_model -> the embedding engine
-REFERENCE_SLOTS = ("reference", "prompt", "speaker", "source", "target", "audio")  # preferred audio input of a job
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class EvaluationRequest:
     reference: str | None = None
     text: str | None = None  # what the generated clip should say (clip, pair)
     transcripts: str | None = None  # a `name|text` file for a set
-    jobs: tuple[str, ...] = ()  # generate jobs to score against their own reference input and text (mode jobs)
+    jobs: tuple[str, ...] = ()  # generate jobs to score against their own inputs and text (mode jobs)
     metrics: tuple[str, ...] | None = None  # None: every metric that applies
     options: dict[str, Any] = field(default_factory=dict)
     title: str = ""
@@ -112,18 +112,19 @@ class EvaluationService(ReportStore):
         sources = self.sources(request)
         has_reference = any(s.reference is not None and s.generated is not None for s in sources)
         has_text = any(s.text for s in sources)
+        has_voice = any(s.voice is not None and s.generated is not None for s in sources)
         try:
             chosen = select_metrics(request.metrics)
         except ValueError as exc:
             raise InvalidRequest(str(exc)) from None
-        fitting = applicable(chosen, has_reference, has_text)
+        fitting = applicable(chosen, has_reference, has_text, has_voice)
         if request.mode != "set" or not has_reference:
             fitting = [k for k in fitting if k != "fad"]
         if request.metrics is None:
             chosen = fitting if request.mode != "set" else \
                 [k for k in fitting if k != "fad" or self._fad_model(options.fad_model) is not None]
         elif set(chosen) - set(fitting):
-            raise InvalidRequest(_why_not(sorted(set(chosen) - set(fitting)), has_reference, has_text))
+            raise InvalidRequest(_why_not(sorted(set(chosen) - set(fitting)), has_reference, has_text, has_voice))
         if not chosen:
             raise InvalidRequest("No metric applies to this input.")
         return replace(request, metrics=tuple(chosen), options=options.to_dict()), sources
@@ -182,11 +183,14 @@ class EvaluationService(ReportStore):
         return path.stem if self._kept(path.stem) is not None or self.jobs.get(path.stem) is not None else None
 
     def _kept(self, generation_id: str) -> Any:
-        """The generation's row in the history (title, inputs, audio), or None; imported generations have no job."""
+        """The generation's row in the history (title, engine, inputs, audio), or None; imported generations have
+        no job."""
         with self.db.connect() as connection:
-            return connection.execute(core_select(G.title, G.inputs, G.audio).where(G.id == generation_id)).first()
+            return connection.execute(core_select(G.title, G.engine_id, G.inputs, G.audio)
+                                      .where(G.id == generation_id)).first()
 
     def _job_source(self, job_id: str) -> Source:
+        """A generation as an item (see generation_source), from its history row or else its job."""
         kept = self._kept(job_id)
         if kept is None:
             job = self.jobs.get(job_id)
@@ -194,13 +198,14 @@ class EvaluationService(ReportStore):
                 raise InvalidRequest(f"There is no generation {job_id}.")
             if not job.result or "audio" not in job.result:
                 raise InvalidRequest(f"Generation {job_id} has no audio (it did not succeed).")
-            kept = (job.title, job.payload.get("inputs", {}), job.result["audio"])
-        title, inputs, audio = kept
-        audio_inputs = {k: v["path"] for k, v in inputs.items() if isinstance(v, dict) and v.get("path")}
-        slot = next((s for s in REFERENCE_SLOTS if s in audio_inputs), next(iter(audio_inputs), None))
-        text = inputs.get("text") if isinstance(inputs.get("text"), str) else None
-        reference = self.paths.home / audio_inputs[slot] if slot else None  # an absolute path stays as it is
-        return Source(title[:60] or job_id, self.paths.home / audio, reference, text, source_job=job_id)
+            kept = (job.title, job.payload.get("engine_id", ""), job.payload.get("inputs", {}), job.result["audio"])
+        title, engine_id, inputs, audio = kept
+        known = engine_id in self.registry
+        source = generation_source(title[:60] or job_id, self.paths.home / audio, job_id,
+                                   self.registry.get(engine_id).inputs if known else (), inputs, self.paths.home)
+        return source if known else replace(source, notes=(
+            f"Its engine {engine_id} is not installed here, so which input was its source or its voice is unknown: "
+            f"only its text and the clip itself are scored.",))
 
     @staticmethod
     def _title(request: EvaluationRequest, sources: list[Source]) -> str:
@@ -253,7 +258,7 @@ class EvaluationService(ReportStore):
     def _score_source(self, source: Source, keys: list[str], options: Options, scorers: EngineScorers,
                       progress: Progress) -> ItemResult:
         result = ItemResult(source.name, self._stored(source.generated), self._stored(source.reference), source.text,
-                            source.source_job, error=source.problem)
+                            source.source_job, error=source.problem, notes=list(source.notes))
         if source.generated is None:
             return result
         try:
@@ -261,16 +266,14 @@ class EvaluationService(ReportStore):
         except AudioReadError as exc:
             result.error = f"The generated clip cannot be read: {exc}"
             return result
-        reference = None
-        if source.reference is not None:
+        clips: dict[str, Clip | None] = {}
+        for role, path in (("reference", source.reference), ("voice", source.voice)):
             try:
-                reference = Clip.load(source.reference)
+                clips[role] = Clip.load(path) if path is not None else None
             except AudioReadError as exc:
-                result.error = f"The reference clip cannot be read: {exc} Only metrics without a reference were computed."
-        item = Item(source.name, generated, reference, source.text)
-        if reference is not None and reference.sample_rate != generated.sample_rate:
-            item.note(f"The clips have different sample rates ({reference.sample_rate} Hz reference, "
-                      f"{generated.sample_rate} Hz generated); each metric resamples both to its own rate.")
+                clips[role] = None
+                result.error = f"The {role} clip cannot be read: {exc} Only metrics without it were computed."
+        item = Item(source.name, generated, clips["reference"], source.text, clips["voice"], notes=list(source.notes))
         scores = score_item(item, keys, options, scorers, progress)
         result.values, result.errors, result.notes = scores.values, scores.errors, item.notes
         return result
@@ -360,10 +363,12 @@ class EvaluationService(ReportStore):
         return {"similarity": scores.values["speaker_similarity"]}
 
 
-def _why_not(misfits: list[str], has_reference: bool, has_text: bool) -> str:
+def _why_not(misfits: list[str], has_reference: bool, has_text: bool, has_voice: bool) -> str:
     reasons = ["FAD compares two sets of clips."] if "fad" in misfits else []
     if not has_reference:
-        reasons.append("Metrics that compare with a reference need a reference clip.")
+        reasons.append("Metrics that compare with a reference need a reference clip" + (
+            ": for a generation, the input whose content it keeps (a conversion's source; text-to-speech has none)."
+            if has_voice else "."))
         if not has_text:
             reasons.append("WER and CER need the text that was spoken.")
     return f"{', '.join(misfits)} cannot apply here: {' '.join(reasons)}"

@@ -12,10 +12,12 @@ import numpy as np
 
 from ..audio.io import read_audio, resample
 
-Needs = Literal["pair", "clip", "text"]  # a reference clip / the generated clip alone / a transcript to compare with
+# a reference clip / the generated clip alone / a transcript to compare with / a clip of the voice it should have
+Needs = Literal["pair", "clip", "text", "voice"]
 
 SILENCE_PEAK = 1e-4  # -80 dBFS: a clip whose peak stays below this holds nothing to measure
 NEEDS_REFERENCE = "needs a reference clip to compare with."
+NEEDS_VOICE = "needs a clip of the voice it should have (a reference or target voice) to compare with."
 
 
 class MetricError(Exception):
@@ -45,21 +47,24 @@ class Metric:
 
 @dataclass(frozen=True)
 class Options:
-    """How the metrics are computed. The defaults are Amphion's, so numbers compare with papers that used it."""
+    """How the metrics are computed. The defaults are Amphion's (`bins/calc_metrics.py`) except two, chosen to run
+    offline and keep each number's meaning plain: F0 cents are absolute (Amphion's --f0_subtract_mean defaults to True;
+    its median-subtracted value is reported as f0_rmse_cents_median whatever this says), and the speaker encoder is
+    Resemblyzer, which ships in its package (Amphion's default, WavLM-SV, is a 403 MB download: choose it here)."""
 
     sample_rate: int = 22_050  # analysis rate of the frame metrics (Amphion loads audio at librosa's 22.05 kHz)
     hop_length: int = 256  # samples per frame at `sample_rate`
     f0_method: Literal["parselmouth", "pyworld"] = "parselmouth"
     f0_min: float = 50.0
     f0_max: float = 1100.0
-    f0_subtract_median: bool = False  # cents relative to each clip's median (Amphion's --f0_subtract_mean)
+    f0_subtract_median: bool = False  # f0_rmse_cents relative to each clip's median (Amphion: True)
     align: Literal["dtw", "cut"] = "dtw"  # frames of clips of different lengths: DTW on MFCCs, or cut to the shorter
     energy_db: bool = True
     periodicity_model: Literal["auto", "full", "tiny"] = "auto"  # CREPE size; auto: full on CUDA, tiny on a CPU
     asr_engine: str = "builtin.whisper"
     asr_model: str = "tiny.en"
     language: str = "en"
-    speaker_model: str = "metric.resemblyzer"
+    speaker_model: str = "metric.resemblyzer"  # offline; Amphion's default is WavLM-SV (metric.wavlm_sv, a download)
     fad_model: Literal["auto", "vggish", "clap"] = "auto"  # auto: VGGish (as Amphion) when downloaded, else CLAP
 
     CHOICES = {"f0_method": ("parselmouth", "pyworld"), "align": ("dtw", "cut"),
@@ -137,12 +142,17 @@ class Clip:
 
 @dataclass
 class Item:
-    """What one row of an evaluation compares: the generated clip, and a reference clip and/or a text."""
+    """What one row of an evaluation compares: the generated clip, and a reference clip and/or a text.
+
+    `reference` has the generated clip's content (for a conversion, its source); `voice` is the clip whose speaker it
+    should sound like, when that is another clip (a conversion's target voice, a TTS prompt). Without `voice`,
+    speaker similarity compares with `reference`."""
 
     name: str
     generated: Clip
     reference: Clip | None = None
     text: str | None = None
+    voice: Clip | None = None
     notes: list[str] = field(default_factory=list)
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
@@ -160,6 +170,19 @@ class Item:
         if self.reference is None:
             raise MetricError(NEEDS_REFERENCE)
         return self.reference, self.generated
+
+    def voice_pair(self) -> tuple[Clip, Clip]:
+        """The clip of the voice to compare the generated clip's speaker with, and the generated clip."""
+        voice = self.voice or self.reference
+        if voice is None:
+            raise MetricError(NEEDS_VOICE)
+        return voice, self.generated
+
+    def note_rates(self) -> None:
+        """Say so when the clips compared sample by sample have different rates (each metric resamples both)."""
+        if self.reference is not None and self.reference.sample_rate != self.generated.sample_rate:
+            self.note(f"The clips have different sample rates ({self.reference.sample_rate} Hz reference, "
+                      f"{self.generated.sample_rate} Hz generated); each metric resamples both to its own rate.")
 
     def pair_at(self, rate: int) -> tuple[np.ndarray, np.ndarray]:
         """Reference and generated at `rate`, cut to the same length (sample-level metrics need aligned samples)."""
@@ -216,6 +239,8 @@ def check_item(item: Item, metric_group: Group) -> None:
     check_clip(item.generated, "generated", min_seconds)
     if "pair" in needs:
         check_clip(item.pair()[0], "reference", min_seconds)
+    if "voice" in needs:
+        check_clip(item.voice_pair()[0], "voice reference" if item.voice is not None else "reference", min_seconds)
     if "text" in needs and not (item.text or "").strip() and item.reference is None:
         raise MetricError("needs the text that was spoken, or a reference clip to transcribe.")
 

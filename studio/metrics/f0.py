@@ -3,6 +3,10 @@
 F0 comes from Praat (parselmouth, Amphion's extractor: autocorrelation, voicing threshold 0.6) or WORLD (pyworld
 DIO + StoneMask), 50-1100 Hz. RMSE and correlation use the frames voiced in both clips; Amphion also counts
 unvoiced frames as 0 Hz, which mixes voicing errors into the pitch error (voicing has its own F1 here).
+
+Amphion's f0rmse is in Hz with --f0_subtract_mean False and in median-subtracted cents with it True (its default):
+here those are f0_rmse_hz and f0_rmse_cents_median, both always reported; f0_rmse_cents is absolute (cents from
+A4), so a transposition shows. A set's V/UV F1 pools the voicing counts of all items, as Amphion does.
 """
 from __future__ import annotations
 
@@ -16,15 +20,22 @@ PRAAT_VOICING = 0.6  # Amphion's utils/f0.py
 MIN_VOICED_FRAMES = 3
 
 F0_RMSE_HZ = Metric("f0_rmse_hz", "F0 RMSE", "Hz", "pair", False,
-                    "Root mean square F0 difference on frames voiced in both clips.", amphion="f0rmse")
+                    "Root mean square F0 difference on frames voiced in both clips (Amphion's f0rmse with "
+                    "--f0_subtract_mean False).", amphion="f0rmse")
 F0_RMSE_CENTS = Metric("f0_rmse_cents", "F0 RMSE", "cents", "pair", False,
-                       "F0 difference in cents (100 = one semitone) on frames voiced in both clips; with "
-                       "f0_subtract_median, relative to each clip's median (Amphion's default).", amphion="f0rmse")
+                       "F0 difference in absolute cents (100 = one semitone) on frames voiced in both clips, so a "
+                       "transposition counts; with the option f0_subtract_median, relative to each clip's median.")
+F0_RMSE_CENTS_MEDIAN = Metric("f0_rmse_cents_median", "F0 RMSE, median-subtracted", "cents", "pair", False,
+                              "F0 difference in cents relative to each clip's median F0, on frames voiced in both "
+                              "clips: the intonation error with the key left out (Amphion's default f0rmse, "
+                              "--f0_subtract_mean True).", amphion="f0rmse")
 FPC = Metric("fpc", "F0 Pearson correlation", "", "pair", True,
-             "Pearson correlation of the two F0 contours on frames voiced in both clips.", amphion="fpc")
+             "Pearson correlation of the two F0 contours in cents (log F0, as Amphion's default) on frames voiced "
+             "in both clips.", amphion="fpc")
 V_UV_F1 = Metric("v_uv_f1", "Voiced/unvoiced F1", "", "pair", True,
-                 "F1 of the generated clip's voicing decisions against the reference's (voiced = positive).",
-                 amphion="v_uv_f1")
+                 "F1 of the generated clip's voicing decisions against the reference's (voiced = positive); a set's "
+                 "value pools the counts of all its items, as Amphion does.", amphion="v_uv_f1")
+V_UV_COUNTS = ("v_uv_tp", "v_uv_fp", "v_uv_fn")  # kept with each item's v_uv_f1, so a set can pool them
 PERIODICITY_RMSE = Metric("f0_periodicity_rmse", "Periodicity RMSE", "", "pair", False,
                           "RMSE of CREPE's frame periodicity (0 noise .. 1 pure tone); silent frames count as 0. Unlike "
                           "Amphion, CREPE searches from 50 Hz, not 0 Hz: from 0 Hz its Viterbi path sticks to the "
@@ -40,9 +51,14 @@ def f0_on_grid(clip: Clip, options: Options) -> np.ndarray:
     return on_grid(contour.times, contour.hz, frame_count(len(audio), options.hop_length), options)
 
 
-def cents(hz: np.ndarray, subtract_median: bool) -> np.ndarray:
-    values = 1200 * np.log2(hz / 440.0)
-    return values - np.nanmedian(values) if subtract_median else values
+def cents(hz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """F0 in cents from A4, and in cents from the clip's median F0."""
+    absolute = 1200 * np.log2(hz / 440.0)
+    return absolute, absolute - np.nanmedian(absolute)
+
+
+def voicing_f1(true_pos: float, false_pos: float, false_neg: float) -> float:
+    return true_pos / (true_pos + (false_pos + false_neg) / 2) if true_pos else 0.0
 
 
 def compute_f0(item: Item, options: Options, scorers: Scorers) -> dict[str, float]:
@@ -52,22 +68,24 @@ def compute_f0(item: Item, options: Options, scorers: Scorers) -> dict[str, floa
         if np.count_nonzero(~np.isnan(f0)) < MIN_VOICED_FRAMES:
             raise MetricError(f"the {name} clip has no voiced frames (no pitch found between "
                               f"{options.f0_min:g} and {options.f0_max:g} Hz): F0 metrics need voiced speech or singing.")
-    ref_cents, gen_cents = cents(ref_f0, options.f0_subtract_median), cents(gen_f0, options.f0_subtract_median)
+    (ref_cents, ref_relative), (gen_cents, gen_relative) = cents(ref_f0), cents(gen_f0)
     i, j = frame_path(item, options)
     ref_voiced, gen_voiced = ~np.isnan(ref_f0[i]), ~np.isnan(gen_f0[j])
     true_pos = int(np.sum(ref_voiced & gen_voiced))
     false_pos = int(np.sum(~ref_voiced & gen_voiced))
     false_neg = int(np.sum(ref_voiced & ~gen_voiced))
-    values = {"v_uv_f1": true_pos / (true_pos + (false_pos + false_neg) / 2) if true_pos else 0.0}
+    values = {"v_uv_f1": voicing_f1(true_pos, false_pos, false_neg),
+              **dict(zip(V_UV_COUNTS, (true_pos, false_pos, false_neg)))}
     both = ref_voiced & gen_voiced
     if true_pos < MIN_VOICED_FRAMES:
         raise MetricError(f"the clips share only {true_pos} voiced frames after alignment: too few to compare pitch "
                           f"(voiced/unvoiced F1 = {values['v_uv_f1']:.3f}).")
-    a, b = ref_f0[i][both], gen_f0[j][both]
-    values["f0_rmse_hz"] = rmse(a, b)
-    values["f0_rmse_cents"] = rmse(ref_cents[i][both], gen_cents[j][both])
-    corr_a, corr_b = (ref_cents[i][both], gen_cents[j][both]) if options.f0_subtract_median else (a, b)
-    values["fpc"] = finite(pearson(corr_a, corr_b), "The F0 correlation (a flat contour has none)")
+    a, b = ref_cents[i][both], gen_cents[j][both]
+    relative = rmse(ref_relative[i][both], gen_relative[j][both])
+    values["f0_rmse_hz"] = rmse(ref_f0[i][both], gen_f0[j][both])
+    values["f0_rmse_cents"] = relative if options.f0_subtract_median else rmse(a, b)
+    values["f0_rmse_cents_median"] = relative
+    values["fpc"] = finite(pearson(a, b), "The F0 correlation (a flat contour has none)")
     return values
 
 
@@ -84,6 +102,6 @@ def compute_periodicity(item: Item, options: Options, scorers: Scorers) -> dict[
 
 
 GROUPS = (
-    Group("f0", (F0_RMSE_HZ, F0_RMSE_CENTS, FPC, V_UV_F1), compute_f0),
+    Group("f0", (F0_RMSE_HZ, F0_RMSE_CENTS, F0_RMSE_CENTS_MEDIAN, FPC, V_UV_F1), compute_f0),
     Group("periodicity", (PERIODICITY_RMSE,), compute_periodicity),
 )

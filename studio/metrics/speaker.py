@@ -1,6 +1,10 @@
-"""Speaker similarity (Amphion's `similarity`, "pairwith" mode): the cosine similarity of the two clips' speaker
-embeddings. Resemblyzer works offline; WavLM-SV (Amphion's default) runs when its weights are downloaded; RawNet3
-when the Amphion checkout is configured and its weights are downloaded; WeSpeaker when its ONNX graph is downloaded.
+"""Speaker similarity (Amphion's `similarity`, "pairwith" mode): the cosine similarity of the speaker embeddings of
+the generated clip and the clip of the voice it should have (a conversion's target, a TTS prompt, else the reference).
+
+The studio's default encoder is Resemblyzer, because it works offline; Amphion's default is WavLM-SV
+(`speaker_model=metric.wavlm_sv` or `wavlm`), which runs once its weights are downloaded, so numbers compare with
+papers only with the same encoder. RawNet3 runs when the Amphion checkout is configured and its weights are
+downloaded; WeSpeaker when its ONNX graph is downloaded.
 """
 from __future__ import annotations
 
@@ -13,9 +17,11 @@ ENCODERS = ("metric.resemblyzer", "metric.wavlm_sv", "metric.rawnet3", "metric.w
 ALIASES = {"resemblyzer": "metric.resemblyzer", "wavlm": "metric.wavlm_sv", "rawnet": "metric.rawnet3",
            "rawnet3": "metric.rawnet3", "wespeaker": "metric.wespeaker"}
 
-SPEAKER_SIMILARITY = Metric("speaker_similarity", "Speaker similarity", "", "pair", True,
-                            "Cosine similarity of speaker embeddings (1 = same voice; different voices score "
-                            "clearly lower).", amphion="similarity", min_seconds=1.6)
+SPEAKER_SIMILARITY = Metric("speaker_similarity", "Speaker similarity", "", "voice", True,
+                            "Cosine similarity of speaker embeddings (1 = same voice; different voices score clearly "
+                            "lower), against the voice the clip should have: a conversion's target, a TTS prompt, "
+                            "else the reference. Encoder: Resemblyzer unless chosen (Amphion's default is WavLM-SV).",
+                            amphion="similarity", min_seconds=1.6)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -31,8 +37,8 @@ def compute_similarity(item: Item, options: Options, scorers: Scorers) -> dict[s
     if encoder not in ENCODERS:
         raise MetricError(f"unknown speaker model {options.speaker_model!r}; use one of {', '.join(ENCODERS)} "
                           f"(or {', '.join(ALIASES)}).")
-    reference, generated = item.pair()
-    embeddings = [scorers.score(encoder, clip)["embedding"] for clip in (reference, generated)]
+    voice, generated = item.voice_pair()
+    embeddings = [scorers.score(encoder, clip)["embedding"] for clip in (voice, generated)]
     return {"speaker_similarity": cosine(*embeddings)}
 
 

@@ -3,7 +3,12 @@ ESTOI, SI-SDR and SI-SNR; the Fréchet distance of two sets of embeddings (FAD) 
 
 MCD is Amphion's (pymcd "dtw_sl"): WORLD spectral envelopes at 22.05 kHz every 5 ms, 13th-order mel-cepstra
 (alpha 0.65), fastdtw on c1..c13, distance over c0..c13, scaled by the length ratio. Sample-level metrics
-compare time-aligned samples (the clips are cut to the shorter one).
+compare time-aligned samples (the clips are cut to the shorter one; Amphion's PESQ warps samples by DTW instead).
+
+PESQ comes three ways: `pesq` is what Amphion reports (pypesq: the raw ITU-T P.862 score of the narrow-band model on
+16 kHz audio, about -0.5 to 4.5), `pesq_wb` the P.862.2 wide-band MOS-LQO at 16 kHz (up to 4.64) and `pesq_nb` the
+P.862.1 narrow-band MOS-LQO at 8 kHz (up to 4.55). The `pesq` package returns MOS-LQO only; the raw score is the
+inverse of P.862.1's mapping applied to its narrow-band result at 16 kHz.
 """
 from __future__ import annotations
 
@@ -23,6 +28,8 @@ MCD_CONSTANT = 10.0 / math.log(10.0) * math.sqrt(2.0)
 MSTFT_RATE = 22_050
 MSTFT_RESOLUTIONS = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))  # (n_fft, hop, window): Amphion's
 PESQ_RATES = {"wb": 16_000, "nb": 8_000}
+RAW_PESQ_RATE = 16_000  # Amphion resamples to 16 kHz and calls pypesq, whose C code runs P.862 (narrow-band) there
+P862_1 = (0.999, 4.0, 1.4945, 4.6607)  # MOS-LQO = a + b / (1 + exp(-c * raw + d)), ITU-T P.862.1
 STOI_RATE = 16_000
 
 MCD = Metric("mcd", "Mel-cepstral distortion", "dB", "pair", False,
@@ -30,8 +37,11 @@ MCD = Metric("mcd", "Mel-cepstral distortion", "dB", "pair", False,
 MSTFT = Metric("mstft", "Multi-resolution STFT distance", "", "pair", False,
                "Spectral convergence plus log-magnitude L1 at three STFT resolutions (0 = identical).",
                amphion="mstft")
+PESQ = Metric("pesq", "PESQ (raw P.862)", "", "pair", True,
+              "The raw ITU-T P.862 score (about -0.5 to 4.5) of the narrow-band model on 16 kHz audio, not mapped to "
+              "MOS-LQO: the number Amphion's pesq (pypesq) reports.", amphion="pesq", min_seconds=0.25)
 PESQ_WB = Metric("pesq_wb", "PESQ wide-band", "", "pair", True,
-                 "ITU-T P.862.2 MOS-LQO at 16 kHz (about 1 to 4.64).", amphion="pesq", min_seconds=0.25)
+                 "ITU-T P.862.2 MOS-LQO at 16 kHz (about 1 to 4.64).", min_seconds=0.25)
 PESQ_NB = Metric("pesq_nb", "PESQ narrow-band", "", "pair", True,
                  "ITU-T P.862.1 MOS-LQO at 8 kHz (about 1 to 4.55).", min_seconds=0.25)
 STOI = Metric("stoi", "STOI", "", "pair", True, "Short-time objective intelligibility (0 to 1).", amphion="stoi",
@@ -108,17 +118,24 @@ def si_sdr(reference: np.ndarray, generated: np.ndarray, zero_mean: bool = False
     return float(10 * np.log10((np.sum(scaled**2) + eps) / (np.sum(noise**2) + eps)))
 
 
-def pesq_score(reference: np.ndarray, generated: np.ndarray, mode: str) -> float:
+def pesq_score(reference: np.ndarray, generated: np.ndarray, mode: str, rate: int | None = None) -> float:
+    """MOS-LQO of the `pesq` package: P.862.2 ("wb", 16 kHz) or P.862.1 ("nb", at 8 kHz unless `rate` says 16 kHz)."""
     import pesq
 
     try:
-        return float(pesq.pesq(PESQ_RATES[mode], reference, generated, mode))
+        return float(pesq.pesq(rate or PESQ_RATES[mode], reference, generated, mode))
     except pesq.NoUtterancesError:
         raise MetricError("PESQ found no speech in the clips.") from None
     except pesq.BufferTooShortError:
         raise MetricError("the clips are too short for PESQ.") from None
     except pesq.PesqError as exc:
         raise MetricError(f"PESQ could not score the clips ({exc}).") from None
+
+
+def raw_p862(mos_lqo: float) -> float:
+    """The raw P.862 score that P.862.1 maps to `mos_lqo` (its inverse)."""
+    offset, scale, slope, bias = P862_1
+    return (bias - math.log(scale / (mos_lqo - offset) - 1.0)) / slope
 
 
 def stoi_score(reference: np.ndarray, generated: np.ndarray, rate: int, extended: bool) -> float:
@@ -158,6 +175,10 @@ def compute_mstft(item: Item, options: Options, scorers: Scorers) -> dict[str, f
     return {"mstft": finite(mstft(ref, gen), "The STFT distance")}
 
 
+def compute_pesq(item: Item, options: Options, scorers: Scorers) -> dict[str, float]:
+    return {"pesq": raw_p862(pesq_score(*item.pair_at(RAW_PESQ_RATE), "nb", RAW_PESQ_RATE))}
+
+
 def compute_pesq_wb(item: Item, options: Options, scorers: Scorers) -> dict[str, float]:
     return {"pesq_wb": pesq_score(*item.pair_at(PESQ_RATES["wb"]), "wb")}
 
@@ -167,22 +188,35 @@ def compute_pesq_nb(item: Item, options: Options, scorers: Scorers) -> dict[str,
 
 
 def compute_stoi(item: Item, options: Options, scorers: Scorers) -> dict[str, float]:
-    ref, gen = item.pair_at(STOI_RATE)
-    return {"stoi": stoi_score(ref, gen, STOI_RATE, False), "estoi": stoi_score(ref, gen, STOI_RATE, True)}
+    return {"stoi": stoi_score(*item.pair_at(STOI_RATE), STOI_RATE, extended=False)}
 
 
-def compute_si(item: Item, options: Options, scorers: Scorers) -> dict[str, float]:
-    reference, _ = item.pair()
-    ref, gen = item.pair_at(reference.sample_rate)  # the reference's own rate: only the generated is resampled
-    return {"si_sdr": si_sdr(ref, gen), "si_snr": si_sdr(ref, gen, zero_mean=True)}
+def compute_estoi(item: Item, options: Options, scorers: Scorers) -> dict[str, float]:
+    return {"estoi": stoi_score(*item.pair_at(STOI_RATE), STOI_RATE, extended=True)}
+
+
+def _at_reference_rate(item: Item) -> tuple[np.ndarray, np.ndarray]:
+    """The pair at the reference's own rate: only the generated clip is resampled."""
+    return item.pair_at(item.pair()[0].sample_rate)
+
+
+def compute_si_sdr(item: Item, options: Options, scorers: Scorers) -> dict[str, float]:
+    return {"si_sdr": si_sdr(*_at_reference_rate(item))}
+
+
+def compute_si_snr(item: Item, options: Options, scorers: Scorers) -> dict[str, float]:
+    return {"si_snr": si_sdr(*_at_reference_rate(item), zero_mean=True)}
 
 
 GROUPS = (
     Group("mcd", (MCD,), compute_mcd),
     Group("mstft", (MSTFT,), compute_mstft),
+    Group("pesq", (PESQ,), compute_pesq),
     Group("pesq_wb", (PESQ_WB,), compute_pesq_wb),
     Group("pesq_nb", (PESQ_NB,), compute_pesq_nb),
-    Group("stoi", (STOI, ESTOI), compute_stoi),
-    Group("si", (SI_SDR, SI_SNR), compute_si),
+    Group("stoi", (STOI,), compute_stoi),
+    Group("estoi", (ESTOI,), compute_estoi),
+    Group("si_sdr", (SI_SDR,), compute_si_sdr),
+    Group("si_snr", (SI_SNR,), compute_si_snr),
 )
 SET_METRICS = (FAD,)

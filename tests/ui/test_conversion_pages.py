@@ -1,10 +1,12 @@
 """The voice and singing conversion pages with NiceGUI's User fixture, on the real offline converter."""
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 from nicegui import ui
 from nicegui.testing import User
 
@@ -23,6 +25,11 @@ async def give(user: User, slot: str, path: Path) -> None:
 def set_param(user: User, name: str, value: str) -> None:
     with user.scope(marker=f"param-{name}"):
         user.find(ui.number).clear().type(value)
+
+
+def plotted(values: dict) -> np.ndarray:
+    """A typed array of a figure (base64 float32) as numbers."""
+    return np.frombuffer(base64.b64decode(values["bdata"]), np.float32)
 
 
 def result_figure(user: User) -> dict:
@@ -52,8 +59,13 @@ async def test_voice_conversion_shows_the_result_beside_its_source(user: User, t
     await user.should_see(marker="result-plot", retries=RESULT_WAIT)
     figure = result_figure(user)
     assert [trace["name"] for trace in figure["data"]] == ["source", "converted", "source", "converted"]
-    assert figure["layout"]["yaxis"]["title"]["text"] == "pitch (log scale)"
-    assert all(text.endswith(" Hz") for text in figure["layout"]["yaxis"]["ticktext"])
+    axis = figure["layout"]["yaxis"]
+    assert re.fullmatch(r"semitones from the source's median \(\d+ Hz\)", axis["title"]["text"])
+    assert all(re.fullmatch(r"0|[+-]\d+", text) for text in axis["ticktext"]) and "0" in axis["ticktext"]
+    source, converted = (np.nanmedian(plotted(trace["y"])) for trace in figure["data"][:2])
+    shift = float(re.match(r"pitch (-?[\d.]+) st", summary.text.replace("−", "-")).group(1))
+    assert source == pytest.approx(0.0, abs=0.5) and converted == pytest.approx(shift, abs=1.0)  # on the axis
+    assert "st · %{customdata:.1f} Hz" in figure["data"][1]["hovertemplate"]
 
 
 async def test_singing_conversion_labels_the_pitch_plot_with_notes(user: User, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from nicegui.testing import User
 from studio.services import Services, build_services
 from studio.settings import Settings
 from tests.conftest import SENTENCE
-from tests.library_fixtures import hibari_speech, wav_bytes, write
+from tests.library_fixtures import SR, hibari_speech, noisy, wav_bytes, write
 
 JOB_WAIT = 300
 
@@ -25,6 +25,24 @@ def seed(studio_home: Path, tmp_path: Path) -> Iterator[Services]:
     services.library.add_file(voice.id, write(tmp_path / "n.wav", hibari_speech(SENTENCE)), transcript=SENTENCE)
     yield services
     services.stop()
+
+
+@pytest.fixture
+def short_voice(studio_home: Path, tmp_path: Path) -> Iterator[Services]:
+    """A voice whose only sample lasts 2.5 s: enough for the prompted test engine (2 s), short of its best (3-12 s)."""
+    services = build_services(Settings.load())
+    voice = services.library.create_profile("Quick")
+    services.library.add_file(voice.id, write(tmp_path / "q.wav", hibari_speech(SENTENCE)[: int(2.5 * SR)]))
+    yield services
+    services.stop()
+
+
+ENGINE_ADVICE = "For Prompted test engine: 2.5 s works, but is outside its sweet spot (best 3-12 s, takes 2-30 s)."
+
+
+async def upload_clip(user: User, name: str, audio) -> None:  # type: ignore[no-untyped-def]
+    upload = user.find(marker="slot-reference-clip-upload").elements.pop()
+    await upload.handle_uploads([ui.upload.SmallFileUpload(name, "audio/wav", wav_bytes(audio))])
 
 
 async def pick_engine(user: User, label: str) -> None:
@@ -54,10 +72,9 @@ async def test_a_clip_needs_its_transcript_and_transcribe_fills_it(seed: Service
     user.find(marker="speech-text").type("Now from a clip.")
     user.find(marker="generate").click()
     await user.should_see("Reference voice: upload, record or pick a clip.")
-    upload = user.find(marker="slot-reference-clip-upload").elements.pop()
-    await upload.handle_uploads([ui.upload.SmallFileUpload("me.wav", "audio/wav", wav_bytes(hibari_speech(SENTENCE)))])
+    await upload_clip(user, "me.wav", hibari_speech(SENTENCE))
     await user.should_see("me.wav · ", retries=20)
-    await user.should_see(marker="slot-reference-doctor", retries=20)
+    await user.should_see("A good reference: clean, clear speech", retries=50)
     user.find(marker="generate").click()
     await user.should_see("needs the clip's transcript")
     user.find(marker="slot-reference-transcribe").click()
@@ -93,3 +110,28 @@ async def test_a_clip_needs_no_transcript_while_a_param_says_the_engine_does_wit
     await user.should_see(marker="result-card", retries=JOB_WAIT)
     job = seed.jobs.list(limit=1, task="tts")[0]
     assert job.payload["params"]["sound_alone"] is True and job.result["extras"]["transcript"] == ""
+
+
+async def test_a_short_or_noisy_clip_gets_the_doctors_warnings_for_this_engine_before_generating(
+        seed: Services, user: User) -> None:
+    await user.open("/speech")
+    await pick_engine(user, "Prompted test engine · ready")
+    (mode,) = user.find(marker="slot-reference-mode").elements
+    mode.set_value("clip")
+    speech = hibari_speech(SENTENCE)
+    await upload_clip(user, "short.wav", speech[: int(2.5 * SR)])
+    await user.should_see("short.wav · 2.5 s", retries=20)
+    await user.should_see("Usable, but could be better: short (2.5 s)", retries=50)
+    await user.should_see(ENGINE_ADVICE)
+    await upload_clip(user, "noisy.wav", noisy(speech, level=0.05))
+    await user.should_see("Not a good reference yet: noisy: speech is only", retries=50)
+    await user.should_not_see(ENGINE_ADVICE)  # its length suits the engine
+    assert seed.jobs.list(kinds=("generate",)) == []  # all of it before anything is queued
+
+
+async def test_a_library_voice_gets_the_fit_advice_a_clip_gets(short_voice: Services, user: User) -> None:
+    await user.open("/speech")
+    await pick_engine(user, "Prompted test engine · ready")
+    await user.should_see("Quick (1 samples)")
+    await user.should_see("Uses “q.wav” (2.5 s): Usable, but could be better: short (2.5 s)", retries=50)
+    await user.should_see(ENGINE_ADVICE)

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engines.contract import InvalidRequest
+from engines.builtin.hibari_tts import HibariTTS
+from engines.contract import InputSlot, InvalidRequest
 from studio.evaluation import EvaluationRequest
 from studio.evaluation.inputs import accept_zip, extract_zip
 from studio.jobs import JobState
@@ -199,15 +200,109 @@ def test_cancelling_a_running_set_stops_it_and_stores_nothing(services: Services
     assert job.state == JobState.cancelled and services.evaluation.report(job.id) is None
 
 
-def test_a_generation_with_a_reference_input_is_compared_with_that_clip(services: Services, speech,
-                                                                        tmp_path: Path) -> None:
-    reference = write(tmp_path / "prompt.wav", *speech["other_voice"])
-    payload = {"engine_id": "builtin.hibari", "params": {"seed": 2},
-               "inputs": {"text": SENTENCE_A, "reference": {"path": str(reference), "transcript": None}}}
+class HibariWithReference(HibariTTS):
+    """The offline voice declaring a zero-shot engine's reference slot (which it ignores): a TTS generation with a
+    voice prompt, without downloading a zero-shot model."""
+
+    id = "test.hibari_with_reference"
+    inputs = (*HibariTTS.inputs, InputSlot("reference", "audio", "Reference voice", carries=("voice", "style")))
+
+
+def test_a_tts_generation_is_scored_against_its_text_and_its_speaker_against_its_prompt(services: Services, speech,
+                                                                                        tmp_path: Path) -> None:
+    services.registry.add(HibariWithReference)
+    prompt = write(tmp_path / "prompt.wav", *speech["other_voice"])
+    payload = {"engine_id": HibariWithReference.id, "params": {"seed": 2},
+               "inputs": {"text": SENTENCE_A, "reference": {"path": str(prompt), "transcript": None}}}
     generation = services.jobs.wait(services.jobs.submit("generate", payload, title="cloned").id, timeout=60)
     assert generation.state == JobState.succeeded, generation.error
     _, report = finish(services, EvaluationRequest("jobs", jobs=(generation.id,),
                                                    metrics=("speaker_similarity", "wer")))
     (item,) = report.items
-    assert item.reference == str(reference) and item.text == SENTENCE_A
-    assert item.values["wer"] == 0.0 and item.values["speaker_similarity"] < 0.8  # Hibari did not clone eSpeak
+    assert item.reference is None and item.text == SENTENCE_A  # the prompt says other words: no content to compare
+    generated = services.paths.generations / f"{generation.id}.wav"
+    assert item.values["wer"] == 0.0
+    assert item.values["speaker_similarity"] == pytest.approx(services.evaluation.speaker_similarity(prompt, generated))
+    assert item.values["speaker_similarity"] < 0.8  # Hibari did not clone eSpeak
+    assert "Speaker similarity compares it with its input “Reference voice” (prompt.wav)." in item.notes
+    with pytest.raises(InvalidRequest, match="mcd cannot apply here.*text-to-speech has none"):
+        services.evaluation.submit(EvaluationRequest("jobs", jobs=(generation.id,), metrics=("mcd",)))
+
+
+def test_a_conversion_from_the_history_is_scored_against_its_source_and_its_speaker_against_its_target(
+        services: Services, speech, tmp_path: Path) -> None:
+    source = services.uploads.store_file(write(tmp_path / "source.wav", *speech["a"]))
+    target = services.uploads.store_file(write(tmp_path / "target.wav", *speech["other_voice"]))
+    conversion = services.jobs.wait(services.conversion.submit("vc", source.id, target.id).id, timeout=120)
+    assert conversion.state == JobState.succeeded, conversion.error
+    _, report = finish(services, EvaluationRequest("jobs", jobs=(conversion.id,),
+                                                   metrics=("wer", "speaker_similarity", "f0_rmse_cents")))
+    (item,) = report.items
+    inputs = conversion.payload["inputs"]
+    source_path, target_path = (Path(inputs[slot]["path"]) for slot in ("source", "reference"))
+    converted = services.paths.generations / f"{conversion.id}.wav"
+    assert (services.paths.home / item.reference).resolve() == source_path.resolve()
+    assert item.values["wer"] < 0.2  # the source's words, heard in the converted voice
+    assert any("reference clip's transcript" in note and "brown fox" in note.lower() for note in item.notes)
+    to_target = services.evaluation.speaker_similarity(target_path, converted)
+    assert item.values["speaker_similarity"] == pytest.approx(to_target)
+    assert abs(to_target - services.evaluation.speaker_similarity(source_path, converted)) > 0.01
+    assert not item.errors
+
+
+def test_every_engine_that_makes_audio_says_what_its_result_keeps_of_each_audio_input() -> None:
+    from engines.registry import ENGINE_PACKAGES, Registry, discover
+
+    for engine in Registry(discover(ENGINE_PACKAGES)):
+        if engine.task in ("metric", "asr"):
+            continue
+        for slot in (s for s in engine.inputs if s.kind == "audio"):
+            assert slot.carries and set(slot.carries) <= {"content", "voice", "style"}, (engine.id, slot.name)
+
+
+@pytest.mark.parametrize(("engine_id", "filled", "content", "voice"), [
+    ("builtin.world_vc", ("source", "reference"), "source", "reference"),
+    ("amphion.noro", ("source", "reference"), "source", "reference"),
+    ("amphion.vevo_timbre", ("source", "timbre_reference"), "source", "timbre_reference"),
+    ("amphion.vevo_style", ("source", "style_reference"), "source", None),  # keeps the source's own voice
+    ("amphion.vevo_tts", ("style_reference",), None, "style_reference"),
+    ("amphion.vevo_tts", ("style_reference", "timbre_reference"), None, "timbre_reference"),
+    ("amphion.metis_tse", ("source", "enrolment"), "source", "enrolment"),
+    ("builtin.opus", ("source",), "source", None),
+    ("amphion.maskgct", ("reference",), None, "reference"),
+])
+def test_each_engines_inputs_give_the_clips_its_results_are_compared_with(
+        engine_id: str, filled: tuple[str, ...], content: str | None, voice: str | None, tmp_path: Path) -> None:
+    from engines.registry import Registry
+    from studio.evaluation.inputs import generation_source
+
+    inputs = {"text": "Words.", **{name: {"path": f"uploads/{name}.wav", "transcript": f"{name} says"}
+                                   for name in filled}}
+    source = generation_source("item", tmp_path / "out.wav", "job", Registry().get(engine_id).inputs, inputs, tmp_path)
+    assert source.reference == (tmp_path / f"uploads/{content}.wav" if content else None)
+    assert source.voice == (tmp_path / f"uploads/{voice}.wav" if voice else None)
+    assert source.text == "Words."  # the text the generation was asked to say wins over the source's transcript
+    without_text = generation_source("item", tmp_path / "out.wav", "job", Registry().get(engine_id).inputs,
+                                     {k: v for k, v in inputs.items() if k != "text"}, tmp_path)
+    assert without_text.text == (f"{content} says" if content else None)
+
+
+def test_a_sets_voicing_f1_pools_the_counts_of_its_items_as_amphion_does(services: Services, tmp_path: Path) -> None:
+    from tests.evaluation_fixtures import tone
+
+    rate = 16_000
+    write(tmp_path / "ref" / "short.wav", tone(220.0, 1.0), rate)
+    write(tmp_path / "gen" / "short.wav", np.concatenate([tone(220.0, 0.5), np.zeros(rate // 2, np.float32)]), rate)
+    write(tmp_path / "ref" / "long.wav", tone(220.0, 4.0), rate)
+    write(tmp_path / "gen" / "long.wav", tone(220.0, 4.0), rate)
+    _, report = finish(services, EvaluationRequest("set", str(tmp_path / "gen"), str(tmp_path / "ref"),
+                                                   metrics=("v_uv_f1",)))
+    items = {item.name: item.values["v_uv_f1"] for item in report.items}
+    assert items["short"] == pytest.approx(2 / 3, abs=0.03) and items["long"] == pytest.approx(1.0, abs=0.01)
+    stats = report.summary["v_uv_f1"]
+    assert stats["mean"] == pytest.approx((items["short"] + items["long"]) / 2)  # the items keep their own values
+    # pooled over frames: the long item's 4 s of agreement outweigh the short one's 0.5 s of missed voicing
+    assert stats["pooled"] == pytest.approx(4.5 / (4.5 + 0.25), abs=0.02) and stats["pooled"] > stats["mean"] + 0.08
+    assert report.flat()["v_uv_f1"]["pooled"] == stats["pooled"]
+    rows = {row[0]: row for row in csv.reader(io.StringIO(report.to_csv()))}
+    assert float(rows["pooled"][3]) == pytest.approx(stats["pooled"])

@@ -18,7 +18,8 @@ from tests.unit.test_api import client, finished  # noqa: F401
 async def test_metrics_are_listed_with_units_and_amphion_names(client: httpx.AsyncClient) -> None:
     listing = (await client.get("/api/metrics")).json()
     metrics = {m["key"]: m for m in listing["metrics"]}
-    assert metrics["f0_rmse_cents"]["unit"] == "cents" and metrics["f0_rmse_cents"]["amphion"] == "f0rmse"
+    assert metrics["f0_rmse_cents"]["unit"] == "cents" and metrics["f0_rmse_cents_median"]["amphion"] == "f0rmse"
+    assert metrics["pesq"]["amphion"] == "pesq" and metrics["pesq_wb"]["amphion"] is None  # pypesq's raw P.862
     assert metrics["pesq_wb"]["higher_is_better"] and not metrics["mcd"]["higher_is_better"]
     assert listing["options"]["f0_method"] == "parselmouth" and "Spectral" in listing["families"]
 
@@ -43,6 +44,23 @@ async def test_upload_a_pair_then_read_export_and_find_the_report(client: httpx.
     assert [e["id"] for e in (await client.get("/api/evaluations")).json()] == [job["id"]]
     assert (await client.delete(f"/api/evaluations/{job['id']}")).status_code == 200
     assert (await client.get(f"/api/evaluations/{job['id']}")).status_code == 404
+
+
+async def test_amphions_metric_names_are_accepted_by_the_api(client: httpx.AsyncClient, speech, tmp_path: Path) -> None:
+    path = str(write(tmp_path / "a.wav", *speech["a"]))
+    response = await client.post("/api/evaluations", json={"mode": "pair", "generated": path, "reference": path,
+                                                           "metrics": ["similarity", "f0rmse", "pesq"]})
+    assert response.status_code == 202, response.text
+    job = await finished(client, response.json()["id"])
+    report = (await client.get(f"/api/evaluations/{job['id']}")).json()
+    assert report["metrics"] == ["speaker_similarity", "f0_rmse_hz", "f0_rmse_cents_median", "pesq"]
+    assert report["items"][0]["values"]["pesq"] == pytest.approx(4.5, abs=1e-4)
+    uploaded = await client.post("/api/evaluations/upload", data={"metrics": "similarity"},
+                                 files={"reference": ("r.wav", Path(path).read_bytes(), "audio/wav"),
+                                        "generated": ("g.wav", Path(path).read_bytes(), "audio/wav")})
+    assert uploaded.status_code == 202, uploaded.text
+    job = await finished(client, uploaded.json()["id"])
+    assert (await client.get(f"/api/evaluations/{job['id']}")).json()["metrics"] == ["speaker_similarity"]
 
 
 async def test_uploaded_zips_are_a_set(client: httpx.AsyncClient, speech, tmp_path: Path) -> None:
@@ -105,6 +123,10 @@ def test_cli_prints_every_metric_of_a_pair_and_json_keyed_by_metric(speech, tmp_
     assert main(["evaluate", str(generated), "-t", SENTENCE_A, "-m", "wer,loudness_lufs"]) == 0
     out = capsys.readouterr().out
     assert "wer" in out and "0.000" in out and "LUFS" in out
+    assert main(["evaluate", str(reference), str(generated), "--metrics", "f0rmse,similarity,pesq", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"f0_rmse_hz": 0.0, "f0_rmse_cents_median": 0.0,
+                                                   "speaker_similarity": pytest.approx(1.0, abs=1e-5),
+                                                   "pesq": pytest.approx(4.5, abs=1e-4)}
 
 
 def test_cli_scores_folders_as_a_set_and_reports_problems(speech, tmp_path: Path,

@@ -179,8 +179,6 @@ def test_an_evaluation_on_a_cpu_records_that_it_used_crepe_tiny(monkeypatch: pyt
 def test_crepe_finds_the_voiced_frames_of_real_speech(size: str, tmp_path: Path, speech) -> None:  # noqa: F811
     """Amphion's 0 Hz search floor makes torchcrepe's Viterbi path stick to the lowest bin (periodicity ~0 on
     every speech frame); the studio's tracker must see speech as largely periodic, and its pitch in the voice."""
-    import numpy as np
-
     from engines.contract import AudioInput, Progress
     from tests.evaluation_fixtures import write
 

@@ -24,14 +24,16 @@ def run(item: Item, keys: list[str], scorers, options: Options = FAST):  # type:
 
 def test_identical_speech_scores_perfectly_on_every_pair_metric(tmp_path: Path, speech, scorers) -> None:
     item = pair(tmp_path, speech["a"], speech["a"])
-    keys = ["mcd", "f0_rmse_hz", "f0_rmse_cents", "fpc", "v_uv_f1", "energy_rmse", "energy_pc", "mstft", "pesq_wb",
-            "pesq_nb", "stoi", "estoi", "si_sdr", "si_snr", "speaker_similarity"]
+    keys = ["mcd", "f0_rmse_hz", "f0_rmse_cents", "f0_rmse_cents_median", "fpc", "v_uv_f1", "energy_rmse",
+            "energy_pc", "mstft", "pesq", "pesq_wb", "pesq_nb", "stoi", "estoi", "si_sdr", "si_snr",
+            "speaker_similarity"]
     scores = run(item, keys, scorers)
     assert scores.errors == {}
     v = scores.values
     assert v["mcd"] == 0.0 and v["f0_rmse_hz"] == 0.0 and v["f0_rmse_cents"] == 0.0 and v["energy_rmse"] == 0.0
-    assert v["mstft"] == 0.0
+    assert v["f0_rmse_cents_median"] == 0.0 and v["mstft"] == 0.0
     assert v["fpc"] == pytest.approx(1.0) and v["v_uv_f1"] == 1.0 and v["energy_pc"] == pytest.approx(1.0)
+    assert v["pesq"] == pytest.approx(4.5, abs=1e-4)  # the raw P.862 ceiling, as Amphion (pypesq) reports it
     assert v["pesq_wb"] == pytest.approx(4.64, abs=0.01) and v["pesq_nb"] == pytest.approx(4.55, abs=0.01)
     assert v["stoi"] == pytest.approx(1.0) and v["estoi"] == pytest.approx(1.0)
     assert v["si_sdr"] > 100 and v["si_snr"] > 100
@@ -60,6 +62,25 @@ def glide(start_hz: float, end_hz: float, seconds: float = 2.0, rate: int = 16_0
     return (0.5 * np.sin(2 * np.pi * np.cumsum(hz) / rate)).astype(np.float32)
 
 
+def notes(*hz_seconds: tuple[float, float], rate: int = 16_000) -> np.ndarray:
+    """A tone that holds each (Hz, seconds) in turn, phase-continuous."""
+    hz = np.concatenate([np.full(int(seconds * rate), f) for f, seconds in hz_seconds])
+    return (0.5 * np.sin(2 * np.pi * np.cumsum(hz) / rate)).astype(np.float32)
+
+
+def test_median_subtracted_cents_leave_the_key_out_and_keep_the_intonation(tmp_path: Path, scorers) -> None:
+    a3, b_flat3 = 220.0, 220.0 * SEMITONE
+    melody = notes((a3, 1.0), (b_flat3, 2.0))  # its median is the second note
+    transposed = run(pair(tmp_path, (melody, 16_000), (notes((b_flat3, 1.0), (b_flat3 * SEMITONE, 2.0)), 16_000),
+                          name="up"), ["f0_rmse_cents", "f0_rmse_cents_median"], scorers).values
+    assert transposed["f0_rmse_cents"] == pytest.approx(100.0, abs=2.0)
+    assert transposed["f0_rmse_cents_median"] == pytest.approx(0.0, abs=2.0)
+    flat = run(pair(tmp_path, (melody, 16_000), (notes((a3, 3.0)), 16_000), name="flat"),
+               ["f0_rmse_cents", "f0_rmse_cents_median"], scorers).values
+    assert flat["f0_rmse_cents"] == pytest.approx(100.0 * np.sqrt(2 / 3), abs=4.0)  # 100 cents off for 2 s of 3
+    assert flat["f0_rmse_cents_median"] == pytest.approx(100.0 * np.sqrt(1 / 3), abs=4.0)  # around its median: 1 s of 3
+
+
 def test_a_glide_and_its_transposition_correlate_perfectly_100_cents_apart(tmp_path: Path, scorers) -> None:
     item = pair(tmp_path, (glide(200, 300), 16_000), (glide(200 * SEMITONE, 300 * SEMITONE), 16_000))
     scores = run(item, ["fpc", "f0_rmse_cents"], scorers)
@@ -73,10 +94,11 @@ def test_median_subtracted_cents_ignore_a_key_change(tmp_path: Path, speech, sco
 
     shifted = librosa.effects.pitch_shift(audio, sr=rate, n_steps=2.0).astype(np.float32)
     item = pair(tmp_path, speech["a"], (shifted, rate))
-    absolute = run(item, ["f0_rmse_cents"], scorers).values["f0_rmse_cents"]
+    default = run(item, ["f0_rmse_cents", "f0_rmse_cents_median"], scorers).values
     relative = run(item, ["f0_rmse_cents"], scorers, replace(FAST, f0_subtract_median=True)).values["f0_rmse_cents"]
-    assert absolute == pytest.approx(200, abs=30)  # two semitones, on a real voice
-    assert relative < absolute / 2  # what remains is the vocoder's effect on the pitch track, not the key change
+    assert default["f0_rmse_cents"] == pytest.approx(200, abs=30)  # two semitones, on a real voice
+    assert relative < default["f0_rmse_cents"] / 2  # what remains is the vocoder's effect on the pitch track
+    assert default["f0_rmse_cents_median"] == relative  # Amphion's default is reported whatever the option says
 
 
 def test_si_snr_of_speech_plus_white_noise_matches_the_snr_it_was_mixed_at(tmp_path: Path, speech, scorers) -> None:
@@ -110,6 +132,61 @@ def test_pesq_and_stoi_equal_the_reference_packages_on_the_same_input(tmp_path: 
             assert 1.0 < scores.values["pesq_wb"] < 4.0 and 0.5 < scores.values["stoi"] < 1.0
         else:
             assert scores.values["pesq_nb"] == pesq.pesq(8_000, ref_read, deg_read, "nb")
+
+
+def test_raw_pesq_is_the_p862_score_the_itu_reference_code_computes_from_pypesqs_input(tmp_path: Path, speech,
+                                                                                         scorers) -> None:
+    """Amphion's `pesq` is pypesq's: the ITU-T P.862 reference code run narrow-band on 16 kHz int16 samples,
+    returning its raw score. Here that score is read from the same C code's result (the pesq package's library),
+    fed as pypesq feeds it, independently of the inverse mapping `pesq` uses."""
+    audio, rate = speech["a"]
+    ref = resample(audio, rate, 16_000)
+    scores = []
+    for amplitude in (0.005, 0.02, 0.3):
+        deg = (ref + white_noise(len(ref), amplitude=amplitude)).astype(np.float32)
+        item = pair(tmp_path, (ref, 16_000), (deg, 16_000), name=f"noise{amplitude}")
+        scores.append(run(item, ["pesq"], scorers).values["pesq"])
+        ref_read, _ = sf.read(str(item.reference.path), dtype="float32")
+        deg_read, _ = sf.read(str(item.generated.path), dtype="float32")
+        assert scores[-1] == pytest.approx(p862_raw_score(ref_read, deg_read), abs=0.01)
+    assert scores == sorted(scores, reverse=True) and scores[-1] < 1.0  # raw P.862 goes below MOS-LQO's floor of 1
+
+
+def p862_raw_score(ref: np.ndarray, deg: np.ndarray, rate: int = 16_000) -> float:
+    """pypesq.pesq(ref, deg, 16000): scaled to int16 as it does, through the ITU reference code's pesq_measure, whose
+    result struct holds the raw score (pesq_mos) beside the mapped one."""
+    import ctypes
+
+    import pesq
+
+    utterances = 50
+    floats = ctypes.POINTER(ctypes.c_float)
+
+    class SignalInfo(ctypes.Structure):
+        _fields_ = [("path_name", ctypes.c_char * 512), ("file_name", ctypes.c_char * 128), ("Nsamples", ctypes.c_long),
+                    ("apply_swap", ctypes.c_long), ("input_filter", ctypes.c_long), ("data", floats), ("VAD", floats),
+                    ("logVAD", floats)]
+
+    class ErrorInfo(ctypes.Structure):
+        _fields_ = [("Nutterances", ctypes.c_long), ("Largest_uttsize", ctypes.c_long),
+                    ("Nsurf_samples", ctypes.c_long), ("Crude_DelayEst", ctypes.c_long),
+                    ("Crude_DelayConf", ctypes.c_float), *((name, ctypes.c_long * utterances) for name in (
+                        "UttSearch_Start", "UttSearch_End", "Utt_DelayEst", "Utt_Delay")),
+                    ("Utt_DelayConf", ctypes.c_float * utterances), ("Utt_Start", ctypes.c_long * utterances),
+                    ("Utt_End", ctypes.c_long * utterances), ("pesq_mos", ctypes.c_float),
+                    ("mapped_mos", ctypes.c_float), ("mode", ctypes.c_short)]
+
+    library = ctypes.CDLL(str(next(Path(pesq.__file__).parent.glob("cypesq*.so"))))
+    flag, kind = ctypes.c_long(0), ctypes.c_char_p(b"")
+    library.select_rate(ctypes.c_long(rate), ctypes.byref(flag), ctypes.byref(kind))
+    scale = 1 / max(1.0, float(np.max(np.abs(np.stack([ref, deg])))))
+    samples = [np.ascontiguousarray((x * scale * 32767).astype(np.int16), dtype=np.float32) for x in (ref, deg)]
+    infos = [SignalInfo(Nsamples=len(x), apply_swap=0, input_filter=1, data=x.ctypes.data_as(floats)) for x in samples]
+    result = ErrorInfo(mode=0)  # narrow-band, as pypesq
+    library.pesq_measure(*(ctypes.byref(info) for info in infos), ctypes.byref(result), ctypes.byref(flag),
+                         ctypes.byref(kind))
+    assert flag.value == 0, kind.value
+    return float(result.pesq_mos)
 
 
 def test_mcd_equals_amphions_pymcd_and_grows_with_distortion(tmp_path: Path, speech, scorers) -> None:
@@ -222,6 +299,11 @@ def test_different_sample_rates_are_resampled_and_said_so(tmp_path: Path, speech
     scores = run(item, ["pesq_wb", "f0_rmse_cents", "mcd"], scorers)
     assert scores.errors == {}
     assert scores.values["pesq_wb"] > 4.4 and scores.values["f0_rmse_cents"] < 10 and scores.values["mcd"] < 0.5
+    assert item.notes[0] == (f"The clips have different sample rates (16000 Hz reference, {rate} Hz generated); "
+                             "each metric resamples both to its own rate.")
+    same = pair(tmp_path, speech["a"], speech["a"], name="same")
+    run(same, ["pesq_wb"], scorers)
+    assert not any("sample rates" in note for note in same.notes)
 
 
 def test_every_metric_has_one_family_and_a_unique_key() -> None:
@@ -229,6 +311,20 @@ def test_every_metric_has_one_family_and_a_unique_key() -> None:
 
     listed = [k for keys in FAMILIES.values() for k in keys]
     assert sorted(listed) == sorted(METRICS) and len(listed) == len(set(listed))
+
+
+def test_amphions_metric_names_select_the_metrics_they_stand_for() -> None:
+    from studio.metrics import METRICS, select
+
+    assert select(["f0rmse", "similarity", "pesq", "v_uv_f1"]) == ["f0_rmse_hz", "f0_rmse_cents_median",
+                                                                    "speaker_similarity", "pesq", "v_uv_f1"]
+    assert select(["stoi", "fad", "similarity", "speaker_similarity"]) == ["stoi", "fad", "speaker_similarity"]
+    amphion = {m.amphion for m in METRICS.values() if m.amphion}
+    assert {"f0rmse", "fpc", "v_uv_f1", "f0_periodicity_rmse", "energy_rmse", "energy_pc", "wer", "cer", "similarity",
+            "fad", "mcd", "mstft", "pesq", "si_sdr", "si_snr", "stoi"} == amphion  # every key of calc_metrics.py
+    assert all(select([name]) for name in amphion)
+    with pytest.raises(ValueError, match="Amphion's names f0rmse, similarity work too"):
+        select(["f0_rmse"])
 
 
 def test_options_are_checked_with_clear_messages() -> None:

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engines.amphion import vevo_common, vevo_sources
+from engines.amphion import vevo_common
 from engines.amphion.base import G2P_FILES
 from engines.contract import AudioInput, InvalidRequest, Progress
 from engines.registry import Registry
