@@ -62,14 +62,14 @@ class Services:
         self._stopping = threading.Event()
 
     def start(self) -> None:
-        """Start the job worker and the memory sampler; find the device in the background (it imports torch)."""
+        """Start the job worker and the memory sampler. Nothing here imports torch: the device is found at the
+        first model load (studio/memory.py)."""
         self._stopping.clear()
         self.history.reconcile()  # before the worker starts, so no job finishes meanwhile
         self.jobs.start()
         threading.Thread(target=self._sample_memory, name="studio-memory", daemon=True).start()
 
     def _sample_memory(self) -> None:
-        self.models.device  # noqa: B018  (resolving 'auto' imports torch: done here, off the event loop)
         while not self._stopping.is_set():
             self.models.sample()
             self._stopping.wait(MEMORY_SAMPLE_SECONDS)
