@@ -18,6 +18,7 @@ from typing import Any
 DEFAULT_HOME = Path("~/.local/share/amphion-studio")
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 PATH_SETTINGS = ("home", "amphion_root", "ssl_certfile", "ssl_keyfile", "runtimes_dir")
+ENGINE_ID = re.compile(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_-]+)+")
 
 
 class SettingsError(ValueError):
@@ -37,6 +38,7 @@ class Settings:
     log_level: str = "INFO"
     engine_packages: tuple[str, ...] = ()  # extra packages of engines (plug-ins), comma-separated in the environment
     runtimes_dir: Path | None = None  # isolated runtimes' environments; None: <home>/runtimes
+    default_engine: str = "builtin.hibari"  # the speech engine used where none is named: API, CLI, Speech page
     sources: dict[str, str] = field(default_factory=dict, compare=False)  # setting -> where its value came from
     config_path: Path | None = field(default=None, compare=False)  # the file `load` read; `save` writes it
 
@@ -154,6 +156,10 @@ def _convert(name: str, value: Any) -> Any:
             return level
         if name == "host":
             return str(value)
+        if name == "default_engine":
+            if not ENGINE_ID.fullmatch(str(value)):
+                raise ValueError
+            return str(value)
         if name == "engine_packages":
             items = value.split(",") if isinstance(value, str) else list(value)
             packages = tuple(item.strip() for item in items if item.strip())
@@ -165,6 +171,7 @@ def _convert(name: str, value: Any) -> Any:
             "port": "a whole number from 1 to 65535", "memory_budget_gb": "a number of gigabytes above 0, or 'auto'",
             "device": "auto, cpu, cuda or cuda:N", "log_level": "DEBUG, INFO, WARNING or ERROR",
             "engine_packages": "importable package names separated by commas",
+            "default_engine": "a speech engine's id, such as builtin.hibari (amphion-studio doctor lists them)",
         }
         raise SettingsError(f"Setting {name} = {value!r} is not valid: use {allowed.get(name, 'another value')}.") from None
     raise SettingsError(f"Unknown setting {name!r}.")

@@ -24,7 +24,8 @@ assert set(AudioFormat.__args__) == set(EXPORT_FORMATS)  # type: ignore[attr-def
 
 
 class GenerateBody(BaseModel):
-    engine: str = Field("builtin.hibari", description="Engine id, as listed by GET /api/engines")
+    engine: str | None = Field(None, description="Engine id, as listed by GET /api/engines (default: the studio's "
+                                                 "default_engine setting)")
     text: str | None = Field(None, max_length=1_000_000, description="The text to speak (speech engines)")
     inputs: dict[str, Any] = Field(default_factory=dict, description="Other input slots, by name")
     params: dict[str, Any] = Field(default_factory=dict, description="Parameter values; missing ones take defaults")
@@ -106,8 +107,9 @@ def build_router(services: Services) -> APIRouter:
 
         With wait=true the answer comes when it is done: the generation (200), or the job's error (500 when it
         failed, 409 when it was cancelled), or the still-running job (202) after `timeout` seconds."""
-        if body.engine not in services.registry:
-            raise HTTPException(404, f"No engine {body.engine!r}. GET /api/engines lists them.")
+        engine_id = body.engine or services.settings.default_engine
+        if engine_id not in services.registry:
+            raise HTTPException(404, f"No engine {engine_id!r}. GET /api/engines lists them.")
         inputs = dict(body.inputs)
         if body.text is not None:
             inputs["text"] = body.text
@@ -116,7 +118,7 @@ def build_router(services: Services) -> APIRouter:
                                      "(POST /api/uploads) and give {'upload': id}, or name a library "
                                      "{'sample': id} or {'profile': name}.")
         try:
-            job = services.generation.submit(body.engine, inputs, body.params)
+            job = services.generation.submit(engine_id, inputs, body.params)
         except EngineNotReady as exc:
             raise HTTPException(409, str(exc)) from None
         except InvalidRequest as exc:
