@@ -1,6 +1,7 @@
 """The shell, the Models page and the Jobs page with NiceGUI's User fixture."""
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from sqlmodel import Session
 
 from studio.db import open_database
 from studio.jobs.table import Job, JobState
+from studio.services import build_services
+from studio.settings import Settings
 
 
 async def test_navigation_groups_and_dark_mode_is_remembered(user: User) -> None:
@@ -81,3 +84,22 @@ async def test_jobs_page_offers_rerun_of_a_job_interrupted_by_a_crash(crashed_jo
     await user.open("/speech")
     await user.should_see(marker="result-card", retries=100)
     await user.should_see("Hibari: Before the power cut.")
+
+
+async def test_a_running_jobs_cancel_button_stays_put_while_its_progress_moves(user: User) -> None:
+    await user.open("/jobs")
+    submitter = build_services(Settings.load())  # not started: the studio's own worker runs the job
+    job = submitter.generation.submit("test.tone", {"text": "Slowly, please."}, {"steps": 200, "step_seconds": 0.05})
+    await user.should_see(marker=f"progress-{job.id}", retries=50)  # running (from queued, the card is rebuilt)
+    (cancel,) = user.find(marker=f"cancel-{job.id}").elements
+    shown = set()
+    for _ in range(100):
+        (progress,) = user.find(marker=f"progress-{job.id}").elements
+        shown.add(progress.text)
+        if len(shown) >= 3:
+            break
+        await asyncio.sleep(0.1)
+    assert len(shown) >= 3, f"progress did not move: {shown}"
+    assert user.find(marker=f"cancel-{job.id}").elements == {cancel}  # the same button, not a rebuilt one
+    user.find(marker=f"cancel-{job.id}").click()
+    await user.should_see(marker="job-state-cancelled", retries=50)
