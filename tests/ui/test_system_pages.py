@@ -5,13 +5,16 @@ import asyncio
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from nicegui import app, ui
 from nicegui.testing import User
 from sqlmodel import Session
 
+from engines.requirements import format_bytes
 from studio.db import open_database
 from studio.jobs.table import Job, JobState
+from studio.model_manager import AUTO_BUDGET_FRACTION
 from studio.services import build_services
 from studio.settings import Settings
 
@@ -52,6 +55,37 @@ async def test_models_page_lists_readiness_loads_pins_and_unloads(user: User) ->
     user.find(marker="unload-test.hog").click()
     await user.should_see("Unloaded test.hog[megabytes=64]: freed", retries=30)
     await user.should_see("No model is loaded", retries=30)
+
+
+async def test_unload_all_empties_the_models_page_and_reports_what_was_freed(user: User) -> None:
+    await user.open("/models")
+    user.find(marker="load-test.hog").click()
+    await user.should_see(marker="loaded-test.hog", retries=60)
+    user.find(marker="load-test.tone").click()
+    await user.should_see(marker="loaded-test.tone", retries=60)
+    user.find(marker="unload-all").click()
+    await user.should_see("Unloaded test.hog[megabytes=64]: freed", retries=30)
+    await user.should_see("Unloaded test.tone: freed")
+    await user.should_see("No model is loaded", retries=30)
+    await user.should_not_see(marker="loaded-test.hog")
+    (models_memory,) = user.find(marker="models-memory").elements
+    assert models_memory.text.startswith("Models: 0 B of a ")
+
+
+async def test_the_header_gauge_shows_the_loaded_models_against_the_budget(user: User) -> None:
+    await user.open("/models")
+    budget = format_bytes(int(psutil.virtual_memory().total * AUTO_BUDGET_FRACTION))
+    (gauge,) = user.find(marker="memory-gauge-text").elements
+    assert gauge.text == f"0 B / {budget}"
+    user.find(marker="load-test.hog").click()  # a 64 MB torch layer
+    await user.should_see(marker="loaded-test.hog", retries=60)
+    for _ in range(40):  # the gauge polls every 2 s
+        if not gauge.text.startswith("0 B"):
+            break
+        await asyncio.sleep(0.1)
+    models, shown_budget = gauge.text.split(" / ")
+    assert models.endswith(" MB") and 60 <= float(models.removesuffix(" MB")) <= 80, gauge.text
+    assert shown_budget == budget
 
 
 async def test_the_budget_is_applied_and_saved(user: User, studio_home: Path) -> None:
