@@ -2,8 +2,8 @@
 
 POST /v1/audio/speech takes `model` (an engine id, or OpenAI's tts-1, tts-1-hd, gpt-4o-mini-tts for the
 default engine: the default_engine setting), `voice` (a voice of the engine, OpenAI's voice names mapped to
-Hibari's voices, or a voice-library profile's name for engines that take a reference voice), `input`, `response_format`,
-`speed` and `instructions`, and answers with the audio bytes. The generation goes through the job queue like any other and is kept in the history.
+Hibari's voices, or a voice-library profile's name for engines that take a reference voice), `input`,
+`response_format`, `speed` and `instructions`, and answers with the audio bytes. The generation goes through the job queue like any other and is kept in the history.
 
 Errors carry FastAPI's `detail` and OpenAI's `error` object (the official client reads `error.message`),
 plus `x-should-retry: false`: retrying would queue the same work again without changing the outcome.

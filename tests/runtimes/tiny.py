@@ -1,8 +1,8 @@
 """Runtimes and tiny random-weight checkpoints for the peer engines, cached outside the repository.
 
-The cache (STUDIO_TEST_RUNTIMES, default ~/.cache/amphion-studio/test-runtimes/<environment>) holds each runtime's venv, which
-rebuilds when engines/isolated/recipes/<name>/*.txt, Python or the machine's torch change, and the tiny checkpoints, keyed by
-their builder script and the runtime they were built in.
+The cache (STUDIO_TEST_RUNTIMES, default ~/.cache/amphion-studio/test-runtimes/<environment>) holds each runtime's
+venv, which rebuilds when engines/isolated/recipes/<name>/*.txt, Python or the machine's torch change, and the tiny
+checkpoints, keyed by their builder script and the runtime they were built in.
 """
 from __future__ import annotations
 

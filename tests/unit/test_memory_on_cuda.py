@@ -66,7 +66,8 @@ class FakeCuda:
 def fake_torch(cuda: FakeCuda) -> types.ModuleType:
     torch = types.ModuleType("torch")
     torch.cuda = cuda  # type: ignore[attr-defined]
-    torch.device = lambda name: types.SimpleNamespace(index=int(name.partition(":")[2] or 0))  # type: ignore[attr-defined]
+    torch.device = lambda name: types.SimpleNamespace(  # type: ignore[attr-defined]
+        index=int(name.partition(":")[2] or 0))
     torch.nn = types.SimpleNamespace(Module=type("Module", (), {}))  # type: ignore[attr-defined]
     return torch
 
