@@ -3,7 +3,7 @@ one from another source.
 
 Other areas plug in their own sources (the library's samples, the history's generations) as `Picker`s: a
 label, an icon and an async function that returns a StoredAudio or None. Recording runs in the browser
-(assets/js/recorder.js, loaded by the shell): the recording is POSTed to /api/uploads and only its id comes
+(studio/assets/js/recorder.js, loaded by the shell): the recording is POSTed to /api/uploads and only its id comes
 back over the websocket.
 """
 from __future__ import annotations

@@ -42,7 +42,7 @@ class MemoryGauge:
             with ui.row().classes("items-center gap-2 no-wrap"):
                 self.ring = ui.circular_progress(value=0, min=0, max=1, show_value=False, size="28px",
                                                  color="white").props("track-color=white-3 thickness=0.25")
-                self.label = ui.label("").classes("text-body2 gt-xs")
+                self.label = ui.label("").classes("text-body2 gt-xs").mark("memory-gauge-text")
             self.tooltip = ui.tooltip("")
         ui.timer(2.0, self.refresh)
         self.refresh()

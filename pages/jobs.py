@@ -24,9 +24,13 @@ def _when(job: JobInfo) -> str:
 
 
 class JobsPage:
+    """The list is rebuilt only when its jobs or their states change; a running job's progress is updated in
+    place, so its buttons stay put under the user's finger."""
+
     def __init__(self, services: Services) -> None:
         self.services = services
-        self._signature: tuple = ()
+        self._layout: tuple = ()
+        self._progress: dict[str, tuple[ui.linear_progress, ui.label]] = {}  # running job id -> bar, stage
         with ui.column().classes(theme.PAGE):
             with ui.row().classes("w-full items-center"):
                 ui.label("Jobs").classes("text-h5 grow")
@@ -43,16 +47,25 @@ class JobsPage:
 
     def refresh(self, force: bool = False) -> None:
         jobs = self._jobs()
-        signature = tuple((j.id, j.state, round(j.progress, 2), j.stage) for j in jobs)
-        if signature == self._signature and not force:
+        layout = tuple((j.id, j.state) for j in jobs)
+        if layout == self._layout and not force:
+            for job in jobs:
+                if job.id in self._progress:
+                    self._show_progress(job)
             return
-        self._signature = signature
+        self._layout = layout
+        self._progress.clear()
         self.list.clear()
         with self.list:
             if not jobs:
                 ui.label("No jobs yet. Generate something on the Speech page.").classes(theme.HINT)
             for job in jobs:
                 self._row(job)
+
+    def _show_progress(self, job: JobInfo) -> None:
+        bar, stage = self._progress[job.id]
+        bar.set_value(job.progress)
+        stage.set_text(f"{job.progress:.0%} · {job.stage}")
 
     def _row(self, job: JobInfo) -> None:
         with ui.card().classes("w-full").mark(f"job-{job.id}"):
@@ -63,14 +76,16 @@ class JobsPage:
                     ui.label(f"{job.kind} · {_when(job)}" + (" · retry" if job.retry_of else "")).classes(theme.HINT)
                 if job.active:
                     ui.button("Cancel", icon="stop", color="negative",
-                              on_click=lambda j=job: self._act(self.services.jobs.cancel, j)).props("outline no-caps")
+                              on_click=lambda j=job: self._act(self.services.jobs.cancel, j)).props("outline no-caps") \
+                        .mark(f"cancel-{job.id}")
                 else:
                     label = "Re-run" if job.state in (JobState.succeeded, JobState.interrupted) else "Retry"
                     ui.button(label, icon="replay", on_click=lambda j=job: self._act(self.services.jobs.retry, j)) \
                         .props("outline no-caps").mark(f"retry-{job.id}")
             if job.state == JobState.running:
-                ui.linear_progress(value=job.progress, show_value=False).props("rounded")
-                ui.label(f"{job.progress:.0%} · {job.stage}").classes(theme.HINT)
+                self._progress[job.id] = (ui.linear_progress(show_value=False).props("rounded"),
+                                          ui.label().classes(theme.HINT).mark(f"progress-{job.id}"))
+                self._show_progress(job)
             if job.error:
                 ui.label(job.error).classes("text-body2 " + ("text-negative" if job.state == JobState.failed
                                                              else "text-orange-9"))

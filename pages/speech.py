@@ -25,9 +25,11 @@ class SpeechPage(TaskPage):
     def __init__(self, services: Services, shortcuts: Shortcuts) -> None:
         self.services = services
         self.prefs: dict[str, Any] = app.storage.user.setdefault("speech", {"engine": None, "draft": "", "params": {}})
+        chosen = self.prefs.get("engine")  # the user's last choice, else the default_engine setting
+        preferred = chosen if chosen in services.registry else services.settings.default_engine
         with ui.column().classes(theme.PAGE):
             ui.label("Speech").classes("text-h5")
-            self.picker = EnginePicker(services.registry.for_task(TASK), self.prefs.get("engine"), self._engine_changed)
+            self.picker = EnginePicker(services.registry.for_task(TASK), preferred, self._engine_changed)
             self.text = ui.textarea("Text", value=self.prefs.get("draft", ""), placeholder=PLACEHOLDER,
                                     on_change=self._text_changed).props('autogrow outlined input-style="min-height: 6rem"').classes("w-full") \
                 .mark("speech-text")

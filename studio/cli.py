@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     generate = commands.add_parser("generate", help="synthesise speech without the web page")
     generate.add_argument("text", help="the text to speak ('-' reads standard input)")
     generate.add_argument("-o", "--output", required=True, help="output file: .wav, .mp3, .flac or .ogg")
-    generate.add_argument("-e", "--engine", default="builtin.hibari", help="engine id (see `doctor`)")
+    generate.add_argument("-e", "--engine", help="engine id (see `doctor`; default: the default_engine setting)")
     generate.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                           help="a parameter value, e.g. -p speed=1.2 -p seed=7 (repeatable)")
     generate.add_argument("--json", action="store_true", help="print the job's result as JSON")
@@ -89,9 +89,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in (None, "serve"):
             overrides.update(host=getattr(args, "host", None), port=getattr(args, "port", None))
         settings = Settings.load(**overrides)
+        return _command(settings, args)
     except SettingsError as exc:
         print(f"amphion-studio: {exc}", file=sys.stderr)
         return 2
+
+
+def _command(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "doctor":
         from .doctor import report
 
@@ -136,7 +140,7 @@ def _parse_params(pairs: list[str]) -> dict[str, Any]:
 def _generate(settings: Settings, args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == "-" else args.text
     return _run_job(settings, args, lambda services: services.generation.submit(
-        args.engine, {"text": text}, _parse_params(args.param)))
+        args.engine or settings.default_engine, {"text": text}, _parse_params(args.param)))
 
 
 def _convert(settings: Settings, args: argparse.Namespace) -> int:

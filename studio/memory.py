@@ -1,14 +1,17 @@
 """What memory the device has and what this process holds, on CUDA (torch) and on the CPU.
 
-torch is consulted only once something else imported it, so the header gauge never pays for importing it.
-On unified-memory devices (Jetson) the GPU shares system RAM and `torch.cuda.mem_get_info` undercounts
-what is free (page cache), so the shared pool is measured as available system memory instead.
+torch is consulted only once something else imported it, so the header gauge never pays for importing it, and
+'auto' finds the device without importing torch when the machine has no GPU device files. A process holds
+resident system memory (RSS) and CUDA allocations; both are measured and counted. On unified-memory devices
+(Jetson) the GPU shares system RAM, so the device's total and free memory are the system's (counted once), and
+`torch.cuda.mem_get_info` is not used: it undercounts what is free (page cache).
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import gc
+import glob
 import sys
 from dataclasses import dataclass
 
@@ -31,19 +34,61 @@ class DeviceMemory:
         return self.total - self.available
 
 
+@dataclass(frozen=True)
+class Usage:
+    """What this process holds: resident system memory, and CUDA allocations on the device."""
+
+    resident: int
+    cuda: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.resident + self.cuda
+
+    def beyond(self, other: Usage) -> int:
+        """Bytes held beyond `other`, each kind on its own (resident memory freed by a collection while CUDA
+        memory grows does not hide the growth)."""
+        return max(self.resident - other.resident, 0) + max(self.cuda - other.cuda, 0)
+
+
+# Device files through which torch reaches a GPU: NVIDIA (also Jetson Thor), older Jetsons, WSL, ROCm.
+GPU_DEVICE_FILES = ("/dev/nvidia[0-9]*", "/dev/nvgpu", "/dev/nvhost-gpu", "/dev/dxg", "/dev/kfd")
+
+
 def torch_if_loaded():  # type: ignore[no-untyped-def]
     return sys.modules.get("torch")
 
 
+def gpu_present() -> bool:
+    """Whether the machine has a GPU torch could use (its device files exist); cheap, imports nothing."""
+    return any(glob.glob(pattern) for pattern in GPU_DEVICE_FILES)
+
+
 def resolve_device(setting: str) -> str:
-    """'auto' becomes 'cuda' when torch sees a GPU, else 'cpu'. Imports torch (call it off the UI thread)."""
+    """'auto' becomes 'cuda' when torch sees a GPU, else 'cpu'. Without GPU device files that is known at once;
+    with them it imports torch (call it off the UI thread)."""
     if setting != "auto":
         return setting
+    if torch_if_loaded() is None and not gpu_present():
+        return "cpu"
     try:
         import torch
     except ImportError:
         return "cpu"
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def start_cuda(device: str) -> None:
+    """Initialise CUDA for `device` (imports torch), so memory is measured on it from the first load on."""
+    import torch
+
+    if not torch.cuda.is_available():
+        raise RuntimeError("torch cannot use a GPU here (a CPU-only torch build, or no driver)")
+    torch.cuda.init()
+
+
+def cuda_started(device: str) -> bool:
+    return _cuda_ready(device) is not None
 
 
 def _cuda_ready(device: str):  # type: ignore[no-untyped-def]
@@ -58,8 +103,10 @@ def probe(device: str) -> DeviceMemory:
     rss = psutil.Process().memory_info().rss
     torch = _cuda_ready(device)
     if torch is None:
-        return DeviceMemory(device if device != "auto" else "cpu", f"CPU ({vm.total / 1e9:.0f} GB RAM)", True,
-                            vm.total, vm.available, rss)
+        if device.startswith("cuda"):  # the studio starts CUDA with the first model it loads
+            return DeviceMemory(device, "GPU not started yet: system memory shown until a model loads", False,
+                                vm.total, vm.available, rss)
+        return DeviceMemory("cpu", f"CPU ({vm.total / 1e9:.0f} GB RAM)", True, vm.total, vm.available, rss)
     index = torch.device(device).index or 0
     props = torch.cuda.get_device_properties(index)
     allocated, reserved = torch.cuda.memory_allocated(index), torch.cuda.memory_reserved(index)
@@ -70,17 +117,20 @@ def probe(device: str) -> DeviceMemory:
     return DeviceMemory(f"cuda:{index}", props.name, False, total, free, reserved, allocated, reserved)
 
 
-def footprint(device: str) -> int:
-    """This process's use of the memory models are loaded into (for before/after measurements)."""
+def usage(device: str) -> Usage:
+    """This process's resident memory and, once CUDA runs on `device`, its CUDA allocations there."""
+    resident = psutil.Process().memory_info().rss
     torch = _cuda_ready(device)
     if torch is None:
-        return psutil.Process().memory_info().rss
+        return Usage(resident)
     index = torch.device(device).index or 0
     torch.cuda.synchronize(index)
-    allocated = torch.cuda.memory_allocated(index)
-    if getattr(torch.cuda.get_device_properties(index), "is_integrated", False):
-        return allocated + psutil.Process().memory_info().rss
-    return allocated
+    return Usage(resident, torch.cuda.memory_allocated(index))
+
+
+def footprint(device: str) -> int:
+    """This process's use of memory, resident and on `device` (for before/after measurements)."""
+    return usage(device).total
 
 
 def external_bytes(model: object) -> int:

@@ -99,15 +99,36 @@ class ModelManager:
 
     @property
     def device(self) -> str:
-        """The device models load onto; resolving 'auto' imports torch, so call it off the UI thread."""
+        """The device models load onto. Resolving 'auto' on a machine with a GPU imports torch, so call it off the
+        UI thread; it happens at the first load, not at start-up."""
         if self._device is None:
             self._device = memory.resolve_device(self._device_setting)
         return self._device
 
+    def _reported_device(self) -> str:
+        """The device for reports, found without importing torch (an unresolved 'auto' with a GPU says 'cuda')."""
+        if self._device is not None:
+            return self._device
+        return "cuda" if self._device_setting == "auto" and memory.gpu_present() else self.device
+
+    def _started_device(self) -> str:
+        """The device with CUDA running on it, so a load's footprint is measured on the GPU from the first one."""
+        device = self.device
+        if device.startswith("cuda") and not memory.cuda_started(device):
+            try:
+                memory.start_cuda(device)
+            except RuntimeError as error:
+                if self._device_setting != "auto":
+                    raise EngineError(f"The device setting is {device!r}, but {error}. Set the device to auto or cpu "
+                                      f"(STUDIO_DEVICE, or device in the config file).") from None
+                log.warning("loading on the CPU: %s", error)
+                self._device = device = "cpu"
+        return device
+
     def budget(self, device_memory: memory.DeviceMemory | None = None) -> int:
         if self._budget_gb is not None:
             return int(self._budget_gb * 1e9)
-        total = (device_memory or memory.probe(self._device or "cpu")).total
+        total = (device_memory or memory.probe(self._reported_device())).total
         return int(total * AUTO_BUDGET_FRACTION)
 
     @property
@@ -150,23 +171,24 @@ class ModelManager:
         readiness = engine.check()
         if not readiness.runnable:
             raise EngineError(f"{engine.name} is not ready: {readiness.message} " + " ".join(readiness.hints))
+        device = self._started_device()  # first: the budget is the GPU's once CUDA runs
         estimate = self._measured.get(key, engine.memory_mb * 1_000_000)
         for report in self._make_room(estimate):
             log.info(report.message)
         self._refuse_if_it_cannot_fit(engine, estimate)
-        device = self.device
         progress(0.0, f"Loading {engine.name}")
         for requirement in engine.requirements.python:  # imported first, so the footprint is the model's alone
             try:
                 importlib.import_module(requirement.module)
             except ImportError:  # may import only after the engine's own fixes (Amphion's LangSegment trap)
                 pass
-        before = memory.footprint(device)
+        before = memory.usage(device)
         started = time.perf_counter()
         load_options = {p.name: options.get(p.name, p.default) for p in engine.params if p.affects_load}
         model = engine.load(device, progress, load_options)
         seconds = time.perf_counter() - started
-        measured = max(memory.footprint(device) - before, memory.tensor_bytes(model)) + memory.external_bytes(model)
+        grown = memory.usage(device).beyond(before)
+        measured = max(grown, memory.tensor_bytes(model)) + memory.external_bytes(model)
         entry = _Loaded(key, engine.id, model, device, measured, seconds, time.time())
         with self._lock:
             self._models[key] = entry
@@ -212,12 +234,12 @@ class ModelManager:
             del self._models[key]
         device, footprint = entry.device, entry.footprint
         outside = memory.external_bytes(entry.model)
-        before = memory.footprint(device) + outside
+        before = memory.usage(device)
         try:
             self.registry.get(entry.engine_id).unload(entry.model)
         except Exception:
             log.exception("the unload hook of %s failed", key)
-        before -= memory.external_bytes(entry.model)  # what the model's worker process gave back
+        outside -= memory.external_bytes(entry.model)  # what the model's worker process gave back
         try:
             reference = weakref.ref(entry.model)
         except TypeError:
@@ -225,7 +247,7 @@ class ModelManager:
         entry.model = None
         del entry
         memory.release_freed_memory()
-        freed = before - memory.footprint(device)
+        freed = before.beyond(memory.usage(device)) + outside
         remains = reference is not None and reference() is not None
         still_held = footprint - freed
         if still_held < max(STILL_HELD_NOISE, footprint * 0.02):  # allocator noise, not the model
@@ -255,7 +277,7 @@ class ModelManager:
             return [self._info(m) for m in self._models.values()]
 
     def snapshot(self) -> MemorySnapshot:
-        device = memory.probe(self._device or "cpu")
+        device = memory.probe(self._reported_device())
         return MemorySnapshot(device, self.budget(device), tuple(self.models()))
 
     def sample(self) -> MemorySnapshot:

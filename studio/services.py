@@ -26,7 +26,7 @@ from .logs import configure_logging
 from .model_manager import ModelManager
 from .projects import ProjectService
 from .prompt_cache import PromptCache
-from .settings import Settings
+from .settings import Settings, SettingsError
 from .storage import Paths
 from .transcription import TranscriptionService
 from .uploads import UploadService, UploadUser
@@ -64,14 +64,14 @@ class Services:
         self._stopping = threading.Event()
 
     def start(self) -> None:
-        """Start the job worker and the memory sampler; find the device in the background (it imports torch)."""
+        """Start the job worker and the memory sampler. Nothing here imports torch: the device is found at the
+        first model load (studio/memory.py)."""
         self._stopping.clear()
         self.history.reconcile()  # before the worker starts, so no job finishes meanwhile
         self.jobs.start()
         threading.Thread(target=self._sample_memory, name="studio-memory", daemon=True).start()
 
     def _sample_memory(self) -> None:
-        self.models.device  # noqa: B018  (resolving 'auto' imports torch: done here, off the event loop)
         while not self._stopping.is_set():
             self.models.sample()
             self._stopping.wait(MEMORY_SAMPLE_SECONDS)
@@ -93,12 +93,21 @@ class Services:
         return {"key": info.key, "footprint": info.footprint, "load_seconds": info.load_seconds}
 
 
+def check_default_engine(settings: Settings, registry: Registry) -> None:
+    """The default_engine setting must name a speech engine the registry has."""
+    engine_id = settings.default_engine
+    if engine_id not in registry or registry.get(engine_id).task != "tts":
+        raise SettingsError(f"Setting default_engine = {engine_id!r} is not a speech engine of this studio: use "
+                            f"one of {', '.join(e.id for e in registry.for_task('tts'))}.")
+
+
 def build_services(settings: Settings, registry: Registry | None = None) -> Services:
     memory.map_large_allocations_directly()
     paths = Paths(settings.home).ensure()
     configure_logging(paths.logs, settings.log_level)
-    db = open_database(paths.database)
     registry = registry or Registry(context=settings, extra_packages=settings.engine_packages)
+    check_default_engine(settings, registry)
+    db = open_database(paths.database)
     models = ModelManager(registry, settings.device, settings.memory_budget_gb)
     jobs = JobQueue(db, log_path=str(paths.logs / "studio.log"))
     prompt_cache = PromptCache(db, paths.prompt_cache)

@@ -8,8 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-ASSETS = REPO_ROOT / "assets"
+ASSETS = Path(__file__).resolve().parent / "assets"  # the web pages' CSS, JS and icons (package data)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..contract import Cancelled, EngineError, InvalidRequest, Progress
-from .runtime import REPO_ROOT, Runtime
+from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,8 @@ class WorkerProcess:
         self._next_id = 0
         log_path.parent.mkdir(parents=True, exist_ok=True)
         environment = {**os.environ, **(env or {})}
-        environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), environment.get("PYTHONPATH")]))
+        environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(runtime.studio_code()),
+                                                                   environment.get("PYTHONPATH")]))
         environment.update(PYTHONUNBUFFERED="1", PYTHONNOUSERSITE="1", TOKENIZERS_PARALLELISM="false")
         self.process = subprocess.Popen(
             [str(runtime.python), "-m", "engines.isolated.worker", adapter], stdin=subprocess.PIPE,

@@ -11,8 +11,8 @@ studio keeps transformers < 5 for Amphion. Each runtime is a venv made from the 
   (on the Jetson there is no other torch for CUDA 13);
 - a constraints file pinning torch/torchaudio/torchvision to the machine's versions, so pip fails loudly
   instead of replacing them;
-- the packages of `runtimes/<name>/no-deps.txt` installed without their own (clashing) dependencies, then
-  the curated, tested set of `runtimes/<name>/requirements.txt`.
+- the packages of `recipes/<name>/no-deps.txt` installed without their own (clashing) dependencies, then
+  the curated, tested set of `recipes/<name>/requirements.txt` (package data, so a wheel install has them too).
 
 `amphion-studio runtime install NAME` builds it; a stamp records what it was built from, so `status()` tells
 "ready", "not installed" or "out of date" (requirements, Python or torch changed) with the command to run.
@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SPECS = REPO_ROOT / "runtimes"
+SPECS = Path(__file__).resolve().parent / "recipes"
+ENGINES_PACKAGE = Path(__file__).resolve().parents[1]  # what a worker imports from the studio: engines/ only
 MACHINE_PACKAGES = ("torch", "torchaudio", "torchvision")  # shared with the studio, never installed in a runtime
 STAMP = "studio-runtime.json"
 PTH_NAME = "zz-studio-machine-torch.pth"
@@ -54,7 +54,7 @@ class RuntimeBuildError(Exception):
 
 @dataclass(frozen=True)
 class RuntimeSpec:
-    name: str  # folder under runtimes/ and under the runtimes directory
+    name: str  # folder under recipes/ and under the runtimes directory
     title: str
     probe: str  # module that must import in the runtime once it is built
     distribution: str  # the package the runtime exists for
@@ -104,6 +104,19 @@ class Runtime:
     @property
     def install_command(self) -> str:
         return f"amphion-studio runtime install {self.spec.name}"
+
+    def studio_code(self) -> Path:
+        """A folder holding only a link to the studio's `engines` package, for a worker's PYTHONPATH. (The folder
+        that holds `engines` is site-packages in a wheel install, whose transformers must not shadow the runtime's.)"""
+        folder = self.dir / "studio-code"
+        link = folder / "engines"
+        if not (link.is_symlink() and link.resolve() == ENGINES_PACKAGE):
+            folder.mkdir(parents=True, exist_ok=True)
+            fresh = folder / f".engines-{os.getpid()}"
+            fresh.unlink(missing_ok=True)
+            fresh.symlink_to(ENGINES_PACKAGE, target_is_directory=True)
+            os.replace(fresh, link)
+        return folder
 
     # -- what it is built from ---------------------------------------------------------------------------------
 

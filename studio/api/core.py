@@ -102,11 +102,12 @@ def build_router(services: Services) -> APIRouter:
 
         With wait=true the answer comes when it is done: the generation (200), or the job's error (500 when it
         failed, 409 when it was cancelled), or the still-running job (202) after `timeout` seconds."""
-        if body.engine not in services.registry:
-            raise HTTPException(404, f"No engine {body.engine!r}. GET /api/engines lists them.")
-        inputs, params = generate_request(services, services.registry.get(body.engine), body)
+        engine_id = body.engine or services.settings.default_engine
+        if engine_id not in services.registry:
+            raise HTTPException(404, f"No engine {engine_id!r}. GET /api/engines lists them.")
+        inputs, params = generate_request(services, services.registry.get(engine_id), body)
         with refusals():
-            job = services.generation.submit(body.engine, inputs, params)
+            job = services.generation.submit(engine_id, inputs, params)
         if wait:
             from .history import finished_generation
 

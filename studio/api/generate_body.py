@@ -18,7 +18,8 @@ LANGUAGE_PARAMS = ("language", "target_language")  # the language of the text, a
 class GenerateBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    engine: str = Field("builtin.hibari", description="Engine id, as listed by GET /api/engines")
+    engine: str | None = Field(None, description="Engine id, as listed by GET /api/engines (default: the studio's "
+                                                 "default_engine setting)")
     text: str | None = Field(None, max_length=1_000_000, description="The text to speak (speech engines)")
     profile: str | None = Field(None, description="A voice profile (name or id) for the engine's reference voice")
     language: str | None = Field(None, description="The text's language: the engine's language parameter")

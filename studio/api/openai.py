@@ -1,9 +1,9 @@
 """OpenAI-compatible speech, so the official OpenAI client (and tools built on it) works unchanged.
 
 POST /v1/audio/speech takes `model` (an engine id, or OpenAI's tts-1, tts-1-hd, gpt-4o-mini-tts for the
-default engine), `voice` (a voice of the engine, OpenAI's voice names mapped to the default engine's voices,
-or a voice-library profile's name for engines that take a reference voice), `input`, `response_format`,
-`speed` and `instructions`, and answers with the audio bytes. The generation goes through the job queue like any other and is kept in the history.
+default engine: the default_engine setting), `voice` (a voice of the engine, OpenAI's voice names mapped to
+Hibari's voices, or a voice-library profile's name for engines that take a reference voice), `input`,
+`response_format`, `speed` and `instructions`, and answers with the audio bytes. The generation goes through the job queue like any other and is kept in the history.
 
 Errors carry FastAPI's `detail` and OpenAI's `error` object (the official client reads `error.message`),
 plus `x-should-retry: false`: retrying would queue the same work again without changing the outcome.
@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
+from engines.builtin.hibari_tts import HibariTTS
 from engines.contract import Engine, InvalidRequest
 from engines.registry import Registry
 
@@ -32,10 +33,10 @@ from ..readiness import EngineNotReady, weights_readiness_for
 from ..services import Services
 from .errors import status_of, validation_problems
 
-DEFAULT_ENGINE = "builtin.hibari"
 OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15")
-# OpenAI's voices -> the default engine's nearest voice (by gender and accent). Only "heart" ships with the
-# studio; the others download once (8 MB each), so alloy, coral and marin work offline from the start.
+VOICES_ENGINE = HibariTTS.id  # the engine OpenAI's voice names map to
+# OpenAI's voices -> Hibari's nearest voice (by gender and accent). Only "heart" ships with the studio; the
+# others download once (8 MB each), so alloy, coral and marin work offline from the start.
 OPENAI_VOICES = {
     "alloy": "heart", "coral": "heart", "marin": "heart", "nova": "kore", "shimmer": "kore", "sage": "emma",
     "ash": "fenrir", "echo": "fenrir", "onyx": "fenrir", "cedar": "fenrir", "ballad": "fable", "fable": "fable",
@@ -100,9 +101,9 @@ def validation_error(exc: RequestValidationError) -> JSONResponse:
     return error_response(*validation_problems(exc))
 
 
-def resolve_engine(registry: Registry, model: str) -> Engine:
+def resolve_engine(registry: Registry, model: str, default_engine: str) -> Engine:
     if model in OPENAI_MODELS:
-        return registry.get(DEFAULT_ENGINE)
+        return registry.get(default_engine)
     if model not in registry:
         raise OpenAIError(404, f"No model {model!r}. Use a speech engine id (GET /v1/models lists them) or one of "
                                f"{', '.join(OPENAI_MODELS)} for the default engine.", "model", "model_not_found")
@@ -140,19 +141,19 @@ def resolve_voice(services: Services, engine: Engine, voice: str) -> tuple[dict[
     name = voice.strip()
     if name in own or name.lower() in own:
         return {}, {"voice": name if name in own else name.lower()}
-    if engine.id == DEFAULT_ENGINE and name.lower() in OPENAI_VOICES:
+    if engine.id == VOICES_ENGINE and name.lower() in OPENAI_VOICES:
         return {}, {"voice": OPENAI_VOICES[name.lower()]}
     inputs = profile_voice(services, engine, name)
     if inputs is not None:
         return inputs, {}
-    choices = ", ".join(dict.fromkeys(own + (list(OPENAI_VOICES) if engine.id == DEFAULT_ENGINE else [])))
+    choices = ", ".join(dict.fromkeys(own + (list(OPENAI_VOICES) if engine.id == VOICES_ENGINE else [])))
     raise OpenAIError(404, f"No voice {name!r} for {engine.name}. Use " + (f"one of {choices}, or " if choices else "")
                       + "the name of a voice profile.", "voice", "voice_not_found")
 
 
 def speech_request(services: Services, body: SpeechBody) -> tuple[Engine, dict[str, Any], dict[str, Any], list[str]]:
     """The engine, inputs and params `body` asks for, and the fields this engine cannot use (ignored)."""
-    engine = resolve_engine(services.registry, body.model)
+    engine = resolve_engine(services.registry, body.model, services.settings.default_engine)
     readiness = engine.check()
     if not readiness.runnable:
         raise OpenAIError(409, str(EngineNotReady(engine, readiness)), "model", "engine_not_ready")
@@ -226,15 +227,17 @@ def build_router(services: Services) -> APIRouter:
         """The speech engines, and OpenAI's model names as aliases of the default engine."""
         engines = [{"id": e.id, "object": "model", "created": 0, "owned_by": "amphion-studio"}
                    for e in services.registry.for_task("tts")]
-        aliases = [{"id": name, "object": "model", "created": 0, "owned_by": f"amphion-studio ({DEFAULT_ENGINE})"}
-                   for name in OPENAI_MODELS]
+        owner = f"amphion-studio ({services.settings.default_engine})"
+        aliases = [{"id": name, "object": "model", "created": 0, "owned_by": owner} for name in OPENAI_MODELS]
         return {"object": "list", "data": engines + aliases}
 
     @router.get("/audio/voices")
-    def voices(model: str = DEFAULT_ENGINE) -> dict[str, Any]:
-        """The voices `model` takes: its own, and for the default engine OpenAI's names with what they map to."""
-        engine = resolve_engine(services.registry, model)
-        aliases = OPENAI_VOICES if engine.id == DEFAULT_ENGINE else {}
+    def voices(model: str | None = None) -> dict[str, Any]:
+        """The voices `model` (default: the default engine) takes: its own, and for Hibari OpenAI's names with
+        what they map to."""
+        engine = resolve_engine(services.registry, model or services.settings.default_engine,
+                                services.settings.default_engine)
+        aliases = OPENAI_VOICES if engine.id == VOICES_ENGINE else {}
         return {"model": engine.id, "voices": list(dict.fromkeys(engine_voices(engine) + list(aliases))),
                 "aliases": aliases}
 

@@ -98,7 +98,7 @@ def through_the_studio(home: Path) -> dict[str, float]:
         end_to_end = time.perf_counter() - started
         return end_to_end, services.jobs.get(job.id)
 
-    services.models.device  # noqa: B018  (resolves the device, importing torch, before the baseline)
+    services.models.device  # noqa: B018  (resolves the device before the baseline; torch is imported only with a GPU)
     import hibari  # noqa: F401
     import onnxruntime  # noqa: F401
 

@@ -1,8 +1,8 @@
 """Runtimes and tiny random-weight checkpoints for the peer engines, cached outside the repository.
 
-The cache (STUDIO_TEST_RUNTIMES, default ~/.cache/amphion-studio/test-runtimes/<environment>) holds each runtime's venv, which
-rebuilds when runtimes/<name>/*.txt, Python or the machine's torch change, and the tiny checkpoints, keyed by
-their builder script and the runtime they were built in.
+The cache (STUDIO_TEST_RUNTIMES, default ~/.cache/amphion-studio/test-runtimes/<environment>) holds each runtime's
+venv, which rebuilds when engines/isolated/recipes/<name>/*.txt, Python or the machine's torch change, and the tiny
+checkpoints, keyed by their builder script and the runtime they were built in.
 """
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engines.isolated.runtime import REPO_ROOT, Runtime
+from engines.isolated.runtime import Runtime
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # One default cache per Python environment: a runtime links its environment's torch, so two checkouts with their own
 # .venv sharing one cache would rebuild each other's runtimes, under each other's running tests.

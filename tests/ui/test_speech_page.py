@@ -1,6 +1,7 @@
 """The speech page with NiceGUI's User fixture, on the real default engine."""
 from __future__ import annotations
 
+import pytest
 from nicegui import ui
 from nicegui.testing import User
 
@@ -154,3 +155,19 @@ async def test_the_draft_survives_a_reload(user: User) -> None:
     user.find(marker="speech-text").type("Do not lose me.")
     await user.open("/speech")
     assert user.find(marker="speech-text").elements.pop().value == "Do not lose me."
+
+
+@pytest.fixture
+def tone_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STUDIO_DEFAULT_ENGINE", "test.tone")
+
+
+async def test_the_picker_starts_on_the_default_engine_setting_then_keeps_the_users_choice(
+        tone_by_default: None, user: User) -> None:
+    await user.open("/speech")
+    await user.should_see("Test tone · ready")
+    user.find(marker="engine-picker").click()
+    user.find("Hibari · ready").click()
+    await user.open("/speech")
+    await user.should_see("Hibari · ready")
+    await user.should_not_see("Test tone · ready")

@@ -1,16 +1,22 @@
 """The shell, the Models page and the Jobs page with NiceGUI's User fixture."""
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from nicegui import app, ui
 from nicegui.testing import User
 from sqlmodel import Session
 
+from engines.requirements import format_bytes
 from studio.db import open_database
 from studio.jobs.table import Job, JobState
+from studio.model_manager import AUTO_BUDGET_FRACTION
+from studio.services import build_services
+from studio.settings import Settings
 
 
 async def test_navigation_groups_and_dark_mode_is_remembered(user: User) -> None:
@@ -51,6 +57,37 @@ async def test_models_page_lists_readiness_loads_pins_and_unloads(user: User) ->
     await user.should_see("No model is loaded", retries=30)
 
 
+async def test_unload_all_empties_the_models_page_and_reports_what_was_freed(user: User) -> None:
+    await user.open("/models")
+    user.find(marker="load-test.hog").click()
+    await user.should_see(marker="loaded-test.hog", retries=60)
+    user.find(marker="load-test.tone").click()
+    await user.should_see(marker="loaded-test.tone", retries=60)
+    user.find(marker="unload-all").click()
+    await user.should_see("Unloaded test.hog[megabytes=64]: freed", retries=30)
+    await user.should_see("Unloaded test.tone: freed")
+    await user.should_see("No model is loaded", retries=30)
+    await user.should_not_see(marker="loaded-test.hog")
+    (models_memory,) = user.find(marker="models-memory").elements
+    assert models_memory.text.startswith("Models: 0 B of a ")
+
+
+async def test_the_header_gauge_shows_the_loaded_models_against_the_budget(user: User) -> None:
+    await user.open("/models")
+    budget = format_bytes(int(psutil.virtual_memory().total * AUTO_BUDGET_FRACTION))
+    (gauge,) = user.find(marker="memory-gauge-text").elements
+    assert gauge.text == f"0 B / {budget}"
+    user.find(marker="load-test.hog").click()  # a 64 MB torch layer
+    await user.should_see(marker="loaded-test.hog", retries=60)
+    for _ in range(40):  # the gauge polls every 2 s
+        if not gauge.text.startswith("0 B"):
+            break
+        await asyncio.sleep(0.1)
+    models, shown_budget = gauge.text.split(" / ")
+    assert models.endswith(" MB") and 60 <= float(models.removesuffix(" MB")) <= 80, gauge.text
+    assert shown_budget == budget
+
+
 async def test_the_budget_is_applied_and_saved(user: User, studio_home: Path) -> None:
     await user.open("/models")
     user.find("Automatic budget (85 % of the device)").click()
@@ -81,3 +118,22 @@ async def test_jobs_page_offers_rerun_of_a_job_interrupted_by_a_crash(crashed_jo
     await user.open("/speech")
     await user.should_see(marker="result-card", retries=100)
     await user.should_see("Hibari: Before the power cut.")
+
+
+async def test_a_running_jobs_cancel_button_stays_put_while_its_progress_moves(user: User) -> None:
+    await user.open("/jobs")
+    submitter = build_services(Settings.load())  # not started: the studio's own worker runs the job
+    job = submitter.generation.submit("test.tone", {"text": "Slowly, please."}, {"steps": 200, "step_seconds": 0.05})
+    await user.should_see(marker=f"progress-{job.id}", retries=50)  # running (from queued, the card is rebuilt)
+    (cancel,) = user.find(marker=f"cancel-{job.id}").elements
+    shown = set()
+    for _ in range(100):
+        (progress,) = user.find(marker=f"progress-{job.id}").elements
+        shown.add(progress.text)
+        if len(shown) >= 3:
+            break
+        await asyncio.sleep(0.1)
+    assert len(shown) >= 3, f"progress did not move: {shown}"
+    assert user.find(marker=f"cancel-{job.id}").elements == {cancel}  # the same button, not a rebuilt one
+    user.find(marker=f"cancel-{job.id}").click()
+    await user.should_see(marker="job-state-cancelled", retries=50)

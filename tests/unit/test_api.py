@@ -160,6 +160,22 @@ async def test_models_load_pin_unload(client: httpx.AsyncClient) -> None:
     assert (await client.post("/api/models/unload", json={"key": model["key"]})).status_code == 404
 
 
+async def test_unload_all_frees_every_model_and_says_how_much(client: httpx.AsyncClient) -> None:
+    for megabytes in (16, 24):
+        job = (await client.post("/api/models/test.hog/load", json={"options": {"megabytes": megabytes}})).json()
+        assert (await finished(client, job["id"]))["state"] == "succeeded"
+    assert len((await client.get("/api/models")).json()["models"]) == 2
+    reports = (await client.post("/api/models/unload-all")).json()
+    freed = {r["key"]: r["freed"] for r in reports}
+    assert set(freed) == {"test.hog[megabytes=16]", "test.hog[megabytes=24]"}
+    assert freed["test.hog[megabytes=16]"] > 10_000_000 and freed["test.hog[megabytes=24]"] > 18_000_000
+    assert all(r["message"].startswith(f"Unloaded {r['key']}: freed") for r in reports)
+    assert (await client.get("/api/models")).json()["models"] == []
+    health = (await client.get("/api/health")).json()
+    assert health["models_loaded"] == [] and health["memory"]["models"] == 0
+    assert (await client.post("/api/models/unload-all")).json() == []
+
+
 async def test_engines_are_listed_with_params_and_readiness(client: httpx.AsyncClient) -> None:
     engines = {e["id"]: e for e in (await client.get("/api/engines", params={"task": "tts"})).json()}
     hibari = engines["builtin.hibari"]

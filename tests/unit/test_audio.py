@@ -10,7 +10,8 @@ import pytest
 import soundfile as sf
 
 from studio.audio import analysis
-from studio.audio.io import EXPORT_FORMATS, AudioReadError, export, read_audio, resample, write_audio
+from studio.audio.io import (EXPORT_FORMATS, FFMPEG_FORMATS, AudioReadError, export, read_audio, resample,
+                             write_audio)
 
 
 def tone(hz: float, seconds: float, sr: int, amplitude: float = 0.5) -> np.ndarray:
@@ -70,6 +71,32 @@ def test_stereo_is_mixed_to_mono_or_kept_channels_first(tmp_path: Path) -> None:
     np.testing.assert_allclose(both[1], right, atol=1e-6)
     resampled, sr = read_audio(path, sample_rate=8_000, mono=False)
     assert resampled.shape == (2, 8_000) and sr == 8_000
+
+
+def assert_stereo_kept(path: Path, left_hz: float, right_hz: float, frames: int) -> None:
+    """Two channels, neither swapped nor mixed, about `frames` long."""
+    back, sr = read_audio(path, mono=False)
+    assert back.shape[0] == 2 and abs(back.shape[1] - frames) <= 0.01 * frames + 2048  # codec padding
+    assert dominant_hz(back[0], sr) == pytest.approx(left_hz, abs=3)
+    assert dominant_hz(back[1], sr) == pytest.approx(right_hz, abs=3)
+
+
+@pytest.mark.parametrize("fmt", list(EXPORT_FORMATS))
+def test_stereo_is_written_in_every_format(tmp_path: Path, fmt: str) -> None:
+    sr = 24_000
+    stereo = np.stack([tone(440, 1.0, sr), tone(660, 1.0, sr, 0.25)])
+    path = write_audio(tmp_path / f"stereo.{fmt}", stereo, sr)
+    assert sf.info(str(path)).channels == 2
+    assert_stereo_kept(path, 440, 660, sr)
+
+
+@pytest.mark.parametrize("fmt", [*EXPORT_FORMATS, *FFMPEG_FORMATS])
+def test_stereo_is_exported_to_every_format(tmp_path: Path, fmt: str) -> None:
+    if fmt in FFMPEG_FORMATS and shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed")
+    sr = 24_000
+    source = write_audio(tmp_path / "stereo.wav", np.stack([tone(330, 1.0, sr), tone(880, 1.0, sr)]), sr)
+    assert_stereo_kept(export(source, fmt, tmp_path / f"exported.{fmt}"), 330, 880, sr)
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")

@@ -43,7 +43,9 @@ def test_jobs_run_one_at_a_time_interactive_before_batch_then_in_order(queue: Jo
     queue.register("t", handler)
     queue.start()
     first = queue.submit("t", {"name": "first"})
-    while queue.get(first.id).state != JobState.queued and queue.running() is None:
+    deadline = time.monotonic() + 10
+    while queue.get(first.id).state != JobState.running:  # the others are queued while it holds the worker
+        assert time.monotonic() < deadline, "the first job never started"
         time.sleep(0.01)
     batch_a = queue.submit("t", {"name": "batch a"}, priority=BATCH)
     batch_b = queue.submit("t", {"name": "batch b"}, priority=BATCH)

@@ -1,6 +1,7 @@
 """Settings come from defaults, a config file, the environment and flags, in that order, and are checked."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,43 @@ def test_bad_values_say_what_is_allowed(monkeypatch: pytest.MonkeyPatch, name: s
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=message.replace("(", r"\(")):
         Settings.load()
+
+
+@pytest.mark.parametrize(("name", "value"), [("STUDIO_HOME", "studio-data"), ("AMPHION_ROOT", "../Amphion"),
+                                             ("STUDIO_CONFIG", "config.toml")])
+def test_relative_paths_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=f"= '{re.escape(value)}' is not valid: use an absolute path"):
+        Settings.load()
+
+
+def test_a_relative_home_flag_is_refused_and_a_home_under_the_user_folder_is_expanded() -> None:
+    with pytest.raises(SettingsError, match="home = 'data' is not valid: use an absolute path"):
+        Settings.load(home="data")
+    assert Settings.load(home="~/studio-data").home == Path.home() / "studio-data"
+
+
+def test_the_home_flag_picks_the_config_file_read_and_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    environment_home, flag_home = tmp_path / "a", tmp_path / "b"
+    for home, port in ((environment_home, 9000), (flag_home, 9100)):
+        home.mkdir()
+        (home / "config.toml").write_text(f"port = {port}\n")
+    monkeypatch.setenv("STUDIO_HOME", str(environment_home))
+    settings = Settings.load(home=str(flag_home))
+    assert (settings.home, settings.port, settings.config_file) == (flag_home, 9100, flag_home / "config.toml")
+    settings.save(memory_budget_gb=40.0)  # what the Models page does with a new budget
+    assert Settings.load(home=str(flag_home)).memory_budget_gb == 40.0
+    assert (environment_home / "config.toml").read_text() == "port = 9000\n"
+
+
+def test_an_explicit_config_file_is_the_one_saved_to(tmp_path: Path, studio_home: Path) -> None:
+    config = tmp_path / "etc" / "studio.toml"
+    config.parent.mkdir()
+    config.write_text("port = 9300\n")
+    settings = Settings.load(environ={"STUDIO_CONFIG": str(config), "STUDIO_HOME": str(studio_home)})
+    assert settings.port == 9300 and settings.config_file == config
+    settings.save(memory_budget_gb=12.0)
+    assert "memory_budget_gb = 12.0" in config.read_text() and not (studio_home / "config.toml").exists()
 
 
 def test_a_broken_or_unknown_config_file_is_reported(studio_home: Path) -> None:

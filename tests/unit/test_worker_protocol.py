@@ -15,6 +15,7 @@ from engines.isolated.client import WorkerProcess
 from engines.isolated.runtime import Runtime, RuntimeSpec
 
 ADAPTER = "tests.runtimes.probe_adapter"
+CHECKOUT = {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}  # where the probe adapter is
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def worker(tmp_path: Path):  # type: ignore[no-untyped-def]
     runtime = Runtime(RuntimeSpec("probe", "Probe", "json", "pip", "a test stand-in"), tmp_path)
     (runtime.dir / "bin").mkdir(parents=True)
     (runtime.dir / "bin" / "python").symlink_to(sys.executable)
-    process = WorkerProcess(runtime, ADAPTER, tmp_path / "logs" / "runtime-probe.log")
+    process = WorkerProcess(runtime, ADAPTER, tmp_path / "logs" / "runtime-probe.log", CHECKOUT)
     process.request("load", {"device": "cpu", "options": {"megabytes": 50}, "weights": {"model": "/nowhere"}})
     yield process
     process.stop()
@@ -101,7 +102,7 @@ def test_a_dropped_handle_does_not_leave_a_worker_behind(tmp_path: Path) -> None
     runtime = Runtime(RuntimeSpec("probe", "Probe", "json", "pip", "a test stand-in"), tmp_path)
     (runtime.dir / "bin").mkdir(parents=True)
     (runtime.dir / "bin" / "python").symlink_to(sys.executable)
-    handle = WorkerProcess(runtime, ADAPTER, tmp_path / "probe.log")
+    handle = WorkerProcess(runtime, ADAPTER, tmp_path / "probe.log", CHECKOUT)
     process = psutil.Process(handle.pid)
     del handle
     gc.collect()
