@@ -8,7 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-ASSETS = Path(__file__).resolve().parent / "assets"  # the web pages' CSS, JS and icons (package data)
+
+def _assets() -> Path:
+    """The web pages' CSS, JS and icons: `assets/` of the checkout, or `studio/assets` where a wheel put them."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "assets"
+    return packaged if packaged.is_dir() else here.parent / "assets"
+
+
+ASSETS = _assets()
 
 
 @dataclass(frozen=True)

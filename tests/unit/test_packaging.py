@@ -14,6 +14,7 @@ import pytest
 from tests.live_server import REPO, start_studio
 
 PACKAGES = ("studio", "engines", "components", "pages")
+DATA = ("assets",)  # the web assets, at the top of the checkout; a wheel carries them as studio/assets
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +22,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The studio built into a wheel from a copy of the checkout (so no build files land in it), installed alone."""
     work = tmp_path_factory.mktemp("wheel")
     source = work / "source"
-    for package in PACKAGES:
-        shutil.copytree(REPO / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in PACKAGES + DATA:
+        shutil.copytree(REPO / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
@@ -60,6 +61,19 @@ def test_the_installed_studio_finds_its_assets_and_runtime_recipes(installed: Pa
     assert all(files == ["no-deps.txt", "requirements.txt"] for files in found["recipes"].values())
     # a runtime's worker sees the studio's engines package and nothing else of the studio's site-packages
     assert found["worker_path"] == {"engines": str(installed / "engines")}
+
+
+def test_every_package_of_the_checkout_is_listed_for_the_wheel() -> None:
+    """pyproject.toml lists the packages (so the assets can stay at the top of the checkout): a new one must be added
+    there, or a wheel install would lack it."""
+    import tomllib
+
+    from setuptools import find_packages
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = set(find_packages(str(REPO), include=[f"{p}*" for p in PACKAGES]))
+    assert found - listed == set(), "add these packages to [tool.setuptools] packages in pyproject.toml"
+    assert listed - found == {"studio.assets"}
 
 
 def test_the_installed_studio_serves_its_pages_and_assets(installed: Path, tmp_path: Path) -> None:
