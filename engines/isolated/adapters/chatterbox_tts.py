@@ -20,7 +20,8 @@ from engines.isolated.worker import InvalidRequest, Progress, on_each_call
 
 DEFAULT_LLAMA = "Llama_520M"
 SPEECH_TOKENS_PER_SECOND = 25
-ENGLISH_VALID_TOKENS = 6561  # ChatterboxTTS keeps speech tokens below this id
+DECODABLE_TOKENS = 6561  # S3Gen embeds speech token ids below this (ChatterboxTTS drops the others; the multilingual
+# model's generate() does not, and an id above would fail in S3Gen's embedding)
 
 
 def versions() -> dict[str, str]:
@@ -217,8 +218,7 @@ def run(model: Any, inputs: dict[str, Any], params: dict[str, Any], output: str,
                                     min_p=float(params["min_p"]), top_p=float(params["top_p"]))
         sampled = int(speech.shape[-1])
         speech = drop_invalid_tokens(speech[0])
-        if not multilingual:
-            speech = speech[speech < ENGLISH_VALID_TOKENS]
+        speech = speech[speech < DECODABLE_TOKENS]
         if speech.numel() == 0:
             raise InvalidRequest("The model produced no speech for this text; try another seed or temperature.")
         progress(0.7, f"Decoding {speech.numel()} speech tokens to audio")
