@@ -23,7 +23,6 @@ from .runtime import AmphionRuntime, checkout_root
 
 CLONE_HINTS = ("git clone https://github.com/open-mmlab/Amphion.git",
                "then set AMPHION_ROOT=/path/to/Amphion (environment or config file) and restart the studio")
-EXTRA_HINT = 'or all that Amphion\'s models import at once, in the studio\'s folder: pip install -e ".[amphion]"'
 
 
 @dataclass(frozen=True)
@@ -65,6 +64,9 @@ def user_checkpoints(context: Any, engine_id: str) -> list[Path]:
         return []
     found = [p for p in folder.iterdir() if not p.name.startswith(".")]
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+EXTRA_HINT = 'or all that Amphion\'s models import at once, in the studio\'s folder: pip install -e ".[amphion]"'
 
 
 def amphion_extra() -> set[str]:
