@@ -69,6 +69,21 @@ def put_in_hub_cache(cache: Path, repo_id: str, filename: str, source: Path, com
     return target
 
 
+def amphion_checkout(root: str | None) -> Path:
+    """The Amphion checkout (AMPHION_ROOT, read before the autouse fixture clears it) for tests that need one; a
+    skip that says what to do when it is not set, or when the [amphion] extra the runtime imports is missing."""
+    from engines.amphion.base import missing_from_extra
+
+    if not root:
+        pytest.skip("AMPHION_ROOT is not set: these tests need an Amphion checkout "
+                    "(git clone https://github.com/open-mmlab/Amphion; export AMPHION_ROOT=...)")
+    missing = missing_from_extra()
+    if missing:
+        pytest.skip(f"AMPHION_ROOT is set, but the Amphion runtime's modules are not installed ({', '.join(missing)}): "
+                    f'pip install -e ".[amphion]"')
+    return Path(root)
+
+
 @pytest.fixture
 def services(studio_home: Path) -> Iterator[Services]:
     services = build_services(Settings.load())

@@ -8,6 +8,7 @@ recipe-only models, and finally weights to download (with the size). See runtime
 from __future__ import annotations
 
 import importlib.machinery
+import importlib.metadata
 import importlib.util
 import shlex
 import sys
@@ -16,8 +17,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..contract import Engine
-from ..requirements import READY, Readiness, Requirements, amphion_root_problem, check_requirements
-from . import traps
+from ..requirements import READY, PythonModule, Readiness, Requirements, amphion_root_problem, check_requirements
+from . import deps, traps
 from .runtime import AmphionRuntime, checkout_root
 
 CLONE_HINTS = ("git clone https://github.com/open-mmlab/Amphion.git",
@@ -69,6 +70,37 @@ def user_checkpoints(context: Any, engine_id: str) -> list[Path]:
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
+EXTRA_HINT = 'or all that Amphion\'s models import at once, in the studio\'s folder: pip install -e ".[amphion]"'
+
+
+def amphion_extra() -> set[str]:
+    """The pip names (canonical) the studio's [amphion] extra installs, from its installed metadata."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    try:
+        declared = importlib.metadata.requires("amphion-studio") or []
+    except importlib.metadata.PackageNotFoundError:
+        return set()
+    names = set()
+    for line in declared:
+        requirement = Requirement(line)
+        if requirement.marker is not None and requirement.marker.evaluate({"extra": "amphion"}) \
+                and not requirement.marker.evaluate({"extra": ""}):
+            names.add(canonicalize_name(requirement.name))
+    return names
+
+
+def missing_from_extra(modules: tuple[PythonModule, ...] = deps.BASE) -> list[str]:
+    """The pip names of `modules` (by default what the Amphion runtime itself imports) that the [amphion] extra
+    installs and that are not installed here."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    extra = amphion_extra()
+    return [m.pip for m in modules if not m.present() and canonicalize_name(Requirement(m.pip).name) in extra]
+
+
 def check_amphion(engine: Engine, *, extensions: tuple[str, ...] = (), needs_transformers_4: bool = False,
                   recipe_only: bool = False) -> Readiness:
     """The readiness of an Amphion engine (see the module docstring for the order)."""
@@ -83,6 +115,8 @@ def check_amphion(engine: Engine, *, extensions: tuple[str, ...] = (), needs_tra
     readiness = check_requirements(Requirements(python=declared.python, binaries=declared.binaries,
                                                 cuda=declared.cuda), engine.context)
     if not readiness.ready:
+        if missing_from_extra(declared.python):
+            return Readiness(readiness.state, readiness.message, readiness.hints + (EXTRA_HINT,))
         return readiness
     if needs_transformers_4:
         for message, command in traps.pin_problems():

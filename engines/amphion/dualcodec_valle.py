@@ -24,10 +24,11 @@ from . import maskgct_parts as parts
 CODEC_REPO = "amphion/dualcodec"
 TTS_REPO = "amphion/dualcodec-tts"
 CODEC = Weights("hub", CODEC_REPO, ("dualcodec_12hz_16384_4096.safetensors", "w2vbert2_mean_var_stats_emilia.pt"),
-                size_bytes=420_000_000, license="see the model card", label="DualCodec 12.5 Hz",
+                size_bytes=420_000_000, license="Apache-2.0", label="DualCodec 12.5 Hz",
                 note="size estimated")
 VALLE = Weights("hub", TTS_REPO, ("dualcodec_valle_ar_12hzv1.safetensors", "dualcodec_valle_nar_12hzv1.safetensors"),
-                size_bytes=1_297_000_000, license="see the model card", label="DualCodec-VALLE (AR and NAR)")
+                size_bytes=1_297_000_000, license="none stated (its model card names no licence)",
+                label="DualCodec-VALLE (AR and NAR)")
 CONFIGS = {"dualcodec": "conf/model/dualcodec_12hz_16384_4096_8vq.yaml",  # inside the dualcodec package
            "valle_ar": "conf_tts/model/valle_ar/llama_250M.yaml", "valle_nar": "conf_tts/model/valle_nar/valle_nar.yaml"}
 LANGUAGES = (("en", "English"), ("zh", "Chinese"), ("ja", "Japanese"), ("ko", "Korean"), ("de", "German"),
@@ -43,7 +44,9 @@ class DualCodecVALLE(parts.NeedsTranscript, Engine):
                "12.5 Hz DualCodec, sampled like a language model.")
     languages = tuple(code for code, _ in LANGUAGES)
     sample_rate = 24_000
-    license = "see the model card"
+    # amphion/dualcodec's model card says Apache-2.0; amphion/dualcodec-tts's names no licence (the dualcodec code is
+    # MIT; both were trained on Emilia, which is CC-BY-NC-4.0)
+    license = "codec Apache-2.0; VALL-E weights: no licence stated"
     memory_mb = 5_000  # w2v-BERT 2.0 (2.3 GB), the codec and the two 250M transformers, plus activations
     requirements = Requirements(python=(PythonModule("dualcodec", "dualcodec"), PythonModule("whisper", "openai-whisper"),
                                         PythonModule("hydra", "hydra-core"), PythonModule("audiotools",
@@ -111,19 +114,21 @@ class DualCodecVALLE(parts.NeedsTranscript, Engine):
         p = request.params
         reference = request.inputs["reference"]
         steps = parts.StepCounter(progress.span(0.05, 0.9), 1000, "Sampling speech tokens")
+        walk = PartsProgress(steps)
         progress(0.0, "Reading the reference and the text")
         with steps.counting([model["ar"].llm]), breakpoints_raise(steps), parts_in_order():
             audio, rate, _ = infer_process(
                 parts.audio_path(reference, "Reference voice"), parts.transcript_of(reference, "Reference voice"),
                 request.inputs["text"], model["ar"], model["nar"],
                 CachedPrompt(model["codec"], request.prompts, reference, p["seed"], progress), model["tokenizer"],
-                show_info=lambda *_: None, progress=None, cross_fade_duration=p["cross_fade"], lang=p["language"],
+                show_info=lambda *_: None, progress=walk, cross_fade_duration=p["cross_fade"],
+                lang=p["language"],
                 device=model["device"], top_k=p["top_k"], top_p=p["top_p"], temperature=p["temperature"],
                 repeat_penalty=p["repetition_penalty"])
         if audio is None:
             raise EngineError("DualCodec-VALLE produced no audio for this text; check that it has words to say.")
         audio = np.asarray(audio, dtype=np.float32)
-        extras: dict[str, Any] = {"ar_steps": steps.done}
+        extras: dict[str, Any] = {"ar_steps": walk.done}
         if p["remove_silence"]:
             progress(0.95, "Removing long silences")
             before = len(audio)
@@ -145,6 +150,28 @@ def parts_in_order() -> Iterator[None]:
         yield
     finally:
         utils_valle_infer.ThreadPoolExecutor = pool
+
+
+class PartsProgress:
+    """What infer_process takes as `progress`: it walks the parts of long text through `progress.tqdm(...)` and
+    generates each part as the walk reaches it, so each part gets its own span of the sampling progress."""
+
+    def __init__(self, steps: parts.StepCounter) -> None:
+        self.steps, self.whole, self.earlier_steps = steps, steps.progress, 0
+
+    @property
+    def done(self) -> int:
+        """Sampling steps of every part so far."""
+        return self.earlier_steps + self.steps.done
+
+    def tqdm(self, items: Any) -> Iterator[Any]:
+        items = list(items)
+        for i, item in enumerate(items):
+            if len(items) > 1:
+                self.earlier_steps, self.steps.done = self.done, 0
+                self.steps.progress = self.whole.span(i / len(items), (i + 1) / len(items),
+                                                      f"Part {i + 1} of {len(items)}")
+            yield item
 
 
 class CachedPrompt:

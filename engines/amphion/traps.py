@@ -1,8 +1,10 @@
 """Environment traps of Amphion on today's packages (reference/amphion-catalog.md §8), each with a small named fix.
 
-A fix is applied only when its trap is present here (`needed()`), once, when the Amphion runtime activates.
-`amphion-studio doctor` lists every fix and whether it is active. Stand-ins replace a missing module only
-so that Amphion's modules import; calling into a stand-in raises an EngineError that says so plainly.
+One registry, FIXES. Most fixes patch the environment: applied only when their trap is present here
+(`needed()`), once, when the Amphion runtime activates. The others live in an adapter's own loading code and
+are always in effect there (`apply` is None; the remedy names the adapter). `amphion-studio doctor` lists every
+fix and its state. Stand-ins replace a missing module only so that Amphion's modules import; calling into a
+stand-in raises an EngineError that says so plainly.
 """
 from __future__ import annotations
 
@@ -28,9 +30,13 @@ class Fix:
     name: str
     trap: str  # what breaks and whom it hits
     remedy: str  # what the fix does
-    needed: Callable[[], bool]
-    apply: Callable[[], None]
+    needed: Callable[[], bool] = lambda: True
+    apply: Callable[[], None] | None = None  # None: the fix is part of an adapter's loading code
     stand_in: bool = False  # replaces a missing module just so Amphion's modules import
+
+    @property
+    def in_adapter(self) -> bool:
+        return self.apply is None
 
 
 # -- 1. safetensors.torch.load_model refuses modules whose hann_window buffers are views (torch >= 2.13) -----
@@ -280,6 +286,20 @@ FIXES: tuple[Fix, ...] = (
         "(VITS, FastSpeech2, NaturalSpeech2, VALL-E, Jets): offline that waits on the network",
         "nltk.download does not touch the network; the engines that read the data declare it as weights",
         _nltk_may_download, _nltk_without_downloads),
+    Fix("config-from-model-source",
+        "the hub repositories of MaskGCT, Metis and Vevo carry no model config: Amphion reads the stock one from its "
+        "source tree (dualcodec from its package's yaml files), so a checkpoint of another size cannot load",
+        "the adapters take the config as part of the model source: a Model config param (MaskGCT, Metis, "
+        "NaturalSpeech2, DualCodec, DualCodec-VALLE) or a config.json beside the checkpoint (Vevo); the stock "
+        "config otherwise"),
+    Fix("fastspeech2-vocoder-folder",
+        "FastSpeech2Inference parses its vocoder folder itself and fails on checkpoint names it does not expect",
+        "the FastSpeech2 adapter links args.json and the vocoder's checkpoints into a folder laid out as the parser "
+        "expects (engines/amphion/fastspeech2.py vocoder_folder)"),
+    Fix("fastspeech2-statistics",
+        "FastSpeech2's constructor opens its pitch and energy statistics.json relative to the working directory",
+        "the FastSpeech2 adapter points processed_dir at the statistics shipped with the checkpoint (engines/amphion/"
+        "fastspeech2.py locate_statistics)"),
 )
 
 _applied: set[str] = set()
@@ -291,7 +311,7 @@ def apply_needed() -> list[Fix]:
     done = []
     with _lock:
         for fix in FIXES:
-            if fix.name in _applied:
+            if fix.name in _applied or fix.apply is None:
                 continue
             try:
                 if not fix.needed():
@@ -309,7 +329,7 @@ def apply_named(*names: str) -> None:
     """Apply the named fixes where their traps are present (for code outside the checkout, e.g. dualcodec)."""
     with _lock:
         for fix in FIXES:
-            if fix.name in names and fix.name not in _applied and fix.needed():
+            if fix.name in names and fix.name not in _applied and fix.apply is not None and fix.needed():
                 fix.apply()
                 _applied.add(fix.name)
                 log.info("Amphion environment fix active: %s (%s)", fix.name, fix.remedy)
@@ -320,12 +340,12 @@ def active() -> list[Fix]:
 
 
 def status() -> list[tuple[Fix, str]]:
-    """Each fix with 'active', 'applies on use' (the trap is here; the runtime fixes it when it activates) or
-    'not needed'."""
+    """Each fix with 'active', 'applies on use' (the trap is here; the runtime fixes it when it activates),
+    'in adapter' (always in effect in the adapter's loading code) or 'not needed'."""
     found = []
     for fix in FIXES:
-        if fix.name in _applied:
-            found.append((fix, "active"))
+        if fix.in_adapter or fix.name in _applied:
+            found.append((fix, "in adapter" if fix.in_adapter else "active"))
             continue
         try:
             found.append((fix, "applies on use" if fix.needed() else "not needed"))

@@ -5,6 +5,11 @@ run inside the runtime, see worker.py). `load` makes sure the weights are on dis
 progress), starts a worker and has it load them from the local snapshot (the worker never reaches the hub);
 `run` passes inputs and writes the audio through a file under STUDIO_HOME; `unload` ends the worker, which
 frees all it held. The model manager counts the worker's memory through `RemoteModel.memory_bytes()`.
+
+Voice prompts cross the pipe as files too: when `prompt_key` names what a request's prompt depends on, the
+worker's `prompt` op writes the prompt (its tensors, saved with torch) to a file, whose bytes the studio's
+prompt cache keeps (in memory and under STUDIO_HOME, so they outlive the worker and the studio); `run` hands
+the worker that file as the slot's "prompt" and the adapter loads it instead of encoding the reference again.
 """
 from __future__ import annotations
 
@@ -72,6 +77,12 @@ class RemoteModel:
 class IsolatedEngine(Engine):
     runtime_name: ClassVar[str] = ""
     adapter: ClassVar[str] = ""  # module run inside the runtime by engines.isolated.worker
+    prompt_slot: ClassVar[str] = ""  # an audio slot the adapter turns into a voice prompt (its `prompt` op)
+
+    def prompt_key(self, request: Request) -> list[Any] | None:
+        """What this request's voice prompt depends on besides the loaded model, or None when it builds none."""
+        reference = request.inputs.get(self.prompt_slot) if self.prompt_slot else None
+        return [reference] if isinstance(reference, AudioInput) else None
 
     def settings(self) -> Any:
         if self.context is not None and hasattr(self.context, "runtimes"):
@@ -133,15 +144,31 @@ class IsolatedEngine(Engine):
 
         inputs = {name: _plain(value) for name, value in request.inputs.items()}
         output = self.scratch() / f"{uuid.uuid4().hex}.wav"
+        prompt = self.scratch() / f"{uuid.uuid4().hex}.prompt"
         try:
+            key = self.prompt_key(request)
+            if key is not None:
+                prompt.write_bytes(request.prompts.get_or_compute(
+                    key, lambda: self._encode_prompt(model, inputs, request.params, progress)))
+                inputs[self.prompt_slot]["prompt"] = str(prompt)
             answer = model.request("run", {"inputs": inputs, "params": request.params, "output": str(output)},
                                    progress)
             audio, rate = soundfile.read(str(output), dtype="float32")
         finally:
             output.unlink(missing_ok=True)
+            prompt.unlink(missing_ok=True)
         if rate != answer["sample_rate"]:
             raise EngineError(f"The runtime wrote {rate} Hz audio but reported {answer['sample_rate']} Hz.")
         return Result(np.ascontiguousarray(audio.T if audio.ndim == 2 else audio), rate, answer.get("extras", {}))
+
+    def _encode_prompt(self, model: Any, inputs: dict[str, Any], params: dict[str, Any], progress: Progress) -> bytes:
+        """The worker encodes the reference into a prompt file; its bytes are what the prompt cache keeps."""
+        output = self.scratch() / f"{uuid.uuid4().hex}.prompt"
+        try:
+            model.request("prompt", {"inputs": inputs, "params": params, "output": str(output)}, progress)
+            return output.read_bytes()
+        finally:
+            output.unlink(missing_ok=True)
 
     def unload(self, model: Any) -> None:
         model.close()

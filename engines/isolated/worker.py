@@ -6,6 +6,7 @@ source on PYTHONPATH. Only the standard library is imported here, so this module
 Protocol (one JSON object per line):
     studio -> worker  {"id": 1, "op": "load", "device": "cuda", "options": {...}, "weights": {name: path}}
                       {"id": 2, "op": "run", "inputs": {...}, "params": {...}, "output": "/abs/path.wav"}
+                      {"id": 5, "op": "prompt", "inputs": {...}, "params": {...}, "output": "/abs/path.prompt"}
                       {"id": 3, "op": "memory"}   {"id": 4, "op": "unload"}   {"op": "cancel", "id": 2}
                       {"op": "exit"}
     worker -> studio  {"ready": {"pid": ..., "versions": {...}}}            once, after start-up
@@ -16,7 +17,8 @@ stderr (the runtime's log) so it can never corrupt the protocol.
 
 An adapter module defines `load(device, options, weights, progress) -> model`, `run(model, inputs, params,
 output, progress) -> dict` (with "sample_rate" and "extras"; the audio is written to `output`), and optionally
-`unload(model)` and `versions() -> dict`. `progress(fraction, stage)` raises Cancelled once the studio asked
+`prompt(model, inputs, params, output, progress)` (writes the voice prompt of the reference to `output`; `run`
+then finds that file as the reference's "prompt"), `unload(model)` and `versions() -> dict`. `progress(fraction, stage)` raises Cancelled once the studio asked
 to cancel; EngineError / InvalidRequest carry messages written for the user.
 """
 from __future__ import annotations
@@ -133,6 +135,12 @@ class Worker:
                 raise EngineError("The model is not loaded in the runtime.")
             return self.adapter.run(self.model, message.get("inputs", {}), message.get("params", {}),
                                     message["output"], progress)
+        if op == "prompt":
+            if self.model is None or not hasattr(self.adapter, "prompt"):
+                raise EngineError("The model is not loaded in the runtime, or makes no voice prompts.")
+            self.adapter.prompt(self.model, message.get("inputs", {}), message.get("params", {}), message["output"],
+                                progress)
+            return {}
         if op == "unload":
             if self.model is not None and hasattr(self.adapter, "unload"):
                 self.adapter.unload(self.model)

@@ -31,9 +31,11 @@ class ChatterboxTTS(IsolatedEngine):
     memory_mb = 4_500  # the 0.5B T3 and S3Gen in float32 plus the runtime process
     runtime_name = "chatterbox-tts"
     adapter = "engines.isolated.adapters.chatterbox_tts"
+    prompt_slot = "reference"  # its Conditionals (speaker embedding, prompt tokens, S3Gen reference features)
     inputs = (
-        InputSlot("text", "text", "Text", max_chars=2_000,
-                  help="What to say; about 300 characters make the best single take."),
+        InputSlot("text", "text", "Text", max_chars=20_000, chunk_chars=300,
+                  help="What to say. Longer text is spoken in parts of up to 300 characters (what Resemble AI's "
+                       "apps take at once, about 20 s), cut at sentence ends and joined with a short cross-fade."),
         InputSlot("reference", "audio", "Reference voice", required=False, min_seconds=1.0, max_seconds=60.0,
                   sweet_spot=(5.0, 10.0), carries=("voice", "style"),
                   help="The voice to speak with (its first 10 s are used); without one, the built-in voice speaks."),
@@ -57,8 +59,8 @@ class ChatterboxTTS(IsolatedEngine):
         Param("repetition_penalty", "float", 1.2, min=1.0, max=2.0, step=0.05, advanced=True,
               help="Discourages repeated speech tokens (the multilingual demo uses 2.0)."),
         Param("max_new_tokens", "int", 1000, min=25, max=4096, step=25, unit="tokens", advanced=True,
-              label="Maximum length", help="Upper bound on the speech generated, in speech tokens (25 per second; "
-                                           "1000 is 40 s)."),
+              label="Maximum length", help="Upper bound on the speech generated for each part of the text, in "
+                                           "speech tokens (25 per second; 1000 is 40 s)."),
         Param("flow_steps", "int", 10, min=1, max=50, step=1, unit="steps", advanced=True,
               label="Decoder steps", help="S3Gen flow-matching steps from speech tokens to audio: fewer is faster "
                                           "and rougher."),

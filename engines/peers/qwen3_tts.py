@@ -49,8 +49,12 @@ class Qwen3TTS(IsolatedEngine):
     memory_mb = 3_500  # 0.6B in bfloat16 plus the runtime process; the manager measures the real footprint
     runtime_name = "qwen-tts"
     adapter = "engines.isolated.adapters.qwen3_tts"
+    prompt_slot = "reference"  # voice clone: the reference's codec frames and speaker embedding
     inputs = (
-        InputSlot("text", "text", "Text", max_chars=5_000, help="What to say, in any of the ten languages."),
+        InputSlot("text", "text", "Text", max_chars=20_000, chunk_chars=400,
+                  help="What to say, in any of the ten languages. Longer text is spoken in parts of up to 400 "
+                       "characters (well inside the maximum length even for Chinese), cut at sentence ends and "
+                       "joined with a short cross-fade."),
         InputSlot("reference", "audio", "Reference voice", required=False, min_seconds=1.0, max_seconds=60.0,
                   sweet_spot=(3.0, 15.0), needs_transcript=True, carries=("voice", "style"),
                   help="Voice clone only: a clean clip of the voice and exactly what it says."),
@@ -84,13 +88,17 @@ class Qwen3TTS(IsolatedEngine):
         Param("subtalker_dosample", "bool", True, advanced=True, label="Sub-talker samples",
               help="Off: the residual codebooks are decoded greedily."),
         Param("max_new_tokens", "int", 2048, min=16, max=8192, step=16, unit="frames", advanced=True,
-              label="Maximum length", help="Upper bound on the speech generated, in 80 ms codec frames "
-                                           "(2048 is about 2 min 44 s)."),
+              label="Maximum length", help="Upper bound on the speech generated for each part of the text, in "
+                                           "80 ms codec frames (2048 is about 2 min 44 s)."),
     )
     weights = tuple(Weights("hub", repo, size_bytes=size, license="Apache-2.0",
                             label=f"Qwen3-TTS {size_name} {repo.rsplit('-', 1)[1]}",
                             when=(("mode", mode), ("size", size_name)))
                     for (mode, size_name), (repo, size) in REPOS.items())
+
+    def prompt_key(self, request: Request) -> list[Any] | None:
+        key = super().prompt_key(request)
+        return None if key is None or request.params["mode"] != "clone" else key + [request.params["x_vector_only"]]
 
     def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Request:
         request = super().validate(inputs, params)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engines.amphion import deps
 from engines.amphion import runtime as amphion_runtime
 from engines.amphion import traps
 from engines.amphion.base import EXTENSIONS, AmphionEngine, check_extension, user_checkpoint_dir
@@ -24,6 +25,7 @@ from engines.amphion.runtime import AmphionRuntime, working_directory
 from engines.contract import EngineError, Weights
 from engines.requirements import PythonModule, Requirements
 from studio.settings import Settings
+from tests.conftest import amphion_checkout
 
 AMPHION_ROOT = os.environ.get("AMPHION_ROOT")  # read before the autouse fixture clears it
 REPO = Path(__file__).resolve().parents[2]
@@ -31,11 +33,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def amphion(monkeypatch: pytest.MonkeyPatch) -> Path:
-    if not AMPHION_ROOT:
-        pytest.skip("AMPHION_ROOT is not set: these tests need an Amphion checkout "
-                    "(git clone https://github.com/open-mmlab/Amphion; export AMPHION_ROOT=...)")
-    monkeypatch.setenv("AMPHION_ROOT", AMPHION_ROOT)
-    return Path(AMPHION_ROOT)
+    root = amphion_checkout(AMPHION_ROOT)
+    monkeypatch.setenv("AMPHION_ROOT", str(root))
+    return root
 
 
 def fake_checkout(root: Path) -> Path:
@@ -109,6 +109,24 @@ def test_missing_modules_and_version_pins_are_named_with_their_pip_commands(tmp_
     readiness = Llama(settings).check()
     assert readiness.message.startswith("transformers 5.2.0 is installed, but Amphion's Llama-based models")
     assert readiness.hints == ("pip install 'transformers>=4.41,<5'",)
+
+
+def test_a_module_of_the_amphion_extra_missing_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Codec(AmphionEngine):
+        id = "test.codec"
+        name = "An Amphion codec"
+        task = "codec"
+        requirements = Requirements(python=deps.BASE, amphion=True)
+
+    settings = Settings.load(amphion_root=fake_checkout(tmp_path / "Amphion"))
+    assert Codec(settings).check().ready
+    monkeypatch.setitem(sys.modules, "json5", None)  # as if the extra were not installed
+    readiness = Codec(settings).check()
+    assert readiness.state == "missing_dependency" and readiness.message == "Python module missing: json5."
+    assert readiness.hints == ("pip install json5", "or all that Amphion's models import at once, in the studio's "
+                                                    'folder: pip install -e ".[amphion]"')
+    with pytest.raises(pytest.skip.Exception, match=r'\(json5\): pip install -e "\.\[amphion\]"'):
+        amphion_checkout(str(tmp_path / "Amphion"))
 
 
 def test_an_installed_package_hiding_one_of_amphions_is_reported(tmp_path: Path,
@@ -229,6 +247,32 @@ def test_maskgct_codec_decoder_loads_with_load_model_on_this_torch(amphion: Path
         assert audio.shape == (1, 1, 5 * 4)  # frames x the Vocos head's hop
 
 
+def test_window_buffers_load_through_load_model_without_a_checkout(tmp_path: Path) -> None:
+    """Trap 4 without Amphion: any module holding a torch.hann_window buffer, saved as the hub files are, loads
+    through safetensors.torch.load_model once the fix is applied (on torch >= 2.13 the plain call refuses it)."""
+    import safetensors.torch
+    import torch
+
+    class Windowed(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("window", torch.hann_window(16))
+            self.proj = torch.nn.Linear(16, 4)
+
+    torch.manual_seed(0)
+    saved = Windowed()
+    checkpoint = tmp_path / "model.safetensors"
+    safetensors.torch.save_file({k: v.clone().contiguous() for k, v in saved.state_dict().items()}, checkpoint)
+    plain_load = getattr(safetensors.torch.load_model, "__wrapped__", safetensors.torch.load_model)
+    if traps._windows_are_views():
+        with pytest.raises(RuntimeError, match="None is covering the entire storage"):
+            plain_load(Windowed(), str(checkpoint))
+    traps.apply_named("window-buffers-own-storage")
+    loaded = Windowed()
+    safetensors.torch.load_model(loaded, str(checkpoint))
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), saved.state_dict().values()))
+
+
 def test_classic_recipes_import_with_the_fairseq_and_wenet_stand_ins(amphion: Path) -> None:
     """Traps 9 and 10: processors/content_extractor.py imports fairseq and the wenet extractor at module level."""
     rt = AmphionRuntime.of(Settings.load())
@@ -283,3 +327,18 @@ def test_doctor_lists_the_checkout_extension_and_fixes(amphion: Path, capsys: py
     assert f"Amphion checkout     {amphion}" in out
     assert "extension            monotonic_align:" in out
     assert "window-buffers-own-storage" in out and "fairseq-stand-in (stand-in)" in out
+
+
+def test_doctor_names_every_fix_and_its_state_without_a_checkout(capsys: pytest.CaptureFixture[str]) -> None:
+    from studio.cli import main
+
+    traps.apply_named("window-buffers-own-storage")  # active in this process where its trap is present
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "Amphion checkout     No Amphion checkout is configured." in out
+    assert all(fix.name in out for fix in traps.FIXES)
+    for fix in traps.active():
+        assert f"fix active           {fix.name}" in out
+    assert "fix in adapter       fastspeech2-vocoder-folder: the FastSpeech2 adapter links args.json" in out
+    assert {fix.name for fix in traps.FIXES if fix.in_adapter} == {
+        "config-from-model-source", "fastspeech2-vocoder-folder", "fastspeech2-statistics"}

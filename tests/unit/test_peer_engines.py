@@ -24,11 +24,17 @@ from studio.jobs import JobInfo, JobState
 from studio.readiness import EngineNotReady
 from studio.services import Services, build_services
 from studio.settings import Settings
+from studio.text_chunks import split_text
 from tests.hub_server import FakeHub
 from tests.job_watch import watch
 from tests.runtimes import tiny
 
 REQUIRED = os.environ.get("STUDIO_REQUIRE_RUNTIMES") == "1"
+STORY = ("The lighthouse keeper woke before dawn and climbed the spiral stairs, counting each step as he always did. "
+         "At the top, the lamp was still warm, and the sea below was calm, grey and very quiet this morning. "
+         "He wrote three words in his log, closed the heavy book, and went down to the kitchen to make tea. "
+         "Nobody came that day, and nobody needed to, for the ships passed far out beyond the rocks. "
+         "In the evening he lit the lamp again and watched its beam sweep slowly over the dark water.")
 QWEN_BASE = "Qwen/Qwen3-TTS-12Hz-0.6B-Base"
 QWEN_CUSTOM = "Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice"
 QWEN_DESIGN = "Qwen/Qwen3-TTS-12Hz-1.7B-VoiceDesign"
@@ -143,6 +149,24 @@ def test_qwen3_tts_clones_a_voice_through_the_job_queue(qwen_checkpoints: Path, 
     assert not workers[0].is_running() or workers[0].status() == psutil.STATUS_ZOMBIE  # unloading ended the worker
 
 
+def test_qwen3_tts_clones_long_text_in_parts_and_encodes_the_voice_once(
+        qwen_checkpoints: Path, reference_clip: Path, peer_services: Services, fake_hub: FakeHub) -> None:
+    fake_hub.add_folder(QWEN_BASE, qwen_checkpoints / "base")
+    inputs = {"text": STORY, "reference": {"path": str(reference_clip), "transcript": tiny.REFERENCE_TEXT}}
+    params = {"mode": "clone", "max_new_tokens": 16, "seed": 2}
+    job, stages = run_job(peer_services, "peer.qwen3_tts", inputs, params)
+    assert job.state == JobState.succeeded, job.error
+    parts = len(split_text(STORY, 400))
+    assert parts >= 2 and job.result["extras"]["chunks"] == parts
+    assert any(s.startswith(f"Chunk {parts} of {parts} · ") for s in stages), stages
+    assert job.result["duration"] > 16 * 0.08  # longer than one part can be (16 frames of 80 ms)
+    assert job.result["prompt_cache"]["hits"] >= parts - 1
+    again, stages = run_job(peer_services, "peer.qwen3_tts", {**inputs, "text": "Once more."}, params)
+    assert again.state == JobState.succeeded, again.error
+    assert again.result["prompt_cache"] == {"hits": 1, "misses": 0}
+    assert not any("Encoding the reference voice" in s for s in stages), stages
+
+
 def test_qwen3_tts_built_in_voices_and_voice_design(qwen_checkpoints: Path, peer_services: Services,
                                                     fake_hub: FakeHub) -> None:
     from engines.contract import InvalidRequest
@@ -221,6 +245,48 @@ def test_chatterbox_speaks_with_its_built_in_voice_and_a_reference(chatterbox_ch
                         {"text": "Hello there.", "reference": {"path": str(other), "transcript": None}}, params)
     assert cloned.state == JobState.succeeded, cloned.error
     assert not np.array_equal(audio_of(peer_services, cloned)[0][:len(audio)], audio)  # another voice
+    built_in_again, _ = run_job(peer_services, "peer.chatterbox", {"text": "Hello there."}, params)
+    assert np.array_equal(audio_of(peer_services, built_in_again)[0], audio)  # not the last reference's voice
+
+
+def test_chatterbox_multilingual_speaks_german_and_chinese(chatterbox_checkpoint: Path, peer_services: Services,
+                                                          fake_hub: FakeHub) -> None:
+    fake_hub.add_folder(CHATTERBOX, chatterbox_checkpoint)
+    params = {"model": "multilingual", "language": "de", "max_new_tokens": 25, "flow_steps": 2, "seed": 4}
+    job, stages = run_job(peer_services, "peer.chatterbox", {"text": "Schöne Grüße aus München!"}, params)
+    assert job.state == JobState.succeeded, job.error
+    audio, rate = audio_of(peer_services, job)
+    tokens = job.result["extras"]["speech_tokens"]
+    assert rate == 24_000 and 0 < tokens <= 25 and abs(len(audio) - tokens * 960) <= 960
+    assert job.result["extras"]["unknown_text_tokens"] == 0  # umlauts read as letter + accent (NFKD)
+    assert any("Sampling speech" in s for s in stages), stages
+    assert [m.key for m in peer_services.models.models()] == ["peer.chatterbox[model=multilingual]"]
+    # Chinese goes through Cangjie codes, read from the checkpoint's Cangjie5_TC.json (the package would fetch it
+    # from the hub into a cache of its own, which the offline worker never has, and pkuseg its model from GitHub)
+    job, _ = run_job(peer_services, "peer.chatterbox", {"text": "你好世界"}, {**params, "language": "zh"})
+    assert job.state == JobState.succeeded, job.error
+    assert job.result["extras"]["unknown_text_tokens"] == 0
+
+
+def test_chatterbox_speaks_long_text_in_parts_and_conditions_on_a_voice_once(
+        chatterbox_checkpoint: Path, reference_clip: Path, peer_services: Services, fake_hub: FakeHub) -> None:
+    fake_hub.add_folder(CHATTERBOX, chatterbox_checkpoint)
+    voice = reference_clip.with_name("long-text-voice.wav")  # a clip no other test conditioned on
+    sf.write(str(voice), 0.5 * sf.read(str(reference_clip), dtype="float32")[0], 24_000)
+    inputs = {"text": STORY, "reference": {"path": str(voice), "transcript": None}}
+    params = {"max_new_tokens": 25, "flow_steps": 2, "seed": 3}
+    job, stages = run_job(peer_services, "peer.chatterbox", inputs, params)
+    assert job.state == JobState.succeeded, job.error
+    parts = len(split_text(STORY, 300))
+    assert parts >= 2 and job.result["extras"]["chunks"] == parts
+    assert any(s.startswith(f"Chunk {parts} of {parts} · ") for s in stages), stages
+    assert job.result["duration"] > 25 / 25  # longer than one part can be (25 speech tokens of 40 ms)
+    # the reference is conditioned on once, for the first part; the others, and the next job, reuse it
+    assert job.result["prompt_cache"] == {"hits": parts - 1, "misses": 1}
+    again, stages = run_job(peer_services, "peer.chatterbox", {**inputs, "text": "Hello there."}, params)
+    assert again.state == JobState.succeeded, again.error
+    assert again.result["prompt_cache"] == {"hits": 1, "misses": 0}
+    assert not any("Conditioning on the reference voice" in s for s in stages), stages
 
 
 def test_chatterbox_cancels_between_sampling_and_decoding(chatterbox_checkpoint: Path, peer_services: Services,

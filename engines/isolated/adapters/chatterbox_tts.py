@@ -4,12 +4,15 @@ Loading mirrors `ChatterboxTTS.from_local` / `ChatterboxMultilingualTTS.from_loc
 classes, with one difference: T3's Llama size is read from the checkpoint's tensor shapes instead of being
 fixed to Llama_520M (for the real checkpoints it is exactly that), so fine-tunes of another size and tiny test
 checkpoints load through the same calls. Synthesis follows `generate()` step by step, so the studio gets
-progress between the stages (conditioning, T3 sampling, S3Gen decoding, watermark) and can cancel there,
-and so the maximum length is a parameter rather than the hard-coded 1000 tokens.
+progress between the stages (T3 sampling, S3Gen decoding, watermark) and can cancel there, and so the maximum
+length is a parameter rather than the hard-coded 1000 tokens. Conditioning on a reference clip
+(`prepare_conditionals`) is the `prompt` op: its Conditionals are saved to a file the studio caches, and `run`
+loads them.
 """
 from __future__ import annotations
 
 import importlib.metadata
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,8 @@ from engines.isolated.worker import InvalidRequest, Progress, on_each_call
 
 DEFAULT_LLAMA = "Llama_520M"
 SPEECH_TOKENS_PER_SECOND = 25
-ENGLISH_VALID_TOKENS = 6561  # ChatterboxTTS keeps speech tokens below this id
+DECODABLE_TOKENS = 6561  # S3Gen embeds speech token ids below this (ChatterboxTTS drops the others; the multilingual
+# model's generate() does not, and an id above would fail in S3Gen's embedding)
 
 
 def versions() -> dict[str, str]:
@@ -83,10 +87,9 @@ def load(device: str, options: dict[str, Any], weights: dict[str, str], progress
 
     progress(0.9, "Loading the tokenizer and the built-in voice")
     if multilingual:
-        from chatterbox.models.tokenizers import MTLTokenizer
         from chatterbox.mtl_tts import ChatterboxMultilingualTTS as Model, Conditionals
 
-        tokenizer = MTLTokenizer(str(folder / "grapheme_mtl_merged_expanded_v1.json"))
+        tokenizer = multilingual_tokenizer(folder)
     else:
         from chatterbox.models.tokenizers import EnTokenizer
         from chatterbox.tts import ChatterboxTTS as Model, Conditionals
@@ -95,7 +98,61 @@ def load(device: str, options: dict[str, Any], weights: dict[str, str], progress
     conds = None
     if (folder / "conds.pt").exists():
         conds = Conditionals.load(folder / "conds.pt", map_location=map_location or device).to(device)
-    return Model(t3, s3gen, voice_encoder, tokenizer, device, conds=conds)
+    model = Model(t3, s3gen, voice_encoder, tokenizer, device, conds=conds)
+    model.built_in_conds = conds  # model.conds changes with each reference
+    return model
+
+
+def multilingual_tokenizer(folder: Path) -> Any:
+    """MTLTokenizer as `from_local` makes it, without the two downloads its Chinese converter attempts when it is
+    made. It fetches Cangjie5_TC.json through the hub into a cache of its own, which the offline worker never
+    has, and then leaves Chinese unconverted (every glyph an unknown token): the snapshot's copy is read instead,
+    as its loader reads it. And pkuseg fetches its word segmentation model from GitHub, failing with an error
+    the package does not catch: then Chinese is read without word segmentation, the package's own behaviour
+    when pkuseg is not installed."""
+    import json
+
+    from chatterbox.models.tokenizers import MTLTokenizer
+    from chatterbox.models.tokenizers import tokenizer as module
+
+    converter = module.ChineseCangjieConverter
+    original = converter._init_segmenter
+
+    def init_segmenter(self: Any) -> None:
+        try:
+            original(self)
+        except Exception as exc:  # a download failing, in whatever way requests reports it
+            print(f"Chinese word segmentation is off: pkuseg could not load its model ({exc})", file=sys.stderr)
+            self.segmenter = None
+
+    converter._init_segmenter = init_segmenter
+    try:
+        tokenizer = MTLTokenizer(str(folder / "grapheme_mtl_merged_expanded_v1.json"))
+    finally:
+        converter._init_segmenter = original
+    cangjie = tokenizer.cangjie_converter
+    if not cangjie.word2cj and (folder / "Cangjie5_TC.json").is_file():
+        for entry in json.loads((folder / "Cangjie5_TC.json").read_text(encoding="utf-8")):
+            word, code = entry.split("\t")[:2]
+            cangjie.word2cj[word] = code
+            cangjie.cj2word.setdefault(code, []).append(word)
+    return tokenizer
+
+
+def conditionals(model: Any) -> Any:
+    """The Conditionals class of the model's package module (English and multilingual each have theirs)."""
+    if model.t3.hp.is_multilingual:
+        from chatterbox.mtl_tts import Conditionals
+    else:
+        from chatterbox.tts import Conditionals
+    return Conditionals
+
+
+def prompt(model: Any, inputs: dict[str, Any], params: dict[str, Any], output: str, progress: Progress) -> None:
+    """Condition on the reference clip (`prepare_conditionals`) and save the Conditionals to `output`."""
+    progress(0.02, "Conditioning on the reference voice")
+    model.prepare_conditionals(inputs["reference"]["path"], exaggeration=float(params["exaggeration"]))
+    model.conds.save(output)
 
 
 def run(model: Any, inputs: dict[str, Any], params: dict[str, Any], output: str, progress: Progress) -> dict[str, Any]:
@@ -118,11 +175,13 @@ def run(model: Any, inputs: dict[str, Any], params: dict[str, Any], output: str,
         torch.manual_seed(seed)
     exaggeration = float(params["exaggeration"])
     reference = inputs.get("reference")
-    progress(0.02, "Conditioning on the reference voice" if reference else "Using the built-in voice")
+    progress(0.03, "Using the reference voice" if reference else "Using the built-in voice")
     if reference:
-        model.prepare_conditionals(reference["path"], exaggeration=exaggeration)
-    elif model.conds is None:
+        model.conds = conditionals(model).load(reference["prompt"], map_location=model.device).to(model.device)
+    elif model.built_in_conds is None:
         raise InvalidRequest("This checkpoint has no built-in voice: give a reference clip.")
+    else:
+        model.conds = model.built_in_conds
     if float(model.conds.t3.emotion_adv[0, 0, 0]) != exaggeration:
         cond = model.conds.t3
         model.conds.t3 = T3Cond(speaker_emb=cond.speaker_emb, cond_prompt_speech_tokens=cond.cond_prompt_speech_tokens,
@@ -134,6 +193,8 @@ def run(model: Any, inputs: dict[str, Any], params: dict[str, Any], output: str,
         tokens = model.tokenizer.text_to_tokens(text, language_id=language)
     else:
         tokens = model.tokenizer.text_to_tokens(text)
+    unk = model.tokenizer.tokenizer.token_to_id("[UNK]")
+    unknown = 0 if unk is None else int((tokens == unk).sum())  # characters the model cannot read
     tokens = tokens.to(model.device)
     tokens = torch.cat([tokens, tokens], dim=0)  # T3 samples a conditional and an unconditional row (CFG)
     tokens = F.pad(tokens, (1, 0), value=model.t3.hp.start_text_token)
@@ -157,8 +218,7 @@ def run(model: Any, inputs: dict[str, Any], params: dict[str, Any], output: str,
                                     min_p=float(params["min_p"]), top_p=float(params["top_p"]))
         sampled = int(speech.shape[-1])
         speech = drop_invalid_tokens(speech[0])
-        if not multilingual:
-            speech = speech[speech < ENGLISH_VALID_TOKENS]
+        speech = speech[speech < DECODABLE_TOKENS]
         if speech.numel() == 0:
             raise InvalidRequest("The model produced no speech for this text; try another seed or temperature.")
         progress(0.7, f"Decoding {speech.numel()} speech tokens to audio")
@@ -169,4 +229,5 @@ def run(model: Any, inputs: dict[str, Any], params: dict[str, Any], output: str,
     audio = model.watermarker.apply_watermark(audio, sample_rate=model.sr)
     soundfile.write(output, np.asarray(audio, dtype=np.float32), model.sr, subtype="FLOAT")
     return {"sample_rate": model.sr, "extras": {"speech_tokens": int(speech.numel()), "sampled_tokens": sampled,
-                                                "seed": seed, "voice": "reference" if reference else "built-in"}}
+                                                "unknown_text_tokens": unknown, "seed": seed,
+                                                "voice": "reference" if reference else "built-in"}}

@@ -3,7 +3,9 @@
 Calls the package's own API: `Qwen3TTSModel.from_pretrained(<local snapshot>)`, then `generate_voice_clone`
 (Base checkpoints), `generate_custom_voice` (CustomVoice) or `generate_voice_design` (VoiceDesign), with the
 sampling parameters those accept. Progress and cancellation inside generation come from forward hooks on the
-talker (one call per 80 ms codec frame) and on the codec decoder.
+talker (one call per 80 ms codec frame) and on the codec decoder. The voice-clone prompt
+(`create_voice_clone_prompt`: the reference's codec frames and speaker embedding) is the `prompt` op: its
+fields are saved to a file the studio caches, and `run` loads them.
 """
 from __future__ import annotations
 
@@ -36,6 +38,23 @@ def load(device: str, options: dict[str, Any], weights: dict[str, str], progress
     return model
 
 
+def prompt(model: Any, inputs: dict[str, Any], params: dict[str, Any], output: str, progress: Progress) -> None:
+    """The voice-clone prompt of the reference clip, its fields saved to `output` (tensors, flags, transcript)."""
+    import dataclasses
+
+    import torch
+
+    if model.model.tts_model_type != "base":
+        raise InvalidRequest("Only the voice clone (Base) checkpoints take a reference clip.")
+    reference = inputs["reference"]
+    progress(0.02, "Encoding the reference voice")
+    x_vector_only = bool(params.get("x_vector_only", False))
+    (item,) = model.create_voice_clone_prompt(ref_audio=reference["path"],
+                                              ref_text=None if x_vector_only else reference.get("transcript"),
+                                              x_vector_only_mode=x_vector_only)
+    torch.save(dataclasses.asdict(item), output)
+
+
 def run(model: Any, inputs: dict[str, Any], params: dict[str, Any], output: str, progress: Progress) -> dict[str, Any]:
     import random
 
@@ -63,16 +82,15 @@ def run(model: Any, inputs: dict[str, Any], params: dict[str, Any], output: str,
     with on_each_call(model.model.talker, generating), \
             on_each_call(model.model.speech_tokenizer.model.decoder, decoding):
         if kind == "base":
+            from qwen_tts.inference.qwen3_tts_model import VoiceClonePromptItem
+
             reference = inputs.get("reference")
-            if not reference:
+            if not reference or not reference.get("prompt"):
                 raise InvalidRequest("Voice cloning needs a reference clip.")
-            progress(0.02, "Encoding the reference voice")
-            x_vector_only = bool(params.get("x_vector_only", False))
-            prompt = model.create_voice_clone_prompt(ref_audio=reference["path"],
-                                                     ref_text=None if x_vector_only else reference.get("transcript"),
-                                                     x_vector_only_mode=x_vector_only)
-            wavs, rate = model.generate_voice_clone(text=text, language=language, voice_clone_prompt=prompt,
-                                                    **sampling)
+            progress(0.03, "Using the reference voice")
+            fields = torch.load(reference["prompt"], map_location=model.device, weights_only=True)
+            wavs, rate = model.generate_voice_clone(text=text, language=language,
+                                                    voice_clone_prompt=[VoiceClonePromptItem(**fields)], **sampling)
         elif kind == "custom_voice":
             progress(0.02, f"Speaking as {params['speaker']}")
             wavs, rate = model.generate_custom_voice(text=text, speaker=params["speaker"], language=language,
