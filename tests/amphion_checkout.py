@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from engines.amphion import runtime as amphion_runtime
 
@@ -93,3 +94,14 @@ def activated(root: Path) -> Iterator[Path]:
         amphion_runtime._activated = saved_state[0]
         amphion_runtime._runtimes.clear()
         amphion_runtime._runtimes.update(saved_state[1])
+
+
+@contextmanager
+def mirrored(tmp_path_factory: Any) -> Iterator[Path]:
+    """AMPHION_ROOT mirrored and completed (`complete_checkout`) in a temporary folder, active for the block; a skip
+    that says what to do when there is no usable checkout."""
+    from tests.conftest import amphion_checkout
+
+    root = complete_checkout(amphion_checkout(), tmp_path_factory.mktemp("amphion") / "Amphion")
+    with activated(root):
+        yield root

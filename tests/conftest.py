@@ -14,6 +14,7 @@ from studio.settings import Settings
 from tests.hub_server import FakeHub, serve
 
 FAKE_ENGINES = "tests.fake_engines"
+AMPHION_ROOT = os.environ.get("AMPHION_ROOT")  # read at import, before the autouse fixture below clears it
 SENTENCE = "The quick brown fox jumps over the lazy dog. Welcome to the audio studio."
 
 
@@ -69,9 +70,9 @@ def put_in_hub_cache(cache: Path, repo_id: str, filename: str, source: Path, com
     return target
 
 
-def amphion_checkout(root: str | None) -> Path:
-    """The Amphion checkout (AMPHION_ROOT, read before the autouse fixture clears it) for tests that need one; a
-    skip that says what to do when it is not set, or when the [amphion] extra the runtime imports is missing."""
+def amphion_checkout(root: str | None = AMPHION_ROOT) -> Path:
+    """The Amphion checkout (AMPHION_ROOT) for tests that need one; a skip that says what to do when it is not set,
+    or when the [amphion] extra the runtime imports is missing."""
     from engines.amphion.base import missing_from_extra
 
     if not root:

@@ -9,7 +9,6 @@ without it.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -26,9 +25,9 @@ from engines.contract import Progress
 from studio.jobs import JobInfo
 from studio.services import Services, build_services
 from studio.settings import Settings
+from tests.conftest import amphion_checkout
 from tests.hub_server import FakeHub
 
-AMPHION_ROOT = os.environ.get("AMPHION_ROOT")  # read at import, before the autouse fixture clears it
 SINGERS = {"vocalist_l1_Adele": 0, "vocalist_l1_李健": 1, "opencpop_female1": 2}
 MEDIANS = {"vocalist_l1_Adele": 330.0, "vocalist_l1_李健": 150.0, "opencpop_female1": 440.0}
 
@@ -299,12 +298,9 @@ class SvcAssets:
 
 
 def amphion_runtime() -> Any:
-    if not AMPHION_ROOT:
-        pytest.skip("AMPHION_ROOT is not set: these tests need an Amphion checkout "
-                    "(git clone https://github.com/open-mmlab/Amphion; export AMPHION_ROOT=...)")
     from engines.amphion.runtime import AmphionRuntime
 
-    return AmphionRuntime.of(SimpleNamespace(amphion_root=AMPHION_ROOT))
+    return AmphionRuntime.of(SimpleNamespace(amphion_root=str(amphion_checkout())))
 
 
 @pytest.fixture(scope="session")
@@ -332,7 +328,7 @@ def svc_assets(tmp_path_factory: pytest.TempPathFactory) -> SvcAssets:
 def svc(svc_assets: SvcAssets, fake_hub: FakeHub, studio_home: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
     """Started services with the Amphion checkout, the hub holding the released checkpoints, Whisper in its cache."""
-    monkeypatch.setenv("AMPHION_ROOT", str(AMPHION_ROOT))
+    monkeypatch.setenv("AMPHION_ROOT", str(amphion_checkout()))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     (tmp_path / "xdg" / "whisper").mkdir(parents=True)
     shutil.copy(svc_assets.whisper, tmp_path / "xdg" / "whisper" / "medium.pt")

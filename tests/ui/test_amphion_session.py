@@ -8,15 +8,14 @@ from pathlib import Path
 import pytest
 from nicegui.testing import User
 
-from tests.unit.test_amphion_runtime import AMPHION_ROOT
+from tests.conftest import amphion_checkout
 
 
 @pytest.fixture
 def amphion(monkeypatch: pytest.MonkeyPatch) -> Path:
-    if not AMPHION_ROOT:
-        pytest.skip("AMPHION_ROOT is not set: this test needs an Amphion checkout")
-    monkeypatch.setenv("AMPHION_ROOT", AMPHION_ROOT)
-    return Path(AMPHION_ROOT)
+    root = amphion_checkout()
+    monkeypatch.setenv("AMPHION_ROOT", str(root))
+    return root
 
 
 async def test_pages_and_api_serve_while_an_amphion_job_works_in_the_checkout(

@@ -10,7 +10,6 @@ These tests need an Amphion checkout (AMPHION_ROOT) and skip without one.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,13 +24,18 @@ from studio.services import Services, build_services
 from studio.settings import Settings
 from tests import amphion_recipes as tiny
 from tests.hub_server import FakeHub
+from tests.conftest import AMPHION_ROOT, amphion_checkout
 from tests.job_watch import cancel_at
 from tests.unit.test_peer_engines import audio_of
 from tests.unit.test_peer_engines import run_job as peer_run_job
 
-AMPHION_ROOT = os.environ.get("AMPHION_ROOT")  # read before the autouse fixture clears it
-pytestmark = pytest.mark.skipif(not AMPHION_ROOT, reason="AMPHION_ROOT is not set: the classic recipes need an "
-                                "Amphion checkout (git clone https://github.com/open-mmlab/Amphion)")
+
+@pytest.fixture(scope="session", autouse=True)
+def _checkout() -> None:
+    """Every test here needs the checkout (the classic recipes are Amphion's scripts); session-scoped, so it comes
+    before the session's checkpoints are built."""
+    amphion_checkout()
+
 
 TEXT = "Hello world, this is a test."
 WORDS = {"hello": ["HH", "AH0", "L", "OW1"], "world": ["W", "ER1", "L", "D"], "this": ["DH", "IH1", "S"],

@@ -8,7 +8,6 @@ and that the params reach the model (steps counted at the model's own layers).
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,22 +23,17 @@ from studio.jobs import JobInfo, JobState
 from studio.services import Services
 from studio.settings import Settings
 from tests import maskgct_tiny as tiny
-from tests.amphion_checkout import activated, complete_checkout
+from tests.amphion_checkout import mirrored
 from tests.hub_server import FakeHub
 from tests.audio_measures import write
 from tests.job_watch import cancel_at, watch
 
-AMPHION_ROOT = os.environ.get("AMPHION_ROOT")  # read before the autouse fixture clears it
 HOP = 480  # samples per token at 24 kHz
 
 
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    if not AMPHION_ROOT:
-        pytest.skip("AMPHION_ROOT is not set: MaskGCT and Metis need an Amphion checkout "
-                    "(git clone https://github.com/open-mmlab/Amphion; export AMPHION_ROOT=...)")
-    root = complete_checkout(Path(AMPHION_ROOT), tmp_path_factory.mktemp("amphion") / "Amphion")
-    with activated(root):
+    with mirrored(tmp_path_factory) as root:
         yield root
 
 

@@ -13,7 +13,6 @@ so the text engines run Amphion's own G2P; the mirror's stock configs are the ti
 """
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,13 +28,13 @@ from engines.registry import Registry
 from studio.jobs import JobInfo, JobState
 from studio.services import Services, build_services
 from studio.settings import Settings
-from tests.amphion_checkout import activated, complete_checkout
+from tests.amphion_checkout import mirrored
+from tests.conftest import amphion_checkout
 from tests.amphion_tiny.vevo import tone
 from tests.hub_server import FakeHub
 from tests.job_watch import watch
 from tests.unit.test_peer_engines import run_job
 
-AMPHION_ROOT = os.environ.get("AMPHION_ROOT")  # read before the autouse fixture clears it
 RATE = 24_000
 FAST = {"flow_matching_steps": 3, "seed": 7}
 SHORT_AR = {**FAST, "max_length": 600, "min_new_tokens": 20}
@@ -47,11 +46,7 @@ SHORT_AR = {**FAST, "max_length": 600, "min_new_tokens": 20}
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The process runs on a mirror of the checkout, whose stock Vevo configs become the tiny models'."""
-    if not AMPHION_ROOT:
-        pytest.skip("AMPHION_ROOT is not set: these tests need an Amphion checkout "
-                    "(git clone https://github.com/open-mmlab/Amphion; export AMPHION_ROOT=...)")
-    root = complete_checkout(Path(AMPHION_ROOT), tmp_path_factory.mktemp("amphion") / "Amphion")
-    with activated(root):
+    with mirrored(tmp_path_factory) as root:
         yield root
 
 
@@ -339,8 +334,7 @@ def test_vevo_tts_takes_the_style_from_the_sound_alone_when_asked(vevo: Services
 def test_the_released_vevo_tts_model_is_refused_the_style_from_the_sound_alone(tmp_path: Path,
                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("json5")
-    if not AMPHION_ROOT:
-        pytest.skip("AMPHION_ROOT is not set: this test reads the checkout's stock Vevo-TTS config")
+    root = amphion_checkout()
     import shutil
 
     from engines.amphion.vevo import VevoTTS
@@ -348,7 +342,7 @@ def test_the_released_vevo_tts_model_is_refused_the_style_from_the_sound_alone(t
     root = fake_checkout(tmp_path / "Amphion", monkeypatch)
     stock = root / VevoTTS.stock_ar_config  # the released model's: no global style encoder
     stock.parent.mkdir(parents=True)
-    shutil.copy(Path(AMPHION_ROOT) / VevoTTS.stock_ar_config, stock)
+    shutil.copy(root / VevoTTS.stock_ar_config, stock)
     engine = Registry(context=Settings.load(amphion_root=root)).get("amphion.vevo_tts")
     inputs = {"text": "Hello.", "style_reference": AudioInput("reference.wav")}
     with pytest.raises(InvalidRequest, match=r"Style without a transcript: the Vevo-TTS model your checkout describes "
