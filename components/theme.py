@@ -24,7 +24,6 @@ PAGE = "w-full max-w-5xl mx-auto p-4 gap-4"  # a page's content column
 CARD = "w-full"
 SECTION_TITLE = "text-h6"
 HINT = "text-sm text-grey-7 dark:text-grey-5"
-TOUCH_BUTTON = "size=md"  # with the CSS min-height of 44 px on every button
 
 # Plot styling that works on both themes without a re-render: transparent backgrounds, mid-grey ink.
 PLOT_INK = "rgba(128,128,128,0.95)"

@@ -181,8 +181,9 @@ class ModelsPage:
             return
         usage = self.services.weights.on_disk()
         self.catalog.disk_label.set_text(
-            f"Weights on disk: {format_bytes(sum(usage.values()))} for {len(usage)} engine(s), in the Hugging Face "
-            f"cache and the caches torch.hub and Whisper use." if usage else "No downloaded weights on disk yet.")
+            f"Weights on disk: {format_bytes(self.services.weights.total_on_disk())} for {len(usage)} engine(s), in "
+            f"the Hugging Face cache and the caches torch.hub and Whisper use." if usage else
+            "No downloaded weights on disk yet.")
 
     def _load(self, engine: Engine) -> None:
         job = self.services.load_model(engine.id)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from engines.contract import EngineError, Weights
 from engines.requirements import format_bytes
-from engines.weights import TransferStatus, WeightState, delete, download, state
+from engines.weights import TransferStatus, WeightState, delete, download, files_on_disk, state
 
 if TYPE_CHECKING:
     from engines.registry import Registry
@@ -66,6 +66,12 @@ class WeightManager:
             if total:
                 usage[engine.id] = total
         return usage
+
+    def total_on_disk(self) -> int:
+        """Bytes of every engine's downloadable weights on disk, a set several engines share counted once."""
+        files = {path for engine in self.registry for w in engine.weights if w.downloadable
+                 for path in files_on_disk(w)}
+        return sum(path.stat().st_size for path in files)
 
     def sets_to_download(self, engine_id: str, params: dict[str, Any] | None = None,
                          everything: bool = False) -> list[int]:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from ..contract import Engine, EngineError, Progress, Weights
 from ..requirements import READY, Readiness, format_bytes
-from .cache import WeightState, delete, hub_cache, locate, repo_dir, state
+from .cache import WeightState, delete, files_on_disk, hub_cache, locate, repo_dir, state
 from .downloads import Downloader, TransferStatus, download
 
-__all__ = ["Downloader", "TransferStatus", "WeightState", "delete", "download", "ensure", "hub_cache", "locate",
-           "repo_dir", "state", "weights_readiness"]
+__all__ = ["Downloader", "TransferStatus", "WeightState", "delete", "download", "ensure", "files_on_disk",
+           "hub_cache", "locate", "repo_dir", "state", "weights_readiness"]
 
 
 def weights_readiness(engine: Engine, needed: Iterable[Weights]) -> Readiness:

@@ -193,6 +193,20 @@ def _hub_state(weights: Weights) -> WeightState:
     return WeightState(weights, status, on_disk + partial_bytes, folder)
 
 
+def files_on_disk(weights: Weights) -> set[Path]:
+    """The real files (hub blobs, downloaded files, unfinished transfers) a set has on disk, so that what several
+    sets share can be counted once."""
+    if weights.source == "url":
+        final = url_target(weights)
+        return {path for path in (final, final.with_name(final.name + ".incomplete")) if path.is_file()}
+    if weights.source != "hub":
+        return set()
+    folder = snapshot(weights)
+    files = snapshot_files(folder) if folder else {}
+    found = {path.resolve() for name, path in files.items() if matches(name, weights.files)}
+    return found | set(incomplete_blobs(weights.repo_id))
+
+
 def locate(weights: Weights) -> Path | None:
     """The local path of a complete set (snapshot folder or file), or None."""
     found = state(weights)

@@ -64,7 +64,10 @@ def test_a_download_job_reports_bytes_speed_and_time_left_and_lands_in_the_stand
     (repo,) = [r for r in scan_cache_dir(constants.HF_HUB_CACHE).repos if r.repo_id == TINY_REPO]
     assert repo.size_on_disk == TINY_BYTES + len(CONFIG)
     assert engine.check().ready
-    assert services.weights.on_disk()["test.download"] == TINY_BYTES + len(CONFIG)
+    usage = services.weights.on_disk()
+    assert usage["test.download"] == TINY_BYTES + len(CONFIG)
+    assert usage["test.download_twin"] == len(CONFIG)  # the twin's set is that repository's config.json
+    assert services.weights.total_on_disk() == TINY_BYTES + len(CONFIG)  # what both use, counted once
 
 
 def test_a_download_cancelled_mid_file_keeps_its_bytes_and_resumes_with_a_range_request(
