@@ -333,16 +333,15 @@ def test_vevo_tts_takes_the_style_from_the_sound_alone_when_asked(vevo: Services
 
 def test_the_released_vevo_tts_model_is_refused_the_style_from_the_sound_alone(tmp_path: Path,
                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("json5")
-    root = amphion_checkout()
     import shutil
 
     from engines.amphion.vevo import VevoTTS
 
+    checkout = amphion_checkout()
     root = fake_checkout(tmp_path / "Amphion", monkeypatch)
     stock = root / VevoTTS.stock_ar_config  # the released model's: no global style encoder
     stock.parent.mkdir(parents=True)
-    shutil.copy(root / VevoTTS.stock_ar_config, stock)
+    shutil.copy(checkout / VevoTTS.stock_ar_config, stock)
     engine = Registry(context=Settings.load(amphion_root=root)).get("amphion.vevo_tts")
     inputs = {"text": "Hello.", "style_reference": AudioInput("reference.wav")}
     with pytest.raises(InvalidRequest, match=r"Style without a transcript: the Vevo-TTS model your checkout describes "
