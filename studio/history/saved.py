@@ -47,6 +47,11 @@ class SavedComparisons:
         self.revision += 1
         return saved
 
+    def added_elsewhere(self, count: int) -> None:
+        """Comparisons were written by someone else (a project import): pages polling `revision` list them."""
+        if count:
+            self.revision += 1
+
     def list(self) -> list[Saved]:
         """Every saved comparison, the most recently changed first."""
         with self._db.connect() as connection:

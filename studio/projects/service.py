@@ -8,6 +8,7 @@ apply to what a user types.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,9 +25,11 @@ MAX_PROJECT_BYTES = 4 * 1024**3  # the largest project zip the studio takes in o
 
 
 class ProjectService:
-    def __init__(self, db: SqlEngine, paths: Paths, library: LibraryService, history: HistoryService) -> None:
+    def __init__(self, db: SqlEngine, paths: Paths, library: LibraryService, history: HistoryService,
+                 on_import: Callable[[ImportReport], None] = lambda report: None) -> None:
         self._exporter = Exporter(db, paths, library)
         self._importer = Importer(db, paths, history)  # undoes what a crash left half imported
+        self._on_import = on_import  # e.g. open Compare pages list the comparisons it brought
 
     @property
     def staging(self) -> Path:
@@ -50,7 +53,9 @@ class ProjectService:
 
     def import_project(self, source: Path | BinaryIO) -> ImportReport:
         """Import a project zip (a path or an open binary file): everything in it, or nothing and ProjectError."""
-        return self._importer.import_project(source)
+        report = self._importer.import_project(source)
+        self._on_import(report)
+        return report
 
     def incoming_path(self) -> Path:
         """Where a page puts an uploaded project before importing it (cleaned at the next start if left)."""

@@ -137,7 +137,9 @@ def contents(services: Services) -> dict[str, Any]:
 
 
 def test_a_round_trip_into_a_fresh_studio_keeps_everything(source: Source, fresh: Services) -> None:
+    listed = fresh.saved_comparisons.revision
     report = fresh.projects.import_project(source.zip)
+    assert fresh.saved_comparisons.revision != listed  # an open Compare page lists the imported comparisons
     assert (len(report.profiles), report.samples, report.generations, report.uploads, report.votes,
             report.comparisons) == (2, 4, 4, 1, 4, 2)
     assert report.new_ids == 0 and not any(p.renamed for p in report.profiles)
