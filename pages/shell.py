@@ -78,7 +78,11 @@ def root(services: Services) -> Callable[[], None]:
                 .props('flat round color=white aria-label="Dark mode"').mark("dark-toggle")
             ui.button(icon="keyboard", on_click=shortcuts.show_help) \
                 .props('flat round color=white aria-label="Keyboard shortcuts"').mark("shortcut-button")
-        with ui.left_drawer(value=None).props("breakpoint=1023 bordered").classes("p-0") as drawer:
+        # Open on a wide screen, closed on a tablet in portrait (Quasar's show-if-above below 1024 px). Built closed
+        # and then left to the browser, not built with value=None: that asks the browser for its state at connect,
+        # with a 1 s timeout that a busy server can miss (an error in the log, and nothing gained).
+        with ui.left_drawer(value=False).props("breakpoint=1023 bordered show-if-above").classes("p-0") as drawer:
+            drawer.value = None  # the browser decides; its first toggle tells the server
             with ui.list().props("padding").classes("w-full"):
                 for group, items in NAVIGATION:
                     ui.item_label(group).props("header").classes("text-weight-bold")
