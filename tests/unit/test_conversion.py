@@ -91,10 +91,11 @@ def test_a_too_short_target_clip_and_unknown_ids_are_refused(services: Services,
 def test_a_retry_after_the_source_was_deleted_fails_with_a_clear_message(services: Services, speech_upload) -> None:  # type: ignore[no-untyped-def]
     done = services.jobs.wait(services.conversion.submit("vc", speech_upload.id).id, 60)
     assert done.state == JobState.succeeded
+    kept = services.history.wait(done.id, 30)  # the job ends a moment before its generation is kept
     with pytest.raises(UploadError, match=f"is used by 1 generation \\({done.id}\\)") as refused:
         services.uploads.delete([speech_upload.id])  # the kept generation still needs it
     assert refused.value.status == 409
-    services.history.delete([services.history.wait(done.id, 30).id])
+    services.history.delete([kept.id])
     services.uploads.delete([speech_upload.id])
     again = services.jobs.wait(services.jobs.retry(done.id).id, 30)
     assert again.state == JobState.failed
