@@ -7,7 +7,7 @@ heavy imports (torch, onnxruntime, Amphion) happen inside `load` and `run`.
 from __future__ import annotations
 
 import math
-import unicodedata
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Literal, Protocol, Sequence, TypeVar
 
@@ -150,9 +150,13 @@ class InputSlot:
         return text.strip()
 
 
+# Unicode's control characters (category Cc: C0 and C1) but line feed and tab, and lone surrogates (Cs)
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def without_control_characters(text: str) -> str:
     """`text` without control characters (NUL, escapes, lone surrogates); line breaks and tabs stay."""
-    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))
+    return CONTROL_CHARACTERS.sub("", text)
 
 
 def transcript_of(value: Any) -> str:

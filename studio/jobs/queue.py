@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -79,6 +79,13 @@ class JobContext:
 
 
 Handler = Callable[[JobContext], dict[str, Any] | None]
+
+
+# The worker's claim, built once (building it for every job cost more than running it).
+_NEXT_ID = (select(JOBS.c.id).where(JOBS.c.state == JobState.queued.value)
+            .order_by(JOBS.c.priority, JOBS.c.created_at).limit(1).scalar_subquery())
+CLAIM = (update(JOBS).where((JOBS.c.id == _NEXT_ID) & (JOBS.c.state == JobState.queued.value))
+         .values(state=JobState.running.value, started_at=bindparam("now"), stage="Starting").returning(*JOBS.c))
 
 
 class JobQueue:
@@ -229,12 +236,8 @@ class JobQueue:
 
     def _claim_next(self) -> JobInfo | None:
         """The next queued job, marked running in the same statement (so a cancel cannot slip in between)."""
-        next_id = (select(JOBS.c.id).where(JOBS.c.state == JobState.queued.value)
-                   .order_by(JOBS.c.priority, JOBS.c.created_at).limit(1).scalar_subquery())
-        claim = (update(JOBS).where((JOBS.c.id == next_id) & (JOBS.c.state == JobState.queued.value))
-                 .values(state=JobState.running.value, started_at=time.time(), stage="Starting").returning(*JOBS.c))
         with self._db.begin() as connection:
-            row = connection.execute(claim).first()
+            row = connection.execute(CLAIM, {"now": time.time()}).first()
             return JobInfo.from_row(row) if row is not None else None
 
     def _run(self, row: JobInfo) -> None:
