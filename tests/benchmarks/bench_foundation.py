@@ -117,7 +117,10 @@ def through_the_studio(home: Path) -> dict[str, float]:
     after_unload = memory.footprint("cpu")
     services.jobs.stop()
     return {"duration": duration, "wall": statistics.median(walls), "end_to_end": statistics.median(ends),
-            "run": statistics.median(runs), "before": before_load, "loaded": loaded, "after": after_unload}
+            "run": statistics.median(runs), "before": before_load, "loaded": loaded, "after": after_unload,
+            # each job against its own engine.run: the engine's own run-to-run spread does not enter the ratio
+            "overhead": statistics.median(w / r for w, r in zip(walls, runs)),
+            "extra": statistics.median(w - r for w, r in zip(walls, runs))}
 
 
 def main() -> None:
@@ -132,10 +135,9 @@ def main() -> None:
           f"{contract_import * 1000:.0f} ms, ratio {full_listing / contract_import:.2f}")
     print(f"default engine through the studio: {numbers['duration']:.1f} s of speech in {numbers['end_to_end']:.3f} s, "
           f"real-time factor {numbers['end_to_end'] / numbers['duration']:.4f}")
-    print(f"studio overhead (job wall / engine.run, same 10 s utterance): {numbers['wall']:.4f} / "
-          f"{numbers['run']:.4f} s = {numbers['wall'] / numbers['run']:.3f} (target <= 1.02), "
-          f"{(numbers['wall'] - numbers['run']) * 1000:.1f} ms per job; "
-          f"submit to finished {numbers['end_to_end'] / numbers['run']:.3f}")
+    print(f"studio overhead (job wall / engine.run, same 10 s utterance, median over 21 jobs): "
+          f"{numbers['overhead']:.3f} (target <= 1.02), {numbers['extra'] * 1000:.1f} ms per job on an engine.run "
+          f"of {numbers['run'] * 1000:.0f} ms; submit to finished {numbers['end_to_end'] / numbers['run']:.3f}")
     model_bytes = numbers["loaded"] - numbers["before"]
     print(f"memory after unload / before load: {numbers['after'] / numbers['before']:.3f} "
           f"(the loaded model took {model_bytes / 1e6:.0f} MB; {(numbers['after'] - numbers['before']) / 1e6:+.0f} MB "
