@@ -21,8 +21,9 @@ TYPES = ("str", "int", "float", "bool", "list", "dict", "none")  # a union's mem
 
 def field_path(location: tuple[int | str, ...]) -> list[str]:
     """('body', 'reference', 'LibraryVoice', 'path') -> ['reference', 'path']: the fields, as the user wrote them."""
-    parts = list(location[1:] if location and location[0] in WHERE else location)
-    return [str(p) for p in parts if not (isinstance(p, str) and (p in TYPES or p[:1].isupper() or "[" in p))]
+    parts = [str(p) for p in (location[1:] if location and location[0] in WHERE else location)]
+    # pydantic names the union member it tried in the middle of a path; the last name is always the user's
+    return [p for p in parts[:-1] if not (p in TYPES or p[:1].isupper() or "[" in p)] + parts[-1:]
 
 
 def validation_problems(exc: RequestValidationError) -> tuple[int, str, str | None]:

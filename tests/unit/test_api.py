@@ -67,6 +67,7 @@ async def test_generate_then_download_every_format(client: httpx.AsyncClient) ->
     ({"text": "hi", "engine": "nope"}, 404, "No engine 'nope'"),
     ({"text": 5}, 400, "text: Input should be a valid string."),
     ({"text": "hi", "colour": "red"}, 400, "colour is not a field this takes: leave it out"),
+    ({"Text": "hi"}, 400, "Text is not a field this takes: leave it out"),  # named as written, capital and all
     ({"text": "hi", "profile": "Anna"}, 400, "Hibari (builtin.hibari) takes no reference voice"),
     ({"engine": "test.prompted", "text": "hi", "profile": "Nobody"}, 404, "There is no voice profile 'Nobody'"),
     ({"text": "hi", "language": "fr"}, 400, "Hibari (builtin.hibari) has no language parameter (it speaks en)"),
