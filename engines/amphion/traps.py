@@ -290,8 +290,8 @@ FIXES: tuple[Fix, ...] = (
         "the hub repositories of MaskGCT, Metis and Vevo carry no model config: Amphion reads the stock one from its "
         "source tree (dualcodec from its package's yaml files), so a checkpoint of another size cannot load",
         "the adapters take the config as part of the model source: a Model config param (MaskGCT, Metis, "
-        "NaturalSpeech2, DualCodec, DualCodec-VALLE) or a config.json beside the checkpoint (Vevo); the stock "
-        "config otherwise"),
+        "NaturalSpeech2, DualCodec, DualCodec-VALLE), the stock config when it is empty; Vevo and Vevo1.5 always "
+        "build from the checkout's stock configs, so they load the released checkpoints only"),
     Fix("fastspeech2-vocoder-folder",
         "FastSpeech2Inference parses its vocoder folder itself and fails on checkpoint names it does not expect",
         "the FastSpeech2 adapter links args.json and the vocoder's checkpoints into a folder laid out as the parser "
