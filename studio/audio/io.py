@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import struct
 import subprocess
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,14 +147,15 @@ def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int, fmt: str 
 
 
 def _write_pcm16_wav(path: Path, frames: np.ndarray, sample_rate: int) -> None:
-    """16-bit WAV with the standard library: several times faster than libsndfile's conversion."""
+    """16-bit WAV: a 44-byte header and the samples in one write (libsndfile's conversion is several times slower)."""
     scaled = np.multiply(frames, 32767.0, out=frames)  # `frames` is write_audio's own clipped copy
-    pcm = np.rint(scaled, out=scaled).astype("<i2")
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1 if pcm.ndim == 1 else pcm.shape[1])
-        out.setsampwidth(2)
-        out.setframerate(sample_rate)
-        out.writeframes(pcm.tobytes())
+    pcm = np.rint(scaled, out=scaled).astype("<i2", order="C")  # interleaved frames
+    channels = 1 if pcm.ndim == 1 else pcm.shape[1]
+    header = struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + pcm.nbytes, b"WAVE", b"fmt ", 16, 1, channels,
+                         sample_rate, sample_rate * channels * 2, channels * 2, 16, b"data", pcm.nbytes)
+    with open(path, "wb") as out:
+        out.write(header)
+        out.write(pcm.data)
 
 
 def export(source: str | Path, fmt: str, destination: str | Path) -> Path:
