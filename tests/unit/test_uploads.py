@@ -16,7 +16,8 @@ import soundfile as sf
 from fastapi import FastAPI
 
 from studio.api import mount
-from studio.services import Services
+from studio.services import Services, build_services
+from studio.settings import Settings
 from studio.uploads import MAX_UPLOAD_BYTES, UploadError, UploadService, safe_name
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
@@ -238,3 +239,24 @@ async def test_an_upload_in_use_is_not_deleted_and_the_answer_says_what_uses_it(
             assert (await client.delete(path)).status_code == 204, path
         assert (await client.delete(f"/api/uploads/{used}")).status_code == 204
         assert (await client.delete(f"/api/compare/votes/{round_id}")).status_code == 404
+
+
+def test_an_upload_a_queued_job_names_is_not_deleted_until_the_job_ends(studio_home: Path, tmp_path: Path) -> None:
+    services = build_services(Settings.load())  # not started: what is submitted stays queued
+    try:
+        stored = services.uploads.store_file(tone_file(tmp_path / "queued.wav"))
+        generation = services.generation.submit("test.echo", {"source": {"upload": stored.id}})
+        with pytest.raises(UploadError) as refused:
+            services.uploads.delete([stored.id])
+        assert refused.value.status == 409
+        assert str(refused.value) == (
+            f"queued.wav is used by 1 queued or running job ({generation.id}): cancel it (POST "
+            f"/api/jobs/{{id}}/cancel) or wait until it ends, then delete the upload.")
+        assert services.jobs.cancel(generation.id)
+        transcription = services.transcription.submit(stored.normalised)  # names the upload by its file
+        with pytest.raises(UploadError, match=f"1 queued or running job \\({transcription.id}\\)"):
+            services.uploads.delete([stored.id])
+        assert services.jobs.cancel(transcription.id)
+        assert services.uploads.delete([stored.id]) == 1
+    finally:
+        services.stop()
