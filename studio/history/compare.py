@@ -26,7 +26,7 @@ from .table import ComparisonVote
 VOTES = ComparisonVote.__table__
 V = VOTES.c
 GENERATION, UPLOAD = "generation", "upload"
-MAX_CLIPS = 8
+MIN_SAVED_CLIPS, MAX_CLIPS = 2, 8  # a saved comparison holds MIN_SAVED_CLIPS..MAX_CLIPS
 LABELS = "ABCDEFGH"
 
 

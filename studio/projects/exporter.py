@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.engine import Engine as SqlEngine
 
 from .. import __version__
-from ..history.compare import GENERATION, UPLOAD, VOTES, V, clip_key
+from ..history.compare import GENERATION, MIN_SAVED_CLIPS, UPLOAD, VOTES, V, clip_key
 from ..history.query import GENERATIONS, G
 from ..history.saved import SAVED, S
 from ..library import LibraryService, NotFound
@@ -221,9 +221,16 @@ def _clip_ids(comparisons: list[Row[Any]], kind: str) -> list[str]:
 
 
 def _comparison_record(row: Row[Any], found: _Gathered) -> ComparisonRecord:
-    """The comparison with the clips the project holds (a clip deleted since is left out)."""
+    """The comparison with the clips the project holds (a clip deleted since is left out); ProjectError when
+    fewer than a comparison needs are left."""
     exported = {clip_key(GENERATION, g.id) for g in found.generations} | {clip_key(UPLOAD, u.id) for u in found.uploads}
-    return _record(ComparisonRecord, row, clips=[key for key in row.clips if key in exported])
+    clips = [key for key in row.clips if key in exported]
+    if len(clips) < MIN_SAVED_CLIPS:
+        left = f"{len(clips)} clip{'s' if len(clips) != 1 else ''}"
+        raise ProjectError(f"The saved comparison “{row.name}” has only {left} left (the others were deleted) and a "
+                           f"comparison needs at least {MIN_SAVED_CLIPS}: delete it on the Compare page or leave it "
+                           f"out of the export.", 409)
+    return _record(ComparisonRecord, row, clips=clips)
 
 
 def _record(model: type[R], row: Row[Any], **files: Any) -> R:
