@@ -127,7 +127,7 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     history.on_delete(evaluation.forget_generations)  # a generation's scores are deleted with it
     conversion.similarity = evaluation.speaker_similarity  # result cards: similarity to the target and source
     weights = WeightManager(registry, jobs)
-    projects = ProjectService(db, paths, library, history,
+    projects = ProjectService(db, paths, library, history, comparisons, saved_comparisons,
                               on_import=lambda report: saved_comparisons.added_elsewhere(report.comparisons))
     checkpoints = CheckpointService(registry, paths)
     services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads,
