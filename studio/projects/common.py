@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection, Row
 
 from ..db import chunks
 
+
 def rows_where(connection: Connection, table: Table, column: Column[Any], values: Iterable[str]) -> list[Row[Any]]:
     """The rows of `table` whose `column` is one of `values`."""
     return [row for chunk in chunks(values) for row in connection.execute(select(table).where(column.in_(chunk)))]
