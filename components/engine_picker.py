@@ -40,11 +40,18 @@ def readiness_help(readiness: Readiness, *, with_hints: bool = True) -> None:
 
 
 def hint_line(hint: str) -> None:
-    """A command gets a copy button; a step in words ("then set ...", "or press ...") reads as text."""
-    if hint.startswith(("then ", "or ")):
-        ui.label(hint[0].upper() + hint[1:]).classes("text-body2")
-    else:
+    """A command gets a copy button; a step in words ("then set ...", "or press ...") reads as text, and one that
+    ends in a command after its last ": " ("or clone it again: git clone ...") shows that command to copy."""
+    if not hint.startswith(("then ", "or ")):
         command_line(hint)
+        return
+    prose, command = hint, ""
+    if ": " in hint:
+        words, _, command = hint.rpartition(": ")
+        prose = f"{words}:"
+    ui.label(prose[0].upper() + prose[1:]).classes("text-body2")
+    if command:
+        command_line(command)
 
 
 class EnginePicker:

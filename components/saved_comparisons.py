@@ -8,7 +8,6 @@ from collections.abc import Callable
 from nicegui import ui
 
 from studio.history import HistoryError
-from studio.history.compare import MAX_CLIPS
 from studio.history.saved import Saved, SavedComparisons
 from studio.library.records import MAX_NAME
 
@@ -87,7 +86,7 @@ class SavedComparisonsPanel:
                 .props(f'flat round aria-label="Delete {item.name}"').mark("delete-saved", f"delete-saved-{item.id}")
 
     def _open(self, item: Saved) -> None:
-        self.on_open(item.clips[:MAX_CLIPS])
+        self.on_open(item.clips)  # saving, changing and importing keep it within MAX_CLIPS
         ui.notify(f"Opened “{item.name}”.", type="info")
 
     def _delete(self, item: Saved) -> None:

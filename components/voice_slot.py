@@ -24,16 +24,23 @@ from .library_picker import library_picker
 TRANSCRIBE_WAIT_SECONDS = 300
 
 
+def _unless(engine: Engine, slot: InputSlot) -> str:
+    """" unless <switch> is on" when a switch lifts the slot's need for a transcript."""
+    return f" unless {engine.param(slot.transcript_optional_with).title} is on" if slot.transcript_optional_with else ""
+
+
+def transcript_need(engine: Engine, slot: InputSlot) -> str:
+    return f"required{_unless(engine, slot)}" if slot.needs_transcript else "optional"
+
+
 def limits_text(engine: Engine, slot: InputSlot) -> str:
     parts = []
     if slot.sweet_spot:
         parts.append(f"best {slot.sweet_spot[0]:g}–{slot.sweet_spot[1]:g} s")
     if slot.min_seconds is not None or slot.max_seconds is not None:
         parts.append(f"takes {slot.min_seconds or 0:g}–{slot.max_seconds or '∞'} s")
-    if slot.transcript_needed():
-        parts.append("needs its transcript")
-    elif slot.needs_transcript:
-        parts.append(f"needs its transcript unless {engine.param(slot.transcript_optional_with).title} is on")
+    if slot.needs_transcript:
+        parts.append(f"needs its transcript{_unless(engine, slot)}")
     return ", ".join(parts)
 
 
@@ -74,8 +81,7 @@ class VoiceSlotField:
                     pickers=[library_picker(services.library, services.uploads)], on_change=self._clip_changed,
                     marker=f"slot-{slot.name}-clip")
                 with ui.row().classes("w-full items-end gap-2 no-wrap"):
-                    self.transcript = ui.textarea("What the clip says" + (" (required)" if slot.transcript_needed()
-                                                                          else " (optional)")) \
+                    self.transcript = ui.textarea(f"What the clip says ({transcript_need(engine, slot)})") \
                         .props("autogrow outlined").classes("grow").mark(f"slot-{slot.name}-transcript")
                     self.transcribe_button = ui.button("Transcribe", icon="subtitles", on_click=self._transcribe) \
                         .props("outline no-caps").mark(f"slot-{slot.name}-transcribe")

@@ -5,7 +5,8 @@ The studio needs the Python version pyproject.toml declares; pesq, pysptk and py
 needs a C and a C++ compiler and Python's headers; a new .venv needs the venv module with ensurepip
 (Debian ships it apart, as python3.X-venv).
 
-Usage: <python> scripts/prerequisites.py [--venv]   (--venv: .venv is about to be created with this Python)
+Usage: <python> scripts/prerequisites.py [--venv | --existing-venv]
+  --venv: .venv is about to be created with this Python; --existing-venv: this Python is .venv's own
 Runs on any Python 3, including ones too old for the studio, so that it can say so.
 """
 import importlib.util
@@ -16,7 +17,9 @@ import shutil
 import sys
 import sysconfig
 
-PYPROJECT = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "pyproject.toml")
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PYPROJECT = os.path.join(CHECKOUT, "pyproject.toml")
+VENV = os.path.join(CHECKOUT, ".venv")
 
 
 def minimum_python(pyproject_text):
@@ -30,8 +33,8 @@ def _compiler(variable, default):
     return shlex.split(command)[0]
 
 
-def facts(new_venv):
-    """What this interpreter and machine have."""
+def facts(new_venv, existing_venv=None):
+    """What this interpreter and machine have; existing_venv is the .venv this interpreter belongs to, if any."""
     compilers = [_compiler("CC", "cc"), _compiler("CXX", "c++")]
     return {
         "python": sys.version_info[:2],
@@ -39,6 +42,7 @@ def facts(new_venv):
         "missing_compilers": [c for c in compilers if shutil.which(c) is None],
         "headers": os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")),
         "venv": importlib.util.find_spec("ensurepip") is not None if new_venv else True,
+        "existing_venv": existing_venv,
     }
 
 
@@ -47,9 +51,15 @@ def problems(found, minimum):
     version = "{}.{}".format(*found["python"])
     if found["python"] < minimum:
         wanted = "python{}.{}".format(*minimum)
-        return ([f"Amphion Studio needs Python {minimum[0]}.{minimum[1]} or newer; {found['executable']} is "
-                 f"Python {version}. Install a newer one and run again with it, e.g. PYTHON={wanted} ./run.sh"],
-                [wanted, f"{wanted}-venv", f"{wanted}-dev"])
+        needs = f"Amphion Studio needs Python {minimum[0]}.{minimum[1]} or newer; {found['executable']} is " \
+                f"Python {version}."
+        if found["existing_venv"]:
+            remedy = f"{found['existing_venv']} was made with it and is reused as long as it exists: install a " \
+                     f"newer Python, remove that .venv and run again with the newer one, e.g. " \
+                     f"rm -rf {shlex.quote(found['existing_venv'])} && PYTHON={wanted} ./run.sh"
+        else:
+            remedy = f"Install a newer one and run again with it, e.g. PYTHON={wanted} ./run.sh"
+        return [f"{needs} {remedy}"], [wanted, f"{wanted}-venv", f"{wanted}-dev"]
     sentences, packages = [], []
     if found["missing_compilers"]:
         sentences.append(f"No C/C++ compiler ({', '.join(found['missing_compilers'])}): pesq, pysptk and pyworld "
@@ -68,7 +78,8 @@ def problems(found, minimum):
 def main(argv):
     with open(PYPROJECT, encoding="utf-8") as file:
         minimum = minimum_python(file.read())
-    sentences, packages = problems(facts("--venv" in argv), minimum)
+    existing_venv = VENV if "--existing-venv" in argv else None
+    sentences, packages = problems(facts("--venv" in argv, existing_venv), minimum)
     if not sentences:
         return 0
     for sentence in sentences:

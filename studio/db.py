@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from sqlalchemy import event
@@ -18,6 +19,15 @@ TABLE_MODULES: tuple[str, ...] = (
     "studio.history.table",
     "studio.evaluation.table",
 )
+
+CHUNK = 500  # ids per IN (...) query
+
+
+def chunks(values: Iterable[str]) -> Iterator[list[str]]:
+    """`values` in lists short enough for one IN (...) query each."""
+    values = list(values)
+    for i in range(0, len(values), CHUNK):
+        yield values[i:i + CHUNK]
 
 
 def open_database(path: Path) -> SqlEngine:

@@ -78,8 +78,8 @@ def resolve_device(setting: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def start_cuda(device: str) -> None:
-    """Initialise CUDA for `device` (imports torch), so memory is measured on it from the first load on."""
+def start_cuda() -> None:
+    """Initialise CUDA (imports torch), so memory is measured on the GPU from the first load on."""
     import torch
 
     if not torch.cuda.is_available():
@@ -126,11 +126,6 @@ def usage(device: str) -> Usage:
     index = torch.device(device).index or 0
     torch.cuda.synchronize(index)
     return Usage(resident, torch.cuda.memory_allocated(index))
-
-
-def footprint(device: str) -> int:
-    """This process's use of memory, resident and on `device` (for before/after measurements)."""
-    return usage(device).total
 
 
 def external_bytes(model: object) -> int:

@@ -112,17 +112,15 @@ class ModelManager:
         return "cuda" if self._device_setting == "auto" and memory.gpu_present() else self.device
 
     def _started_device(self) -> str:
-        """The device with CUDA running on it, so a load's footprint is measured on the GPU from the first one."""
+        """The device with CUDA running on it, so a load's footprint is measured on the GPU from the first one.
+        ('auto' became 'cuda' only where torch can use the GPU, so only a 'cuda' setting can fail here.)"""
         device = self.device
         if device.startswith("cuda") and not memory.cuda_started(device):
             try:
-                memory.start_cuda(device)
+                memory.start_cuda()
             except RuntimeError as error:
-                if self._device_setting != "auto":
-                    raise EngineError(f"The device setting is {device!r}, but {error}. Set the device to auto or cpu "
-                                      f"(STUDIO_DEVICE, or device in the config file).") from None
-                log.warning("loading on the CPU: %s", error)
-                self._device = device = "cpu"
+                raise EngineError(f"The device setting is {device!r}, but {error}. Set the device to auto or cpu "
+                                  f"(STUDIO_DEVICE, or device in the config file).") from None
         return device
 
     def budget(self, device_memory: memory.DeviceMemory | None = None) -> int:

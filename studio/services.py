@@ -20,7 +20,7 @@ from .generation import GenerationService
 from .history import HistoryService
 from .history.compare import UPLOAD, Comparisons, clip_key
 from .history.saved import SavedComparisons
-from .jobs import JobContext, JobInfo, JobQueue
+from .jobs import ACTIVE_STATES, JobContext, JobInfo, JobQueue
 from .library import LibraryService
 from .logs import configure_logging
 from .model_manager import ModelManager
@@ -121,13 +121,13 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     history = HistoryService(db, paths, registry, jobs, generation)
     comparisons = Comparisons(db, registry, history, uploads)
     saved_comparisons = SavedComparisons(db, comparisons)
-    guard_uploads(uploads, history, comparisons, saved_comparisons)
+    guard_uploads(uploads, jobs, history, comparisons, saved_comparisons)
     conversion = ConversionService(registry, generation)
     evaluation = EvaluationService(registry, models, jobs, transcription, paths, db)
     history.on_delete(evaluation.forget_generations)  # a generation's scores are deleted with it
     conversion.similarity = evaluation.speaker_similarity  # result cards: similarity to the target and source
     weights = WeightManager(registry, jobs)
-    projects = ProjectService(db, paths, library, history,
+    projects = ProjectService(db, paths, library, history, comparisons, saved_comparisons,
                               on_import=lambda report: saved_comparisons.added_elsewhere(report.comparisons))
     checkpoints = CheckpointService(registry, paths)
     services = Services(settings, paths, db, registry, models, jobs, generation, transcription, uploads,
@@ -137,11 +137,13 @@ def build_services(settings: Settings, registry: Registry | None = None) -> Serv
     return services
 
 
-def guard_uploads(uploads: UploadService, history: HistoryService, comparisons: Comparisons,
+def guard_uploads(uploads: UploadService, jobs: JobQueue, history: HistoryService, comparisons: Comparisons,
                   saved: SavedComparisons) -> None:
-    """An upload a generation, a blind vote or a saved comparison uses cannot be deleted from under it."""
+    """An upload a queued or running job, a generation, a blind vote or a saved comparison uses cannot be deleted
+    from under it."""
     uploads.add_user(UploadUser("generation", history.using_upload, "DELETE /api/history/{id}"))
     uploads.add_user(UploadUser("blind-vote round", lambda i: comparisons.rounds_using(clip_key(UPLOAD, i)),
                                 "DELETE /api/compare/votes/{round_id}"))
     uploads.add_user(UploadUser("saved comparison", lambda i: saved.using(clip_key(UPLOAD, i)),
                                 "DELETE /api/compare/comparisons/{id}"))
+    uploads.watch_jobs(lambda: [(job.id, job.payload) for job in jobs.list(limit=None, states=ACTIVE_STATES)])

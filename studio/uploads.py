@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import soundfile as sf
 from sqlalchemy import delete, insert, select
@@ -101,6 +102,11 @@ def _limit(seconds: float) -> str:
     return f"{seconds:g} s" if seconds < 3600 else f"{seconds / 3600:g} hours"
 
 
+def _counted(ids: list[str], what: str) -> str:
+    """E.g. "2 generations (a1, b2)", naming at most five."""
+    return f"{len(ids)} {what}{'s' if len(ids) != 1 else ''} ({', '.join(ids[:5])}{', …' if len(ids) > 5 else ''})"
+
+
 def safe_name(name: str) -> str:
     """A display name with no path, no control characters and no surprises; keeps the suffix."""
     name = unicodedata.normalize("NFC", str(name)).replace("\\", "/").split("/")[-1]
@@ -118,10 +124,23 @@ class UploadService:
         self._db = db
         self._paths = paths
         self._users: list[UploadUser] = []
+        self._active_payloads: Callable[[], list[tuple[str, dict[str, Any]]]] = lambda: []
 
     def add_user(self, user: UploadUser) -> None:
         """Refuse to delete an upload `user` still refers to (a re-run or an export would lose the clip)."""
         self._users.append(user)
+
+    def watch_jobs(self, active_payloads: Callable[[], list[tuple[str, dict[str, Any]]]]) -> None:
+        """Refuse to delete an upload a queued or running job names; `active_payloads()` gives (job id, payload)."""
+        self._active_payloads = active_payloads
+
+    def named_in(self, payload: Any, upload_id: str) -> bool:
+        """Whether a job's payload names the upload: as `{"upload": id}` or by a path to one of its files."""
+        if isinstance(payload, dict):
+            return payload.get("upload") == upload_id or any(self.named_in(v, upload_id) for v in payload.values())
+        if isinstance(payload, list):
+            return any(self.named_in(v, upload_id) for v in payload)
+        return isinstance(payload, str) and Path(payload).is_relative_to(self._paths.uploads / upload_id)
 
     # -- storing -------------------------------------------------------------------------------------------
 
@@ -234,15 +253,19 @@ class UploadService:
         return removed
 
     def _refuse_if_used(self, upload_id: str) -> None:
+        stored = self.get(upload_id)
+        name = stored.name if stored else upload_id
+        jobs = [job_id for job_id, payload in self._active_payloads() if self.named_in(payload, upload_id)]
+        if jobs:
+            raise UploadError(f"{name} is used by {_counted(jobs, 'queued or running job')}: cancel "
+                              f"{'it' if len(jobs) == 1 else 'them'} (POST /api/jobs/{{id}}/cancel) or wait until "
+                              f"{'it ends' if len(jobs) == 1 else 'they end'}, then delete the upload.", 409)
         used = [(user, found) for user in self._users if (found := user.find(upload_id))]
         if not used:
             return
-        stored = self.get(upload_id)
-        uses = " and ".join(f"{len(found)} {user.what}{'s' if len(found) != 1 else ''} ({', '.join(found[:5])}"
-                            f"{', …' if len(found) > 5 else ''})" for user, found in used)
+        uses = " and ".join(_counted(found, user.what) for user, found in used)
         remedies = "; ".join(user.remedy for user, _ in used)
-        raise UploadError(f"{stored.name if stored else upload_id} is used by {uses}: delete those first "
-                          f"({remedies}), then the upload.", 409)
+        raise UploadError(f"{name} is used by {uses}: delete those first ({remedies}), then the upload.", 409)
 
     def _relative(self, path: Path) -> str:
         return str(path.relative_to(self._paths.home))

@@ -58,7 +58,7 @@ class RemoteModel:
         return self.worker.request(op, payload, progress)
 
     def memory_bytes(self) -> int:
-        """What the worker holds on the device the model uses (as memory.footprint measures the studio)."""
+        """What the worker holds on the device the model uses (as memory.usage measures the studio)."""
         if self.worker is None or not self.worker.alive:
             return 0
         rss = self.worker.rss()

@@ -5,17 +5,16 @@ A clip is "generation:<id>" or "upload:<id>", as everywhere in the studio.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..history import HistoryError
 from ..history.compare import Clip, TallyRow
 from ..history.saved import Saved
 from ..services import Services
+from .errors import refusals
 
 CLIPS = 'Clips in order: "generation:<id>" or "upload:<id>"'
 
@@ -50,14 +49,6 @@ def clip_json(clip: Clip) -> dict[str, Any]:
             "details": clip.details}
 
 
-@contextmanager
-def http_errors() -> Iterator[None]:
-    try:
-        yield
-    except HistoryError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
-
-
 def build_router(services: Services) -> APIRouter:
     router = APIRouter(prefix="/api/compare", tags=["compare"])
     saved = services.saved_comparisons
@@ -65,13 +56,13 @@ def build_router(services: Services) -> APIRouter:
     @router.post("/votes", status_code=201)
     def vote(body: VoteBody) -> dict[str, str]:
         """Record one blind round: the clips in the order shown, and the one preferred (or none)."""
-        with http_errors():
+        with refusals(HistoryError):
             return {"round_id": services.comparisons.vote(body.clips, body.chosen)}
 
     @router.delete("/votes/{round_id}", status_code=204)
     def delete_round(round_id: str) -> None:
         """Forget one blind round: its votes leave the tally."""
-        with http_errors():
+        with refusals(HistoryError):
             services.comparisons.delete_round(round_id)
 
     @router.get("/tally")
@@ -93,13 +84,13 @@ def build_router(services: Services) -> APIRouter:
     @router.post("/comparisons", status_code=201)
     def save(body: ComparisonBody) -> dict[str, Any]:
         """Save a set of at least two clips under a name (each clip must exist)."""
-        with http_errors():
+        with refusals(HistoryError):
             return saved_json(saved.save(body.name, body.clips))
 
     @router.get("/comparisons/{comparison_id}")
     def comparison(comparison_id: str) -> dict[str, Any]:
         """The saved comparison with each clip that still exists (`missing`: the keys of those deleted since)."""
-        with http_errors():
+        with refusals(HistoryError):
             found = saved.get(comparison_id)
         clips, missing = [], []
         for key in found.clips:
@@ -112,12 +103,12 @@ def build_router(services: Services) -> APIRouter:
     @router.patch("/comparisons/{comparison_id}")
     def change(comparison_id: str, body: ComparisonChange) -> dict[str, Any]:
         """Rename it or replace its clips; fields left out stay."""
-        with http_errors():
+        with refusals(HistoryError):
             return saved_json(saved.change(comparison_id, body.name, body.clips))
 
     @router.delete("/comparisons/{comparison_id}", status_code=204)
     def delete(comparison_id: str) -> None:
-        with http_errors():
+        with refusals(HistoryError):
             saved.delete(comparison_id)
 
     return router

@@ -69,9 +69,12 @@ def status_of(exc: InvalidRequest | EngineNotReady) -> int:
 
 
 @contextmanager
-def refusals() -> Iterator[None]:
-    """A request the engine or the studio refuses (invalid, too large, not ready) as an HTTP answer with its reason."""
+def refusals(*studio_errors: type[Exception]) -> Iterator[None]:
+    """A request the engine or the studio refuses (invalid, too large, not ready), or one of `studio_errors` (each
+    with the HTTP `status` to answer, e.g. HistoryError), as an HTTP answer with its reason as `detail`."""
     try:
         yield
     except (InvalidRequest, EngineNotReady) as exc:
         raise HTTPException(status_of(exc), str(exc)) from None
+    except studio_errors as exc:
+        raise HTTPException(getattr(exc, "status", 400), str(exc)) from None

@@ -11,6 +11,7 @@ from engines.contract import Engine, Param
 from ..audio_refs import reference_slot
 from ..library import LibraryError
 from ..services import Services
+from .errors import refusals
 
 LANGUAGE_PARAMS = ("language", "target_language")  # the language of the text, as engines name it
 
@@ -46,10 +47,8 @@ def generate_request(services: Services, engine: Engine, body: GenerateBody) -> 
                                      f"voice (GET /api/engines).")
         if slot.name in inputs:
             raise HTTPException(400, f"The reference voice is given twice (profile and inputs.{slot.name}): keep one.")
-        try:
+        with refusals(LibraryError):
             inputs[slot.name] = {"profile": services.library.find_profile(body.profile).id}
-        except LibraryError as exc:
-            raise HTTPException(exc.status, str(exc)) from None
     for field, value, param in (("seed", body.seed, seed_param(engine)),
                                 ("language", body.language, language_param(engine))):
         if value is None:

@@ -9,8 +9,6 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from engines.contract import InvalidRequest
-
 from ..audio.io import EXPORT_FORMATS
 from ..history import HistoryError, HistoryItem, HistoryQuery
 from ..library import LibraryError
@@ -61,14 +59,9 @@ def build_router(services: Services) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["history"])
     history = services.history
 
-    def refused(exc: HistoryError | InvalidRequest) -> HTTPException:
-        return HTTPException(getattr(exc, "status", 400), str(exc))
-
     def item_or_404(generation_id: str) -> HistoryItem:
-        try:
+        with refusals(HistoryError):
             return history.require(generation_id)
-        except HistoryError as exc:
-            raise refused(exc) from None
 
     def profile_id(key: str | None) -> str | None:
         """A voice profile given by name or id, as the history keeps it; 404 when no profile (or generation) has it."""
@@ -84,12 +77,10 @@ def build_router(services: Services) -> APIRouter:
     def query(search: str, profile: str | None, task: str | None, engine: str | None, favourite: bool | None,
               tag: str | None, min_rating: int | None, date_from: dt.date | None, date_to: dt.date | None,
               sort: str = "newest", grouped: bool = False, limit: int = 50, offset: int = 0) -> HistoryQuery:
-        try:
+        with refusals(HistoryError):
             return HistoryQuery(search=search, task=task, engine_id=engine, profile_id=profile_id(profile),
                                 date_from=date_from, date_to=date_to, favourite=favourite, tag=tag,
                                 min_rating=min_rating, sort=sort, grouped=grouped, limit=limit, offset=offset).checked()
-        except HistoryError as exc:
-            raise refused(exc) from None
 
     @router.get("/history")
     def listing(search: str = "", profile: str | None = None, task: str | None = None, engine: str | None = None,
@@ -124,10 +115,8 @@ def build_router(services: Services) -> APIRouter:
     @router.patch("/history/{generation_id}")
     def change(generation_id: str, body: HistoryChange) -> dict[str, Any]:
         """Favourite, rating, tags, notes: only the fields given change."""
-        try:
+        with refusals(HistoryError):
             return item_json(history.update(generation_id, **body.model_dump(exclude_none=True)))
-        except HistoryError as exc:
-            raise refused(exc) from None
 
     @router.delete("/history/{generation_id}", status_code=204)
     def delete(generation_id: str) -> None:
@@ -141,11 +130,8 @@ def build_router(services: Services) -> APIRouter:
         return {"deleted": deleted, "missing": [i for i in body.ids if i not in deleted]}
 
     def take(submit: Any) -> dict[str, Any]:
-        try:
-            with refusals():
-                return job_json(submit())
-        except HistoryError as exc:
-            raise refused(exc) from None
+        with refusals(HistoryError):
+            return job_json(submit())
 
     @router.post("/history/{generation_id}/rerun", status_code=202)
     def rerun(generation_id: str) -> dict[str, Any]:

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
@@ -69,16 +68,6 @@ def report_json(report: Report) -> dict[str, Any]:
             "engines": [{**dataclasses.asdict(f), "describe": f.describe} for f in report.fits]}
 
 
-@contextmanager
-def http_errors() -> Iterator[None]:
-    """The library's, the uploads' and the engines' refusals as HTTP answers with their reason as `detail`."""
-    try:
-        with refusals():
-            yield
-    except (LibraryError, UploadError) as exc:
-        raise HTTPException(exc.status, str(exc)) from None
-
-
 def _refuse_oversized(request: Request) -> None:
     if int(request.headers.get("content-length") or 0) > MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD:
         raise HTTPException(413, f"Uploads are limited to {MAX_UPLOAD_BYTES // 2**20} MB; trim or compress it.")
@@ -95,7 +84,7 @@ def build_router(services: Services) -> APIRouter:
             raise HTTPException(400, "Send either a file or the upload_id of an earlier upload (POST /api/uploads).")
         if file is not None:
             _refuse_oversized(request)
-            with http_errors():
+            with refusals(LibraryError, UploadError):
                 return await services.uploads.store_stream(file.filename or "audio", _chunks(file), **limits), True
         stored = services.uploads.get(str(upload_id))
         if stored is None:
@@ -103,7 +92,7 @@ def build_router(services: Services) -> APIRouter:
         return stored, False
 
     def call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        with http_errors():
+        with refusals(LibraryError, UploadError):
             return function(*args, **kwargs)
 
     # -- profiles ------------------------------------------------------------------------------------------

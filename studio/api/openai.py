@@ -176,10 +176,6 @@ def speech_request(services: Services, body: SpeechBody) -> tuple[Engine, dict[s
             params[field] = value
         elif value != default:
             ignored.append(field)
-    weights = weights_readiness_for(engine, params)
-    if not weights.runnable:  # offline, and the voice (or the model) is not on this machine
-        blamed = "voice" if weights_readiness_for(engine, {}).runnable else "model"
-        raise OpenAIError(409, str(EngineNotReady(engine, weights)), blamed, "not_downloaded")
     return engine, inputs, params, ignored
 
 
@@ -205,7 +201,10 @@ def build_router(services: Services) -> APIRouter:
         engine, inputs, params, ignored = speech_request(services, body)
         try:
             job = services.generation.submit(engine.id, inputs, params)
-        except (InvalidRequest, EngineNotReady) as exc:
+        except EngineNotReady as exc:  # the engine was checked above: offline, the voice or model is not here
+            blamed = "voice" if weights_readiness_for(engine, {}).runnable else "model"
+            raise OpenAIError(409, str(exc), blamed, "not_downloaded") from None
+        except InvalidRequest as exc:
             raise OpenAIError(status_of(exc), str(exc)) from None
         try:
             item = services.history.wait(job.id, WAIT_SECONDS)

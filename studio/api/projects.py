@@ -14,6 +14,7 @@ from starlette.background import BackgroundTask
 from ..projects import ExportSummary, ImportReport, ProjectError, Selection
 from ..projects import service as projects_module
 from ..services import Services
+from .errors import refusals
 from .uploads import MULTIPART_OVERHEAD
 
 PREFIX = "/api/projects"
@@ -53,11 +54,9 @@ def build_router(services: Services) -> APIRouter:
                  responses={200: {"content": {"application/zip": {}}, "description": "The project zip"}})
     def export(body: ExportBody) -> FileResponse:
         """The selection as one project zip (a download). 404 names an unknown profile, generation or comparison."""
-        try:
+        with refusals(ProjectError):
             summary = projects.export_file(Selection(tuple(body.profiles), tuple(body.generations), body.everything,
                                                      tuple(body.comparisons)))
-        except ProjectError as exc:
-            raise HTTPException(exc.status, str(exc)) from None
         return zip_response(summary.path, {"x-studio-project": summary.describe()})
 
     @router.get(f"{DOWNLOADS}/{{token}}", response_class=FileResponse, include_in_schema=False)
@@ -83,10 +82,8 @@ def build_router(services: Services) -> APIRouter:
             raise too_large()
         if file.size is not None and file.size > limit:
             raise too_large()
-        try:
+        with refusals(ProjectError):
             report = await asyncio.to_thread(projects.import_project, file.file)
-        except ProjectError as exc:
-            raise HTTPException(exc.status, str(exc)) from None
         return report_json(report)
 
     return router

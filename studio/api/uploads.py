@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Request, UploadFile
 
 from ..services import Services
 from ..uploads import MAX_UPLOAD_BYTES, StoredAudio, UploadError
+from .errors import refusals
 
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -36,11 +37,9 @@ def build_router(services: Services) -> APIRouter:
         declared = int(request.headers.get("content-length") or 0)
         if declared > MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD:
             raise HTTPException(413, f"Uploads are limited to {MAX_UPLOAD_BYTES // 2**20} MB.")
-        try:
+        with refusals(UploadError):
             stored = await services.uploads.store_stream(file.filename or "upload", _chunks(file),
                                                          min_seconds=min_seconds, max_seconds=max_seconds)
-        except UploadError as exc:
-            raise HTTPException(exc.status, str(exc)) from None
         return upload_json(stored)
 
     @router.get("")
@@ -57,10 +56,8 @@ def build_router(services: Services) -> APIRouter:
     @router.delete("/{upload_id}", status_code=204)
     def delete(upload_id: str) -> None:
         """Delete an upload and its files; 409 names the generations, votes and saved comparisons that use it."""
-        try:
+        with refusals(UploadError):
             deleted = services.uploads.delete([upload_id])
-        except UploadError as exc:
-            raise HTTPException(exc.status, str(exc)) from None
         if not deleted:
             raise HTTPException(404, f"No upload {upload_id}.")
 

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine as SqlEngine
 
 from engines.registry import Registry
 
+from ..db import chunks
 from ..uploads import UploadService
 from .query import HistoryError
 from .service import HistoryService, profile_name_of
@@ -26,7 +27,7 @@ from .table import ComparisonVote
 VOTES = ComparisonVote.__table__
 V = VOTES.c
 GENERATION, UPLOAD = "generation", "upload"
-MAX_CLIPS = 8
+MIN_SAVED_CLIPS, MAX_CLIPS = 2, 8  # a saved comparison holds MIN_SAVED_CLIPS..MAX_CLIPS
 LABELS = "ABCDEFGH"
 
 
@@ -143,10 +144,11 @@ class Comparisons:
                 for i, clip in enumerate(clips)])
         return round_id
 
-    def rounds_using(self, key: str) -> list[str]:
-        """The blind rounds the clip `key` took part in."""
+    def rounds_using(self, *keys: str) -> list[str]:
+        """The blind rounds any of the clips `keys` took part in."""
         with self._db.connect() as connection:
-            return list(connection.execute(select(V.round_id).distinct().where(V.item == key)).scalars())
+            return list(dict.fromkeys(round_id for chunk in chunks(keys) for round_id in connection.execute(
+                select(V.round_id).distinct().where(V.item.in_(chunk))).scalars()))
 
     def delete_round(self, round_id: str) -> None:
         """Forget one blind round (its votes leave the tally); HistoryError 404 when there is none."""

@@ -14,7 +14,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine as SqlEngine
 
 from ..library.records import MAX_NAME, LibraryError, clean_text
-from .compare import Comparisons
+from .compare import MIN_SAVED_CLIPS, Comparisons
 from .query import HistoryError
 from .table import SavedComparison
 
@@ -89,7 +89,7 @@ class SavedComparisons:
 
     def _checked_clips(self, keys: Sequence[str]) -> list[str]:
         keys = list(keys)
-        if len(keys) < 2:
+        if len(keys) < MIN_SAVED_CLIPS:
             raise HistoryError("A comparison needs at least two clips.")
         return [clip.key for clip in self._comparisons.clips(keys)]
 

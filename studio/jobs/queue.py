@@ -178,7 +178,7 @@ class JobQueue:
         found = self._select(select(JOBS).where(JOBS.c.id == job_id))
         return found[0] if found else None
 
-    def list(self, *, limit: int = 50, task: str | None = None, kinds: tuple[str, ...] | None = None,
+    def list(self, *, limit: int | None = 50, task: str | None = None, kinds: tuple[str, ...] | None = None,
              states: tuple[JobState, ...] | None = None) -> list[JobInfo]:
         query = select(JOBS).order_by(JOBS.c.created_at.desc()).limit(limit)
         if task is not None:

@@ -3,20 +3,14 @@ removing a leftover, and counts said in words."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Column, Table, select
 from sqlalchemy.engine import Connection, Row
 
-CHUNK = 500  # ids per IN (...) query
-
-
-def chunks(values: Iterable[str]) -> Iterator[list[str]]:
-    values = list(values)
-    for i in range(0, len(values), CHUNK):
-        yield values[i:i + CHUNK]
+from ..db import chunks
 
 
 def rows_where(connection: Connection, table: Table, column: Column[Any], values: Iterable[str]) -> list[Row[Any]]:

@@ -5,6 +5,7 @@ definitions, so every column goes into the manifest.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import time
@@ -19,15 +20,15 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.engine import Engine as SqlEngine
 
 from .. import __version__
-from ..history.compare import GENERATION, UPLOAD, VOTES, V, clip_key
-from ..history.query import GENERATIONS, G
-from ..history.saved import SAVED, S
+from ..history.compare import GENERATION, MIN_SAVED_CLIPS, UPLOAD, VOTES, Comparisons, V, clip_key
+from ..history.query import GENERATIONS, G, HistoryError
+from ..history.saved import Saved, SavedComparisons
 from ..library import LibraryService, NotFound
 from ..library.tables import PROFILES, SAMPLES
 from ..storage import Paths, atomic_write
 from ..uploads import UPLOADS
 from .archive import ProjectWriter
-from .common import chunks, counted, references_in, remove, rows_where
+from .common import counted, references_in, remove, rows_where
 from .errors import ProjectError
 from .manifest import (ComparisonRecord, FileRef, GenerationRecord, Manifest, ProfileRecord, Record, SampleRecord,
                        UploadRecord, VoteRecord)
@@ -69,14 +70,17 @@ class _Gathered:
     uploads: list[Row[Any]]
     generations: list[Row[Any]]
     votes: list[Row[Any]]
-    comparisons: list[Row[Any]]
+    comparisons: list[Saved]
 
 
 class Exporter:
-    def __init__(self, db: SqlEngine, paths: Paths, library: LibraryService) -> None:
+    def __init__(self, db: SqlEngine, paths: Paths, library: LibraryService, comparisons: Comparisons,
+                 saved: SavedComparisons) -> None:
         self._db = db
         self._paths = paths
         self._library = library
+        self._comparisons = comparisons
+        self._saved = saved
 
     def export(self, selection: Selection, target: Path) -> ExportSummary:
         """Write the selection to `target` (atomically) as a project zip."""
@@ -133,10 +137,10 @@ class Exporter:
                 profile_ids = set(connection.execute(select(PROFILES.c.id)).scalars())
                 generations = connection.execute(select(GENERATIONS).order_by(G.created_at)).all()
                 votes = connection.execute(select(VOTES).order_by(V.seq)).all()
-                comparisons = connection.execute(select(SAVED).order_by(S.created_at)).all()
+                comparisons = sorted(self._saved.list(), key=lambda saved: saved.created_at)
             else:
                 profile_ids = {self._profile_id(key) for key in selection.profiles}
-                comparisons = [self._comparison(connection, key) for key in dict.fromkeys(selection.comparisons)]
+                comparisons = [self._comparison(key) for key in dict.fromkeys(selection.comparisons)]
                 compared = [row.id for row in rows_where(connection, GENERATIONS, G.id, _clip_ids(comparisons,
                                                                                                   GENERATION))]
                 groups = {self._group_of(connection, generation_id)
@@ -144,9 +148,7 @@ class Exporter:
                 generations = sorted(rows_where(connection, GENERATIONS, G.id, groups)
                                      + rows_where(connection, GENERATIONS, G.original_id, groups),
                                      key=lambda r: r.created_at)
-                keys = [clip_key(GENERATION, row.id) for row in generations]
-                rounds = {r for chunk in chunks(keys) for r in connection.execute(
-                    select(V.round_id).distinct().where(V.item.in_(chunk))).scalars()}
+                rounds = self._comparisons.rounds_using(*(clip_key(GENERATION, row.id) for row in generations))
                 votes = sorted(rows_where(connection, VOTES, V.round_id, rounds), key=lambda r: r.seq)
             sample_refs = set()
             upload_refs = {v.item.partition(":")[2] for v in votes if v.item.startswith(UPLOAD)} \
@@ -164,12 +166,11 @@ class Exporter:
             uploads = sorted(rows_where(connection, UPLOADS, UPLOADS.c.id, upload_refs), key=lambda r: r.created_at)
         return _Gathered(profiles, samples, uploads, generations, votes, comparisons)
 
-    @staticmethod
-    def _comparison(connection: Connection, comparison_id: str) -> Row[Any]:
-        row = connection.execute(select(SAVED).where(S.id == comparison_id)).first()
-        if row is None:
-            raise ProjectError(f"No saved comparison {comparison_id}.", 404)
-        return row
+    def _comparison(self, comparison_id: str) -> Saved:
+        try:
+            return self._saved.get(comparison_id)
+        except HistoryError as exc:
+            raise ProjectError(str(exc), exc.status) from None
 
     def _profile_id(self, key: str) -> str:
         try:
@@ -215,20 +216,28 @@ class Exporter:
                 remove(old)
 
 
-def _clip_ids(comparisons: list[Row[Any]], kind: str) -> list[str]:
+def _clip_ids(comparisons: list[Saved], kind: str) -> list[str]:
     """The ids of the clips of `kind` ("generation" or "upload") the comparisons hold."""
     return [key.partition(":")[2] for row in comparisons for key in row.clips if key.partition(":")[0] == kind]
 
 
-def _comparison_record(row: Row[Any], found: _Gathered) -> ComparisonRecord:
-    """The comparison with the clips the project holds (a clip deleted since is left out)."""
+def _comparison_record(saved: Saved, found: _Gathered) -> ComparisonRecord:
+    """The comparison with the clips the project holds (a clip deleted since is left out); ProjectError when
+    fewer than a comparison needs are left."""
     exported = {clip_key(GENERATION, g.id) for g in found.generations} | {clip_key(UPLOAD, u.id) for u in found.uploads}
-    return _record(ComparisonRecord, row, clips=[key for key in row.clips if key in exported])
+    clips = [key for key in saved.clips if key in exported]
+    if len(clips) < MIN_SAVED_CLIPS:
+        left = f"{len(clips)} clip{'s' if len(clips) != 1 else ''}"
+        raise ProjectError(f"The saved comparison “{saved.name}” has only {left} left (the others were deleted) and a "
+                           f"comparison needs at least {MIN_SAVED_CLIPS}: delete it on the Compare page or leave it "
+                           f"out of the export.", 409)
+    return _record(ComparisonRecord, saved, clips=clips)
 
 
-def _record(model: type[R], row: Row[Any], **files: Any) -> R:
+def _record(model: type[R], row: Row[Any] | Saved, **files: Any) -> R:
+    """`row` (a table's row, or a saved comparison) as a manifest record, with `files` in place of its paths."""
     try:
-        return model.model_validate({**row._mapping, **files})
+        return model.model_validate({**(dataclasses.asdict(row) if isinstance(row, Saved) else row._mapping), **files})
     except ValidationError as exc:
         error = exc.errors()[0]
         what = f"{model.__name__.removesuffix('Record').lower()} {getattr(row, 'id', None) or row.round_id}"

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from ..history.compare import MAX_CLIPS, MIN_SAVED_CLIPS
 from .errors import ProjectError
 
 FORMAT = "amphion-studio-project"
@@ -121,7 +122,7 @@ class VoteRecord(Record):
 class ComparisonRecord(Record):
     id: Id
     name: str
-    clips: list[ClipKey] = Field(max_length=64)
+    clips: list[ClipKey] = Field(min_length=MIN_SAVED_CLIPS, max_length=MAX_CLIPS)
     created_at: float
     updated_at: float
 

@@ -15,6 +15,8 @@ from typing import BinaryIO
 from sqlalchemy.engine import Engine as SqlEngine
 
 from ..history import HistoryService
+from ..history.compare import Comparisons
+from ..history.saved import SavedComparisons
 from ..library import LibraryService
 from ..storage import Paths
 from .exporter import Exporter, ExportSummary, Selection
@@ -26,8 +28,9 @@ MAX_PROJECT_BYTES = 4 * 1024**3  # the largest project zip the studio takes in o
 
 class ProjectService:
     def __init__(self, db: SqlEngine, paths: Paths, library: LibraryService, history: HistoryService,
+                 comparisons: Comparisons, saved: SavedComparisons,
                  on_import: Callable[[ImportReport], None] = lambda report: None) -> None:
-        self._exporter = Exporter(db, paths, library)
+        self._exporter = Exporter(db, paths, library, comparisons, saved)
         self._importer = Importer(db, paths, history)  # undoes what a crash left half imported
         self._on_import = on_import  # e.g. open Compare pages list the comparisons it brought
 

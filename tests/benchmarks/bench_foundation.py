@@ -102,7 +102,7 @@ def through_the_studio(home: Path) -> dict[str, float]:
     import hibari  # noqa: F401
     import onnxruntime  # noqa: F401
 
-    before_load = memory.footprint("cpu")
+    before_load = memory.usage("cpu").total
     job_seconds("Warm up.", 0)  # loads the model
     walls, ends, runs, duration = [], [], [], 0.0
     for i in range(21):
@@ -111,10 +111,10 @@ def through_the_studio(home: Path) -> dict[str, float]:
         walls.append(job.finished_at - job.started_at)
         runs.append(job.result["engine_seconds"])  # engine.run alone, timed inside the same job
         duration = job.result["duration"]
-    loaded = memory.footprint("cpu")
+    loaded = memory.usage("cpu").total
     reports = services.models.unload_all()
     assert not any(r.references_remain for r in reports), [r.message for r in reports]
-    after_unload = memory.footprint("cpu")
+    after_unload = memory.usage("cpu").total
     services.jobs.stop()
     return {"duration": duration, "wall": statistics.median(walls), "end_to_end": statistics.median(ends),
             "run": statistics.median(runs), "before": before_load, "loaded": loaded, "after": after_unload,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -15,7 +16,7 @@ from engines.requirements import format_bytes
 from studio.db import open_database
 from studio.jobs.table import Job, JobState
 from studio.model_manager import AUTO_BUDGET_FRACTION
-from studio.services import build_services
+from studio.services import Services, build_services
 from studio.settings import Settings
 
 
@@ -120,9 +121,17 @@ async def test_jobs_page_offers_rerun_of_a_job_interrupted_by_a_crash(crashed_jo
     await user.should_see("Hibari: Before the power cut.")
 
 
-async def test_a_running_jobs_cancel_button_stays_put_while_its_progress_moves(user: User) -> None:
+@pytest.fixture
+def submitter(studio_home: Path) -> Iterator[Services]:
+    """Services on the studio's database that queue jobs without running them: the studio's own worker runs them."""
+    services = build_services(Settings.load())
+    yield services
+    services.stop()
+
+
+async def test_a_running_jobs_cancel_button_stays_put_while_its_progress_moves(user: User,
+                                                                               submitter: Services) -> None:
     await user.open("/jobs")
-    submitter = build_services(Settings.load())  # not started: the studio's own worker runs the job
     job = submitter.generation.submit("test.tone", {"text": "Slowly, please."}, {"steps": 200, "step_seconds": 0.05})
     await user.should_see(marker=f"progress-{job.id}", retries=50)  # running (from queued, the card is rebuilt)
     (cancel,) = user.find(marker=f"cancel-{job.id}").elements

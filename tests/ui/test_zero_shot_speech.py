@@ -79,6 +79,7 @@ async def test_a_clip_needs_its_transcript_and_transcribe_fills_it(seed: Service
     await user.should_see("needs the clip's transcript")
     user.find(marker="slot-reference-transcribe").click()
     (box,) = user.find(marker="slot-reference-transcript").elements
+    assert box.props["label"] == "What the clip says (required)"
     for _ in range(JOB_WAIT):
         if box.value:
             break
@@ -97,6 +98,8 @@ async def test_a_clip_needs_no_transcript_while_a_param_says_the_engine_does_wit
     await user.should_see("needs its transcript unless Voice from the sound alone is on")
     (mode,) = user.find(marker="slot-reference-mode").elements
     mode.set_value("clip")
+    (box,) = user.find(marker="slot-reference-transcript").elements
+    assert box.props["label"] == "What the clip says (required unless Voice from the sound alone is on)"
     user.find(marker="speech-text").type("No transcript needed.")
     upload = user.find(marker="slot-reference-clip-upload").elements.pop()
     await upload.handle_uploads([ui.upload.SmallFileUpload("me.wav", "audio/wav", wav_bytes(hibari_speech(SENTENCE)))])

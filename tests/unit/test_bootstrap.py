@@ -82,15 +82,25 @@ def test_an_old_python_is_refused_with_the_version_the_studio_needs() -> None:
     minimum = checks.minimum_python((REPO / "pyproject.toml").read_text())
     assert minimum >= (3, 11)  # studio/settings.py reads its config with tomllib
     found = {"python": (3, 10), "executable": "/usr/bin/python3", "missing_compilers": [], "headers": True,
-             "venv": True}
+             "venv": True, "existing_venv": None}
     sentences, packages = checks.problems(found, minimum)
     assert "needs Python 3.11 or newer; /usr/bin/python3 is Python 3.10" in sentences[0]
     assert packages == ["python3.11", "python3.11-venv", "python3.11-dev"]
 
 
+def test_a_venv_made_by_a_too_old_python_is_named_for_removal_before_running_again(checkout: Path) -> None:
+    pyproject = checkout / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('requires-python = ">=3.11"', 'requires-python = ">=3.99"'))
+    result, installs = bootstrap(checkout, PYTHON="python3.99")
+    assert result.returncode == 1 and installs == []
+    assert "needs Python 3.99 or newer" in result.stderr
+    assert f"rm -rf {checkout / '.venv'} && PYTHON=python3.99 ./run.sh" in result.stderr
+    assert (checkout / ".venv").exists()  # told, not removed behind the user's back
+
+
 def test_missing_headers_and_venv_support_name_their_debian_packages() -> None:
     found = {"python": (3, 12), "executable": "/usr/bin/python3", "missing_compilers": ["x86_64-linux-gnu-g++"],
-             "headers": False, "venv": False}
+             "headers": False, "venv": False, "existing_venv": None}
     sentences, packages = prerequisites().problems(found, (3, 11))
     assert packages == ["build-essential", "python3.12-dev", "python3.12-venv"]
     assert len(sentences) == 3 and "Python.h" in sentences[1] and "ensurepip" in sentences[2]

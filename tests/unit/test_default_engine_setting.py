@@ -3,43 +3,32 @@ names, `amphion-studio generate` without -e (the Speech page: tests/ui/test_spee
 studio with the engines it could name."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 import soundfile as sf
-from fastapi import FastAPI
 
-from studio.api import build_routers
 from studio.cli import main
-from studio.services import Services
 from studio.settings import Settings, SettingsError
+from tests.unit.test_api import client  # noqa: F401  (the API on the test's services)
 
 TONE = "test.tone"  # a speech engine of tests/fake_engines, unlike the usual default
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def tone_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set before the studio's services start (the API's `client` builds them)."""
     monkeypatch.setenv("STUDIO_DEFAULT_ENGINE", TONE)
 
 
-@pytest.fixture
-async def client(tone_by_default: None, services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    for router in build_routers(services):
-        app.include_router(router)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://studio") as client:
-        yield client
-
-
-async def test_generate_without_an_engine_uses_the_setting(client: httpx.AsyncClient) -> None:
+async def test_generate_without_an_engine_uses_the_setting(client: httpx.AsyncClient) -> None:  # noqa: F811
     response = await client.post("/api/generate", json={"text": "A tone, please.", "params": {"seconds": 0.5}})
     assert response.status_code == 202, response.text
     assert response.json()["engine_id"] == TONE
 
 
-async def test_openai_model_names_stand_for_the_setting(client: httpx.AsyncClient) -> None:
+async def test_openai_model_names_stand_for_the_setting(client: httpx.AsyncClient) -> None:  # noqa: F811
     assert (await client.get("/v1/audio/voices")).json()["model"] == TONE
     owners = {m["owned_by"] for m in (await client.get("/v1/models")).json()["data"] if m["id"] == "tts-1"}
     assert owners == {f"amphion-studio ({TONE})"}
@@ -47,7 +36,7 @@ async def test_openai_model_names_stand_for_the_setting(client: httpx.AsyncClien
     assert speech.status_code == 404 and "No voice 'alloy' for Test tone" in speech.json()["detail"]
 
 
-def test_the_command_line_generates_with_the_setting(tone_by_default: None, tmp_path: Path) -> None:
+def test_the_command_line_generates_with_the_setting(tmp_path: Path) -> None:
     out = tmp_path / "tone.wav"
     assert main(["generate", "A tone.", "-o", str(out), "-p", "seconds=0.5"]) == 0
     assert sf.info(str(out)).duration == pytest.approx(0.5)

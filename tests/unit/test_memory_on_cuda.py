@@ -191,5 +191,8 @@ def test_a_gpu_torch_cannot_use_falls_back_to_the_cpu_unless_cuda_was_asked_for(
     monkeypatch.setattr(memory, "GPU_DEVICE_FILES", (str(tmp_path / "nvidia[0-9]*"),))
     install_gpu(monkeypatch, available=False)
     assert memory.resolve_device("auto") == "cpu"
+    manager = ModelManager(registry, "auto")
+    load(manager, registry, "test.host_model")
+    assert manager.models()[0].device == "cpu" and manager.snapshot().device.device == "cpu"
     with pytest.raises(EngineError, match="device setting is 'cuda', but torch cannot use a GPU here.*auto or cpu"):
         load(ModelManager(registry, "cuda"), registry, "test.host_model")

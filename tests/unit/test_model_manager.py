@@ -68,12 +68,12 @@ def test_unload_returns_the_memory_to_the_system(registry: Registry) -> None:
     manager = ModelManager(registry, "cpu", budget_gb=10)
     import torch  # noqa: F401  (imported before measuring, as the manager does)
 
-    baseline = memory.footprint("cpu")
+    baseline = memory.usage("cpu").total
     keys = [load(manager, registry, 128), load(manager, registry, 129)]
-    loaded = memory.footprint("cpu")
+    loaded = memory.usage("cpu").total
     assert loaded - baseline > 240 * MB
     reports = [manager.unload(key) for key in keys]
-    after = memory.footprint("cpu")
+    after = memory.usage("cpu").total
     assert after - baseline < 20 * MB, f"{(after - baseline) / MB:.0f} MB still held after unloading"
     for report in reports:
         assert report.freed > 120 * MB and report.still_held == 0 and not report.references_remain

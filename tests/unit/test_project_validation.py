@@ -174,6 +174,11 @@ def test_other_files_and_manifests_say_what_is_wrong(project: Path, empty: Servi
     refused(empty, rezip(tmp_path / "clip.zip", with_manifest(content, lambda m: m.update(comparisons=[{
         "id": "c1", "name": "x", "clips": ["generation:a", "../etc"], "created_at": 1, "updated_at": 1}]))),
             r"comparisons\[0\]\.clips\[1\]: String should match")
+    for count, limit in ((1, "at least 2 items"), (9, "at most 8 items")):
+        clips = [f"generation:g{i}" for i in range(count)]
+        refused(empty, rezip(tmp_path / f"{count}.zip", with_manifest(content, lambda m: m.update(comparisons=[{
+            "id": "c1", "name": "x", "clips": clips, "created_at": 1, "updated_at": 1}]))),
+                rf"comparisons\[0\]\.clips: List should have {limit}")
     refused(empty, rezip(tmp_path / "rating.zip", with_manifest(
         content, lambda m: m["generations"][1].update(rating=9))),
             r"manifest is not valid: generations\[1\]\.rating: Input should be less than or equal to 5")

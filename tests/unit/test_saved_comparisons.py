@@ -5,6 +5,7 @@ import httpx
 import pytest
 
 from studio.history import HistoryError
+from studio.projects import ProjectError, Selection
 from studio.services import Services
 from tests.unit.test_api import client  # noqa: F401  (the API on the test's services)
 
@@ -45,6 +46,7 @@ def test_save_list_reopen_change_and_delete(services: Services) -> None:
     ("Gone", ["LOW", "generation:nope"], 404, "There is no generation nope"),
     ("Odd", ["LOW", "clip 2"], 400, "'clip 2' is not a clip"),
     ("Twice", ["LOW", "LOW"], 400, "The same clip is listed twice"),
+    ("Nine", [f"generation:g{i}" for i in range(9)], 400, "At most 8 clips"),
 ])
 def test_refusals_say_what_to_fix(services: Services, name: str, keys: list[str], status: int, message: str) -> None:
     low, high = tones(services, 220, 880)
@@ -78,3 +80,16 @@ async def test_saved_comparisons_over_http(client: httpx.AsyncClient, services: 
         assert response.status_code == status and reason in response.json()["detail"], (path, response.text)
     assert (await client.delete(f"/api/compare/comparisons/{saved['id']}")).status_code == 204
     assert (await client.get("/api/compare/comparisons")).json() == []
+
+
+def test_a_comparison_left_with_one_clip_is_not_exported_as_one(services: Services, tmp_path) -> None:
+    low, high = tones(services, 220, 880)
+    saved = services.saved_comparisons.save("Octave", [low, high])
+    services.history.delete([high.partition(":")[2]])
+    for selection in (Selection(comparisons=(saved.id,)), Selection(everything=True)):
+        with pytest.raises(ProjectError) as refused:
+            services.projects.export(selection, tmp_path / "octave.zip")
+        assert refused.value.status == 409 and str(refused.value) == (
+            "The saved comparison “Octave” has only 1 clip left (the others were deleted) and a comparison needs at "
+            "least 2: delete it on the Compare page or leave it out of the export.")
+    assert not (tmp_path / "octave.zip").exists()
