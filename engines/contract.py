@@ -150,13 +150,17 @@ class InputSlot:
         return text.strip()
 
 
+# Line breaks other than line feed: carriage return (alone or before a line feed), vertical tab, form feed and
+# next line (U+0085)
+LINE_BREAKS = re.compile("\r\n?|[\x0b\x0c\x85]")
 # Unicode's control characters (category Cc: C0 and C1) but line feed and tab, and lone surrogates (Cs)
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def without_control_characters(text: str) -> str:
-    """`text` without control characters (NUL, escapes, lone surrogates); line breaks and tabs stay."""
-    return CONTROL_CHARACTERS.sub("", text)
+    """`text` without control characters (NUL, escapes, lone surrogates); every line break becomes a line feed, and
+    tabs stay."""
+    return CONTROL_CHARACTERS.sub("", LINE_BREAKS.sub("\n", text))
 
 
 def transcript_of(value: Any) -> str:

@@ -45,6 +45,14 @@ def test_text_slot_rejects_empty_whitespace_and_too_long_text() -> None:
         slot.check_text("x" * 11)
 
 
+def test_text_keeps_its_line_breaks_whichever_control_character_makes_them() -> None:
+    slot = InputSlot("text", "text", "Text")
+    # carriage returns (old Mac and Windows endings), form feed, vertical tab and next line separate words
+    for text in ("Hello\rWorld", "Hello\r\nWorld", "Hello\x0cWorld", "Hello\x0bWorld", "Hello\x85World"):
+        assert slot.check_text(text) == "Hello\nWorld", repr(text)
+    assert slot.check_text("Hel\x00lo\x1b\tWorld\ud800") == "Hello\tWorld"  # other controls go, tabs stay
+
+
 def test_validate_fills_defaults_and_rejects_unknown_params() -> None:
     engine = ToneEngine()
     request = engine.validate({"text": "hello"}, {"seconds": 2})
