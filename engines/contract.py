@@ -370,12 +370,11 @@ class Engine:
                 if slot.required:
                     raise InvalidRequest(f"{slot.label}: {self.name} needs this audio.")
             else:
-                # a transcript needed only with some params (resolving a reference checks the always-needed ones)
-                conditional = slot.transcript_optional_with and slot.transcript_needed(checked_params)
-                if conditional and not transcript_of(value):
-                    raise InvalidRequest(f"{slot.label}: {self.name} needs the clip's transcript unless "
-                                         f"{self.param(slot.transcript_optional_with).title} is on; type it, or "
-                                         f"transcribe the clip first.")
+                if slot.transcript_needed(checked_params) and not transcript_of(value):
+                    unless = f" unless {self.param(slot.transcript_optional_with).title} is on" \
+                        if slot.transcript_optional_with else ""
+                    raise InvalidRequest(f"{slot.label}: {self.name} needs the clip's transcript{unless}; enter its "
+                                         f"transcript (exactly what the clip says), or transcribe the clip first.")
                 checked_inputs[slot.name] = value
         request = Request(checked_inputs, checked_params)
         self.check_request(request)

@@ -68,7 +68,7 @@ class AudioRefs:
                                    f"Add the audio again.")
             check_duration(engine, slot, audio)
             transcript = reference.get("transcript") or audio.transcript
-            if slot.transcript_needed() and not transcript:  # engine.validate checks ones params decide
+            if slot.transcript_needed() and not transcript:  # the clip named (engine.validate checks again)
                 raise InvalidRequest(f"{slot.label}: {engine.name} needs the transcript of “{audio.name}”; type it, "
                                      f"or transcribe the clip first.")
             resolved[slot.name] = {kind: str(reference[kind]), **audio.details, "path": str(audio.path),

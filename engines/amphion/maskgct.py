@@ -16,7 +16,7 @@ DEFAULT_SCHEDULE = (25, 10) + (1,) * (STOCK_LAYERS - 2)
 MOST_STEPS = 100
 
 
-class MaskGCT(parts.DurationOfOnePart, parts.NeedsTranscript, parts.MaskGCTFamily):
+class MaskGCT(parts.DurationOfOnePart, parts.MaskGCTFamily):
     id = "amphion.maskgct"
     name = "MaskGCT"
     task = "tts"
@@ -68,11 +68,9 @@ class MaskGCT(parts.DurationOfOnePart, parts.NeedsTranscript, parts.MaskGCTFamil
         parts.config_param(parts.STOCK_CONFIG),
     )
 
-    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Any:
-        request = super().validate(inputs, params)
+    def check_request(self, request: Request) -> None:
         stock = not request.params["config"].strip()  # a fine-tune may have another number of layers
         per_layer_steps(request.params["s2a_steps_per_layer"], STOCK_LAYERS if stock else None)
-        return request
 
     def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
         shared = parts.load_shared(self, options, parts.STOCK_CONFIG, device, progress)

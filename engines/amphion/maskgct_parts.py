@@ -269,16 +269,6 @@ def transcript_of(value: Any, label: str) -> str:
     return text
 
 
-class NeedsTranscript:
-    """Refuses a request whose reference clip has no transcript before it is queued."""
-
-    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Any:
-        request = super().validate(inputs, params)  # type: ignore[misc]
-        if "reference" in request.inputs:
-            transcript_of(request.inputs["reference"], "Reference voice")
-        return request
-
-
 class DurationOfOnePart:
     """A target duration is the length of one generation: refused for text long enough to be spoken in parts."""
 

@@ -142,7 +142,7 @@ class MetisConversion(MetisEngine):
         return Result(audio, parts.SAMPLE_RATE, extras)
 
 
-class MetisTTS(parts.DurationOfOnePart, parts.NeedsTranscript, MetisEngine):
+class MetisTTS(parts.DurationOfOnePart, MetisEngine):
     id = "amphion.metis_tts"
     name = "Metis TTS"
     task = "tts"

@@ -117,11 +117,6 @@ class _Vevo(AmphionEngine):
     ar_folder: ClassVar[str | None] = None
     stock_ar_config: ClassVar[str] = ""
 
-    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Request:
-        request = super().validate(inputs, params)
-        vc.require_transcripts(self.inputs, request.inputs, request.params)
-        return request
-
     def load_key(self, params: dict[str, Any]) -> str:
         return f"amphion.vevo[{Path(self.ar_folder).name if self.ar_folder else 'timbre'}]"
 
@@ -333,14 +328,12 @@ class VevoTTS(_Vevo):
     def check(self) -> Readiness:
         return g2p_files_missing(self) or super().check()
 
-    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Request:
-        request = super().validate(inputs, params)
+    def check_request(self, request: Request) -> None:
         if request.params[GLOBAL_STYLE.name] and self.global_style_encoder() is False:
             raise InvalidRequest(f"{GLOBAL_STYLE.label}: the Vevo-TTS model your checkout describes "
                                  f"({self.stock_ar_config}) has no global style encoder, so it cannot take the style "
                                  f"from the reference's sound alone. Turn this off and give the style reference's "
                                  f"transcript.")
-        return request
 
     def global_style_encoder(self) -> bool | None:
         """Whether the AR model's config in the checkout has a global style encoder; None when it cannot be read

@@ -94,11 +94,6 @@ class _Vevo15(AmphionEngine):
             return vc.torchvision_problem() or readiness
         return readiness
 
-    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Request:
-        request = super().validate(inputs, params)
-        vc.require_transcripts(self.inputs, request.inputs, request.params)
-        return request
-
     def load_key(self, params: dict[str, Any]) -> str:
         return f"amphion.vevo1.5[{'ar' if self.uses_ar else 'fm'},{params.get('model', MODEL.default)}]"
 

@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 
 from engines.amphion.naturalspeech2 import NaturalSpeech2TTS
-from engines.contract import AudioInput, EngineError, InvalidRequest, Progress
+from engines.contract import AudioInput, EngineError, InvalidRequest, Progress, Request
 from studio.jobs import JobInfo, JobState
 from studio.services import Services, build_services
 from studio.settings import Settings
@@ -278,9 +278,11 @@ def test_valle_clones_the_reference_with_its_transcript(studio: Services, made: 
         studio.generation.submit("amphion.valle_v1", {"text": "Hello."}, {})  # no reference at all
     engine = studio.registry.get("amphion.valle_v1")
     model = engine.load("cpu", Progress())
-    without_transcript = engine.validate({"text": "Hello.", "reference": AudioInput(str(made["reference"]))}, {})
-    with pytest.raises(EngineError, match="needs the reference clip's transcript"):
-        engine.run(model, without_transcript, Progress())
+    without_transcript = {"text": "Hello.", "reference": AudioInput(str(made["reference"]))}
+    with pytest.raises(InvalidRequest, match="Reference voice: VALL-E .*needs the clip's transcript; enter its"):
+        engine.validate(without_transcript, {})  # refused before a job is queued
+    with pytest.raises(EngineError, match="needs the reference clip's transcript"):  # a request made without validate
+        engine.run(model, Request(without_transcript, engine.check_params({})), Progress())
 
 
 def test_valle_cancels_while_generating_codec_frames_through_the_job_queue(studio: Services,
