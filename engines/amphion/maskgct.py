@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..contract import InputSlot, InvalidRequest, Param, Progress, Request, Result
+from ..conversion_input import with_notes
 from ..requirements import Requirements
 from . import deps
 from . import maskgct_parts as parts
@@ -106,9 +107,7 @@ class MaskGCT(parts.DurationOfOnePart, parts.MaskGCTFamily):
                 _, audio = model.semantic2acoustic(semantic, reference.acoustic, n_timesteps=schedule,
                                                    cfg=p["cfg_s2a"], rescale_cfg=p["rescale_cfg_s2a"])
         progress(1.0, "Done")
-        extras: dict[str, Any] = {"t2s_steps": t2s.done, "s2a_steps": s2a.done}
-        if reference.notes:
-            extras["notes"] = reference.notes
+        extras = with_notes({"t2s_steps": t2s.done, "s2a_steps": s2a.done}, reference.notes)
         return Result(audio.astype("float32"), parts.SAMPLE_RATE, extras)
 
 

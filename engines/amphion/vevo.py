@@ -9,7 +9,7 @@ Four modes, each its own engine, sharing one loader (`models/vc/vevo/vevo_utils.
 
 Style and Voice load the same models (an AR transformer turning 32-code content tokens into 8192-code
 content-style tokens), so they share one loaded model. HuBERT-Large comes from torchaudio's bundle, fetched
-by the weight manager into TORCH_HOME. A long source is converted in pieces (vevo_sources.py): Vevo-Timbre's
+by the weight manager into TORCH_HOME. A long source is converted in pieces (conversion_input.py): Vevo-Timbre's
 of up to 30 s, Style's and Voice's as long as the AR model's Max length leaves room for beside the reference.
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..contract import Aspect, AudioInput, InputSlot, InvalidRequest, Param, Progress, Request, Result, Weights
+from ..conversion_input import JOIN_SECONDS, LONGEST_SOURCE_SECONDS, convert_in_pieces, with_notes
 from ..requirements import Readiness, Requirements
 from . import deps
 from . import vevo_common as vc
@@ -61,7 +62,7 @@ def _weights(*folders: str) -> tuple[Weights, ...]:
 
 
 def _source(help_text: str, carries: tuple[Aspect, ...] = ("content",)) -> InputSlot:
-    return InputSlot("source", "audio", "Source speech", min_seconds=0.5, max_seconds=sources.LONGEST_SOURCE_SECONDS,
+    return InputSlot("source", "audio", "Source speech", min_seconds=0.5, max_seconds=LONGEST_SOURCE_SECONDS,
                      sweet_spot=(2.0, 20.0), help=help_text + " A long source is converted in parts.",
                      carries=carries)
 
@@ -154,30 +155,29 @@ class _VevoConversion(_Vevo):
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
         import torch
 
-        from ..conversion_input import fit_length
-
-        p, notes = request.params, []
+        p, notes, tokens = request.params, [], 0
         vc.seed_everything(p["seed"])
         with self.runtime.session(), torch.no_grad():
             progress(0.0, "Reading the clips")
-            source = sources.read_clip(request.inputs["source"], model.device, "The source audio", notes)
+            source = sources.read_24k(request.inputs["source"], "The source audio", notes)
             audio_in = request.inputs[self.reference_slot]
             reference = sources.read_clip(audio_in, model.device, self.reference_what, notes)
             prompt = self.timbre_prompt(model, request, audio_in, reference)
-            parts = sources.source_pieces(source.speech, *self.piece_seconds(p, reference))
-            audio, tokens = [], 0
-            for i, part in enumerate(parts):
-                span = sources.piece_progress(progress.span(0.05, 1.0), i, len(parts))
-                piece = source.piece(part)
+
+            def convert(speech: np.ndarray, span: Progress) -> np.ndarray:
+                nonlocal tokens
+                piece = sources.clip_of(speech, model.device)
                 made = self.piece_tokens(model, piece, reference, prompt, p, span.span(0.0, 0.6))
+                tokens += int(made.shape[1])
                 span(0.6, "Preparing the voice prompt")
                 # a piece's HuBERT frames can fall a frame or two short of its length: render exactly its frames
                 frames = sources.mel_frames(piece) if self.keeps_timing else None
-                rendered = render(model, made, self.piece_timbre(model, piece, prompt), p, span.span(0.6, 1.0), frames)
-                audio.append(fit_length(rendered, len(piece.speech)) if self.keeps_timing else rendered)
-                tokens += int(made.shape[1])
-        extras = sources.with_notes({"content_style_tokens": tokens, "blocks": len(parts)}, notes)
-        return Result(vc.amphion_level(sources.join_pieces(audio)), self.sample_rate, extras)
+                return render(model, made, self.piece_timbre(model, piece, prompt), p, span.span(0.6, 1.0), frames)
+
+            audio, blocks = convert_in_pieces(source, self.sample_rate, convert, progress.span(0.05, 1.0),
+                                              self.piece_seconds(p, reference), keep_timing=self.keeps_timing)
+        extras = with_notes({"content_style_tokens": tokens, "blocks": blocks}, notes)
+        return Result(vc.amphion_level(audio), self.sample_rate, extras)
 
     def piece_seconds(self, params: dict[str, Any], reference: sources.Clip) -> tuple[float, float]:
         """The shortest and longest piece a long source is cut into."""
@@ -233,7 +233,7 @@ class _VevoConversionAR(_VevoConversion):
         """Pieces whose tokens fit Max length beside the reference's: a second of reference or source takes at most
         50 content tokens in and 50 content-style tokens out."""
         room = params["max_length"] - AR_SPECIAL_TOKENS - 2 * TOKEN_RATE * reference.seconds
-        longest = min(room / (2 * TOKEN_RATE), PIECE_SECONDS[1])
+        longest = min(room / (2 * TOKEN_RATE) - JOIN_SECONDS, PIECE_SECONDS[1])  # a piece runs on by the join
         if longest < SHORTEST_AR_PIECE:
             need = math.ceil(AR_SPECIAL_TOKENS + 2 * TOKEN_RATE * (reference.seconds + SHORTEST_AR_PIECE))
             raise InvalidRequest(f"The {reference.seconds:.1f} s reference leaves too little of Max length "
@@ -379,5 +379,5 @@ class VevoTTS(_Vevo):
             timbre = (self.timbre_prompt(model, request, style_in, style) if timbre_in is None else self.timbre_prompt(
                 model, request, timbre_in, sources.read_clip(timbre_in, model.device, "The timbre reference", notes)))
             audio = render(model, tokens, timbre, p, progress.span(0.6, 1.0))
-        extras = sources.with_notes({"content_style_tokens": int(tokens.shape[1])}, notes)
+        extras = with_notes({"content_style_tokens": int(tokens.shape[1])}, notes)
         return Result(vc.amphion_level(audio), self.sample_rate, extras)

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..contract import Aspect, AudioInput, InputSlot, InvalidRequest, Param, Progress, Request, Result, Weights
+from ..conversion_input import LONGEST_SOURCE_SECONDS, convert_in_pieces, with_notes
 from ..requirements import Readiness, Requirements
 from . import deps
 from . import vevo_common as vc
@@ -156,8 +157,6 @@ class _Vevo15Conversion(_Vevo15):
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
         import torch
 
-        from ..conversion_input import fit_length
-
         p, notes = request.params, []
         source_in: AudioInput = request.inputs["source"]
         reference_in: AudioInput = request.inputs["timbre_reference"]
@@ -165,7 +164,7 @@ class _Vevo15Conversion(_Vevo15):
         extras: dict[str, Any] = {}
         with self.runtime.session(), torch.no_grad():
             progress(0.0, "Reading the clips")
-            source = sources.read_clip(source_in, model.device, "The source audio", notes)
+            source = sources.read_24k(source_in, "The source audio", notes)
             reference = sources.read_clip(reference_in, model.device, "The timbre reference", notes)
             if reference.seconds > vc.WHISPER_SECONDS:
                 raise InvalidRequest(f"The timbre reference is {reference.seconds:.0f} s long; Vevo1.5 reads at most "
@@ -181,12 +180,10 @@ class _Vevo15Conversion(_Vevo15):
             else:
                 ref_tokens = self.clip_tokens(model, request, reference_in, reference)
             ref_mels = model.extract_mel_feature(reference.at_24k)
-            parts = sources.source_pieces(source.speech, *PIECE_SECONDS)
-            audio = []
-            for i, part in enumerate(parts):
-                span = sources.piece_progress(progress.span(0.1, 1.0), i, len(parts))
+
+            def convert(speech: np.ndarray, span: Progress) -> np.ndarray:
                 span(0.0, "Reading the source's content, style and melody")
-                piece = source.piece(part)
+                piece = sources.clip_of(speech, model.device)
                 tokens = model.extract_coco_codec(
                     "content_style", piece.at_16k, piece.speech, whisper_spec_perturb=p["whisper_spec_perturb"],
                     use_shifted_src_to_extract_prosody=p["shift_prosody"],
@@ -194,10 +191,11 @@ class _Vevo15Conversion(_Vevo15):
                 cond = self.acoustic_condition(model, torch.cat([ref_tokens, tokens], dim=1))
                 cond = sources.fit_frames(cond, ref_mels.shape[1] + sources.mel_frames(piece))
                 mel = vc.flow_matching(model.fmt_model, cond, ref_mels, p, span.span(0.2, 0.95))
-                rendered = vc.vocode(model.vocoder_model, mel, span.span(0.95, 1.0))
-                audio.append(fit_length(rendered, len(piece.speech)))
-        extras["blocks"] = len(parts)
-        return Result(vc.amphion_level(sources.join_pieces(audio)), self.sample_rate, sources.with_notes(extras, notes))
+                return vc.vocode(model.vocoder_model, mel, span.span(0.95, 1.0))
+
+            audio, extras["blocks"] = convert_in_pieces(source, self.sample_rate, convert, progress.span(0.1, 1.0),
+                                                        PIECE_SECONDS)
+        return Result(vc.amphion_level(audio), self.sample_rate, with_notes(extras, notes))
 
 
 def auto_transpose(source: str, reference: str) -> tuple[int, str | None]:
@@ -219,7 +217,7 @@ class Vevo15VoiceConversion(_Vevo15Conversion):
     summary = ("Changes the timbre to the reference's; keeps the source's words, intonation and timing (optionally "
                "transposed to the reference's pitch range).")
     inputs = (_audio("source", "Source speech", "The speech to convert; longer than 28 s is converted in parts.",
-                     ("content",), max_seconds=sources.LONGEST_SOURCE_SECONDS, sweet_spot=(2.0, 28.0)),
+                     ("content",), max_seconds=LONGEST_SOURCE_SECONDS, sweet_spot=(2.0, 28.0)),
               _audio("timbre_reference", "Timbre reference", "A clip of the voice whose timbre to take.", ("voice",)))
 
 
@@ -231,7 +229,7 @@ class Vevo15SingingConversion(_Vevo15Conversion):
                "(the melody moved to the reference's range when auto-transpose is on).")
     inputs = (_audio("source", "Source singing", "The singing to convert (a dry vocal works best); longer than "
                                                  "28 s is converted in parts.",
-                     ("content",), max_seconds=sources.LONGEST_SOURCE_SECONDS, sweet_spot=(2.0, 28.0)),
+                     ("content",), max_seconds=LONGEST_SOURCE_SECONDS, sweet_spot=(2.0, 28.0)),
               _audio("timbre_reference", "Timbre reference", "A clip of the voice whose timbre to take (singing "
                                                              "or speech).", ("voice",)))
 
@@ -318,7 +316,7 @@ class _Vevo15AR(_Vevo15):
             mel = vc.flow_matching(model.fmt_model, cond, model.extract_mel_feature(timbre.at_24k), p,
                                    progress.span(0.6, 0.95))
             audio = vc.vocode(model.vocoder_model, mel, progress.span(0.95, 1.0))
-        extras = sources.with_notes({"content_style_tokens": int(tokens.shape[1])}, notes)
+        extras = with_notes({"content_style_tokens": int(tokens.shape[1])}, notes)
         return Result(vc.amphion_level(audio), self.sample_rate, extras)
 
 

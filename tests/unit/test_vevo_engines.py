@@ -24,6 +24,7 @@ import soundfile as sf
 from engines.amphion import vevo_common
 from engines.amphion.base import G2P_FILES
 from engines.contract import AudioInput, InvalidRequest, Progress
+from engines.conversion_input import JOIN_SECONDS
 from engines.registry import Registry
 from studio.jobs import JobInfo, JobState
 from studio.services import Services, build_services
@@ -373,11 +374,12 @@ def test_vevo_voice_converts_a_long_source_in_parts_that_fit_max_length(vevo: Se
     long = tone(tmp_path / "long.wav", 9.0, 200)
     audio, job = succeeded(vevo, "amphion.vevo_voice", {"source": clip(long), "reference": clip(tiny["reference"])},
                            SHORT_AR)
-    # Max length 600 leaves room for parts of (600 - 3 - 100 * 1.6) / 100 = 4.4 s beside the 1.6 s reference
+    # Max length 600 leaves room for parts of (600 - 3 - 100 * 1.6) / 100 = 4.4 s beside the 1.6 s reference (the
+    # join each part runs on into the next included)
     assert job.result["extras"]["blocks"] == 3
-    # one mel frame per token, less the two seams' cross-fades
-    tokens = job.result["extras"]["content_style_tokens"]
-    assert abs(len(audio) + 2 * 480 - tokens * 480) <= 3 * 480, (len(audio), tokens)
+    # one mel frame per token, less the two joins' cross-fades
+    tokens, join = job.result["extras"]["content_style_tokens"], int(JOIN_SECONDS * RATE)
+    assert abs(len(audio) + 2 * join - tokens * 480) <= 3 * 480, (len(audio), tokens)
 
 
 def test_a_source_longer_than_twenty_minutes_is_refused_before_queueing(vevo: Services, tiny: dict[str, Path],
