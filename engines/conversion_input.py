@@ -11,16 +11,18 @@ import numpy as np
 from .contract import EngineError, Progress
 
 SILENCE_DBFS = -70.0  # a clip whose loudest sample is below this holds nothing to convert
+NO_VOICE_TO_CONVERT = "there is no voice to convert"  # what a silent source lacks
+NO_VOICE_IN_IT = "there is no voice in it"  # what a silent reference lacks (a voice to imitate, to pick out)
 LONGEST_SOURCE_SECONDS = 20 * 60.0  # what an engine that converts in pieces accepts: twenty minutes
 JOIN_SECONDS = 0.05  # the cross-fade between two converted pieces
 
 
-def refuse_silence(audio: np.ndarray, what: str) -> None:
-    """EngineError when `audio` is silent, saying so in words."""
+def refuse_silence(audio: np.ndarray, what: str, lacking: str = NO_VOICE_TO_CONVERT) -> None:
+    """EngineError when `audio` is silent, saying so in words: `what` is, so `lacking`."""
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     if peak <= 10 ** (SILENCE_DBFS / 20):
         level = f"{20 * np.log10(peak):.0f} dBFS" if peak > 0 else "digital silence"
-        raise EngineError(f"{what} is silent (its loudest moment is {level}): there is no voice to convert. "
+        raise EngineError(f"{what} is silent (its loudest moment is {level}): {lacking}. "
                           f"Check the recording level, or pick another clip.")
 
 
@@ -39,14 +41,16 @@ class SourceAudio:
         return len(self.audio) / self.sample_rate
 
 
-def read_source(path: str | Path, sample_rate: int, what: str = "The source audio") -> SourceAudio:
-    """`path` as mono float32 at `sample_rate`; refuses silence; notes a channel mix-down and a narrow band."""
+def read_source(path: str | Path, sample_rate: int, what: str = "The source audio",
+                lacking: str = NO_VOICE_TO_CONVERT) -> SourceAudio:
+    """`path` as mono float32 at `sample_rate`; refuses silence (`lacking` says what it leaves out); notes a channel
+    mix-down and a narrow band."""
     from studio.audio.io import read_audio, resample, to_mono
 
     audio, rate = read_audio(path, mono=False)
     channels = 1 if audio.ndim == 1 else int(audio.shape[0])
     audio = to_mono(audio) if channels > 1 else audio.reshape(-1)
-    refuse_silence(audio, what)
+    refuse_silence(audio, what, lacking)
     notes = []
     if channels > 1:
         notes.append(f"{what} has {channels} channels; they were mixed to one.")

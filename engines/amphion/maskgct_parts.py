@@ -241,10 +241,10 @@ def encode_reference(request: Any, slot: str, label: str, tokenizer: Any, device
     `tokenizer` (Metis's AudioTokenizer, or one of its shape) through the voice prompt cache."""
     from studio.audio.io import resample
 
-    from ..conversion_input import read_source
+    from ..conversion_input import NO_VOICE_IN_IT, read_source
     from .prompt_codes import cached_tensors
 
-    clip = read_source(audio_path(request.inputs[slot], label), SAMPLE_RATE, label)
+    clip = read_source(audio_path(request.inputs[slot], label), SAMPLE_RATE, label, NO_VOICE_IN_IT)
     speech_16k = resample(clip.audio, SAMPLE_RATE, 16_000)
     semantic, acoustic = cached_tensors(
         request, [request.inputs[slot], "semantic and acoustic codes"],

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..contract import EngineError, InputSlot, Param, Progress, Request, Result
-from ..conversion_input import LONGEST_SOURCE_SECONDS, convert_in_pieces, read_source, with_notes
+from ..conversion_input import LONGEST_SOURCE_SECONDS, NO_VOICE_IN_IT, convert_in_pieces, read_source, with_notes
 from ..requirements import Readiness, Requirements
 from . import deps
 from .base import AmphionEngine, check_amphion, user_checkpoint_dir, user_checkpoints
@@ -235,7 +235,7 @@ class Noro(AmphionEngine):
         p = request.params
         progress(0.0, "Reading the clips")
         source = read_source(request.inputs["source"].path, SAMPLE_RATE)
-        reference = read_source(request.inputs["reference"].path, SAMPLE_RATE, "The target voice clip")
+        reference = read_source(request.inputs["reference"].path, SAMPLE_RATE, "The target voice clip", NO_VOICE_IN_IT)
         progress(0.01, "Reference mel")
         (ref_mel,) = cached_tensors(request, [request.inputs["reference"], "mel"],
                                     lambda: (self._mel(model, reference.audio),), model.device)

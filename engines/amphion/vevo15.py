@@ -22,7 +22,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..contract import Aspect, AudioInput, InputSlot, InvalidRequest, Param, Progress, Request, Result, Weights
-from ..conversion_input import LONGEST_SOURCE_SECONDS, convert_in_pieces, with_notes
+from ..conversion_input import (LONGEST_SOURCE_SECONDS, NO_VOICE_IN_IT, NO_VOICE_TO_CONVERT, convert_in_pieces,
+                                with_notes)
 from ..requirements import Readiness, Requirements
 from . import deps
 from . import vevo_common as vc
@@ -256,6 +257,7 @@ class _Vevo15AR(_Vevo15):
     uses_ar = True
     requirements = Requirements(amphion=True, python=deps.VEVO_1_5, binaries=(deps.ESPEAK_NG,))
     weights = _weights(ar=True)
+    source_lacking: ClassVar[str] = NO_VOICE_TO_CONVERT  # what a silent source leaves out
 
     def check(self) -> Readiness:
         return g2p_files_missing(self) or super().check()
@@ -269,9 +271,9 @@ class _Vevo15AR(_Vevo15):
         plan, p, notes = self.plan(request), request.params, []
         clips: dict[str, sources.Clip] = {}
 
-        def read(audio: AudioInput, what: str) -> sources.Clip:  # a clip can be source, style and timbre at once
-            if audio.path not in clips:
-                clips[audio.path] = sources.read_clip(audio, model.device, what, notes)
+        def read(audio: AudioInput, what: str, lacking: str = NO_VOICE_IN_IT) -> sources.Clip:
+            if audio.path not in clips:  # a clip can be source, style and timbre at once
+                clips[audio.path] = sources.read_clip(audio, model.device, what, notes, lacking)
             return clips[audio.path]
 
         vc.seed_everything(p["seed"])
@@ -281,7 +283,7 @@ class _Vevo15AR(_Vevo15):
             progress(0.0, "Reading the text")
             content = vc.phone_ids(g2p_, plan.text, plan.text_language, "The text")
             expected = 0.0
-            source = None if plan.source is None else read(plan.source, "The source audio")
+            source = None if plan.source is None else read(plan.source, "The source audio", self.source_lacking)
             if source is not None:
                 expected = source.seconds * TOKEN_RATE * p.get("duration_ratio", 1.0)
             prompt = None
@@ -424,6 +426,7 @@ class Vevo15Melody(_Vevo15AR):
                ("style",), required=False, needs_transcript=True),
     )
     params = _ar_params(DURATION_RATIO, text="Lyrics language", reference="Style reference language")
+    source_lacking = "there is no melody or prosody to follow"  # an instrument is as good as a voice
 
     def plan(self, request: Request) -> Plan:
         return Plan("recognition-synthesis", request.inputs["text"], request.params["language"],

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..contract import AudioInput
-from ..conversion_input import SourceAudio
+from ..conversion_input import NO_VOICE_IN_IT, NO_VOICE_TO_CONVERT, SourceAudio
 from .vevo_common import SAMPLE_RATE
 
 MEL_HOP = 480  # 24 kHz samples per mel frame of both families' acoustic models
@@ -39,18 +39,19 @@ def clip_of(speech: np.ndarray, device: Any) -> Clip:
     return Clip(speech, at_24k, torchaudio.functional.resample(at_24k, SAMPLE_RATE, 16_000))
 
 
-def read_24k(audio: AudioInput, what: str, notes: list[str]) -> SourceAudio:
-    """`audio` read as mono 24 kHz (silence refused: `what` names it), adding what the reading did to `notes`."""
+def read_24k(audio: AudioInput, what: str, notes: list[str], lacking: str = NO_VOICE_TO_CONVERT) -> SourceAudio:
+    """`audio` read as mono 24 kHz (silence refused: `what` names it, `lacking` says what it leaves out), adding
+    what the reading did to `notes`."""
     from ..conversion_input import read_source
 
-    source = read_source(audio.path, SAMPLE_RATE, what)
+    source = read_source(audio.path, SAMPLE_RATE, what, lacking)
     notes.extend(source.notes)
     return source
 
 
-def read_clip(audio: AudioInput, device: Any, what: str, notes: list[str]) -> Clip:
-    """`audio` as read_24k reads it, with its tensors on `device`."""
-    return clip_of(read_24k(audio, what, notes).audio, device)
+def read_clip(audio: AudioInput, device: Any, what: str, notes: list[str], lacking: str = NO_VOICE_IN_IT) -> Clip:
+    """`audio` as read_24k reads it (a reference unless `lacking` says otherwise), with its tensors on `device`."""
+    return clip_of(read_24k(audio, what, notes, lacking).audio, device)
 
 
 def fit_frames(cond: Any, frames: int) -> Any:

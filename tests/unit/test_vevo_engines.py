@@ -398,19 +398,22 @@ def test_a_source_longer_than_twenty_minutes_is_refused_before_queueing(vevo: Se
 
 def test_silent_clips_are_refused_in_words(vevo: Services, tiny: dict[str, Path], tmp_path: Path) -> None:
     quiet, voice, other = clip(silence(tmp_path / "quiet.wav")), clip(tiny["reference"]), clip(tiny["source"])
+    to_convert, in_it = "there is no voice to convert", "there is no voice in it"  # a source's, a reference's
     cases = (
-        ("amphion.vevo_timbre", {"source": quiet, "timbre_reference": voice}, FAST, "The source audio"),
-        ("amphion.vevo_timbre", {"source": other, "timbre_reference": quiet}, FAST, "The timbre reference"),
-        ("amphion.vevo_style", {"source": other, "style_reference": quiet}, SHORT_AR, "The style reference"),
-        ("amphion.vevo_voice", {"source": quiet, "reference": voice}, SHORT_AR, "The source audio"),
+        ("amphion.vevo_timbre", {"source": quiet, "timbre_reference": voice}, FAST, "The source audio", to_convert),
+        ("amphion.vevo_timbre", {"source": other, "timbre_reference": quiet}, FAST, "The timbre reference", in_it),
+        ("amphion.vevo_style", {"source": other, "style_reference": quiet}, SHORT_AR, "The style reference", in_it),
+        ("amphion.vevo_voice", {"source": quiet, "reference": voice}, SHORT_AR, "The source audio", to_convert),
         ("amphion.vevo_tts", {"text": "Hello.", "style_reference": clip(tmp_path / "quiet.wav", "Hello.")}, SHORT_AR,
-         "The style reference"),
+         "The style reference", in_it),
+        ("amphion.vevo15_melody", {"source": quiet, "text": "la di da", "timbre_reference": voice}, SHORT_AR,
+         "The source audio", "there is no melody or prosody to follow"),  # a hummed or played melody
     )
-    for engine_id, inputs, params, what in cases:
+    for engine_id, inputs, params, what, lacking in cases:
         job, _ = run_job(vevo, engine_id, inputs, params)
         assert job.state == JobState.failed, engine_id
-        assert job.error == (f"{what} is silent (its loudest moment is digital silence): there is no voice to "
-                             f"convert. Check the recording level, or pick another clip."), engine_id
+        assert job.error == (f"{what} is silent (its loudest moment is digital silence): {lacking}. Check the "
+                             f"recording level, or pick another clip."), engine_id
 
 
 def test_stereo_and_8_khz_clips_are_converted_at_24_khz_with_a_note(vevo: Services, tmp_path: Path) -> None:
