@@ -79,14 +79,12 @@ class MaskGCT(parts.DurationOfOnePart, parts.MaskGCTFamily):
         rt = self.runtime
         with rt.session():
             from models.tts.maskgct.maskgct_utils import MaskGCT_Inference_Pipeline, build_t2s_model
-            from models.tts.metis.audio_tokenizer import AudioTokenizer
 
             t2s = build_t2s_model(shared.cfg.model.t2s_model, device)
             rt.load_safetensors(t2s, shared.folders[parts.T2S] / "t2s_model/model.safetensors")
-        tokenizer = parts.assemble(AudioTokenizer, cfg=shared.cfg, device=device, **vars(shared.codecs))
         return parts.assemble(MaskGCT_Inference_Pipeline, **vars(shared.codecs), t2s_model=t2s, device=device,
                               s2a_model_1layer=shared.s2a_model_1layer, s2a_model_full=shared.s2a_model_full,
-                              audio_tokenizer=tokenizer)
+                              audio_tokenizer=shared.audio_tokenizer)
 
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
         import torch

@@ -66,13 +66,11 @@ class MetisEngine(parts.MaskGCTFamily):
         shared = parts.load_shared(self, options, self.stock_config, device, progress)
         progress(0.8, f"Loading Metis {self.model_type.upper()}")
         with self.runtime.session():
-            from models.tts.metis.audio_tokenizer import AudioTokenizer
             from models.tts.metis.metis import Metis
 
             stage1 = self.load_stage1(self.runtime, shared.cfg, shared.folders, device)
-        tokenizer = parts.assemble(AudioTokenizer, cfg=shared.cfg, device=device, **vars(shared.codecs))
         return parts.assemble(Metis, ckpt_path=None, cfg=shared.cfg, device=device, model_type=self.model_type,
-                              audio_tokenizer=tokenizer, s2a_model_1layer=shared.s2a_model_1layer,
+                              audio_tokenizer=shared.audio_tokenizer, s2a_model_1layer=shared.s2a_model_1layer,
                               s2a_model_full=shared.s2a_model_full, metis_stage1=stage1)
 
     def load_stage1(self, rt: Any, cfg: Any, folders: dict[Weights, Any], device: str) -> Any:
