@@ -151,6 +151,7 @@ class _VevoConversion(_Vevo):
     reference_slot: ClassVar[str] = ""
     reference_what: ClassVar[str] = ""  # the reference as messages name it
     keeps_timing: ClassVar[bool] = False  # each piece's tokens are the source's frames: the result has its length
+    keeps_timbre: ClassVar[bool] = False  # each piece is rendered in its own voice, not in the reference's
 
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
         import torch
@@ -162,17 +163,19 @@ class _VevoConversion(_Vevo):
             source = sources.read_24k(request.inputs["source"], "The source audio", notes)
             audio_in = request.inputs[self.reference_slot]
             reference = sources.read_clip(audio_in, model.device, self.reference_what, notes)
-            prompt = self.timbre_prompt(model, request, audio_in, reference)
+            ref_tokens = reference_tokens(model, request, audio_in, reference)
+            voice = None if self.keeps_timbre else TimbrePrompt(ref_tokens, model.extract_mel_feature(reference.at_24k))
 
             def convert(speech: np.ndarray, span: Progress) -> np.ndarray:
                 nonlocal tokens
                 piece = sources.clip_of(speech, model.device)
-                made = self.piece_tokens(model, piece, reference, prompt, p, span.span(0.0, 0.6))
+                made = self.piece_tokens(model, piece, reference, ref_tokens, p, span.span(0.0, 0.6))
                 tokens += int(made.shape[1])
                 span(0.6, "Preparing the voice prompt")
+                timbre = voice or TimbrePrompt(clip_tokens(model, piece), model.extract_mel_feature(piece.at_24k))
                 # a piece's HuBERT frames can fall a frame or two short of its length: render exactly its frames
                 frames = sources.mel_frames(piece) if self.keeps_timing else None
-                return render(model, made, self.piece_timbre(model, piece, prompt), p, span.span(0.6, 1.0), frames)
+                return render(model, made, timbre, p, span.span(0.6, 1.0), frames)
 
             audio, blocks = convert_in_pieces(source, self.sample_rate, convert, progress.span(0.05, 1.0),
                                               self.piece_seconds(p, reference), keep_timing=self.keeps_timing)
@@ -183,14 +186,10 @@ class _VevoConversion(_Vevo):
         """The shortest and longest piece a long source is cut into."""
         return PIECE_SECONDS
 
-    def piece_tokens(self, model: Any, piece: sources.Clip, reference: sources.Clip, prompt: TimbrePrompt,
+    def piece_tokens(self, model: Any, piece: sources.Clip, reference: sources.Clip, ref_tokens: Any,
                      params: dict[str, Any], progress: Progress) -> Any:
-        """The content-style tokens [1, T] to render for one piece of the source."""
+        """The content-style tokens [1, T] to render for one piece of the source (`ref_tokens`: the reference's)."""
         raise NotImplementedError
-
-    def piece_timbre(self, model: Any, piece: sources.Clip, reference: TimbrePrompt) -> TimbrePrompt:
-        """The voice a piece is rendered in."""
-        return reference
 
 
 class VevoTimbre(_VevoConversion):
@@ -208,7 +207,7 @@ class VevoTimbre(_VevoConversion):
     reference_what = "The timbre reference"
     keeps_timing = True
 
-    def piece_tokens(self, model: Any, piece: sources.Clip, reference: sources.Clip, prompt: TimbrePrompt,
+    def piece_tokens(self, model: Any, piece: sources.Clip, reference: sources.Clip, ref_tokens: Any,
                      params: dict[str, Any], progress: Progress) -> Any:
         progress(0.0, "Reading the source's content and style")
         return clip_tokens(model, piece)
@@ -241,7 +240,7 @@ class _VevoConversionAR(_VevoConversion):
                                  f"use a shorter reference.")
         return 0.7 * longest, longest
 
-    def piece_tokens(self, model: Any, piece: sources.Clip, reference: sources.Clip, prompt: TimbrePrompt,
+    def piece_tokens(self, model: Any, piece: sources.Clip, reference: sources.Clip, ref_tokens: Any,
                      params: dict[str, Any], progress: Progress) -> Any:
         import torch
 
@@ -261,8 +260,8 @@ class _VevoConversionAR(_VevoConversion):
         ar = model.ar_model
         return vc.generate_tokens(
             ar, progress.span(0.1, 1.0), token_rate=TOKEN_RATE, expected=round(piece.at_16k.shape[1] / 320),
-            prompt_tokens=content.shape[1] + prompt.tokens.shape[1] + AR_SPECIAL_TOKENS, params=params,
-            input_ids=content, prompt_output_ids=prompt.tokens,
+            prompt_tokens=content.shape[1] + ref_tokens.shape[1] + AR_SPECIAL_TOKENS, params=params,
+            input_ids=content, prompt_output_ids=ref_tokens,
             prompt_mels=model.extract_prompt_mel_feature(reference.at_16k) if ar.use_global_style_encoder else None)
 
 
@@ -276,9 +275,7 @@ class VevoStyle(_VevoConversionAR):
                          "A clip with the accent or emotion to take (e.g. an angry or a British speaker).", ("style",)))
     reference_slot = "style_reference"
     reference_what = "The style reference"
-
-    def piece_timbre(self, model: Any, piece: sources.Clip, reference: TimbrePrompt) -> TimbrePrompt:
-        return TimbrePrompt(clip_tokens(model, piece), model.extract_mel_feature(piece.at_24k))  # the source's own
+    keeps_timbre = True
 
 
 class VevoVoice(_VevoConversionAR):
