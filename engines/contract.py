@@ -150,13 +150,17 @@ class InputSlot:
         return text.strip()
 
 
+# Line breaks other than line feed: carriage return (alone or before a line feed), vertical tab, form feed and
+# next line (U+0085)
+LINE_BREAKS = re.compile("\r\n?|[\x0b\x0c\x85]")
 # Unicode's control characters (category Cc: C0 and C1) but line feed and tab, and lone surrogates (Cs)
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def without_control_characters(text: str) -> str:
-    """`text` without control characters (NUL, escapes, lone surrogates); line breaks and tabs stay."""
-    return CONTROL_CHARACTERS.sub("", text)
+    """`text` without control characters (NUL, escapes, lone surrogates); every line break becomes a line feed, and
+    tabs stay."""
+    return CONTROL_CHARACTERS.sub("", LINE_BREAKS.sub("\n", text))
 
 
 def transcript_of(value: Any) -> str:
@@ -366,12 +370,11 @@ class Engine:
                 if slot.required:
                     raise InvalidRequest(f"{slot.label}: {self.name} needs this audio.")
             else:
-                # a transcript needed only with some params (resolving a reference checks the always-needed ones)
-                conditional = slot.transcript_optional_with and slot.transcript_needed(checked_params)
-                if conditional and not transcript_of(value):
-                    raise InvalidRequest(f"{slot.label}: {self.name} needs the clip's transcript unless "
-                                         f"{self.param(slot.transcript_optional_with).title} is on; type it, or "
-                                         f"transcribe the clip first.")
+                if slot.transcript_needed(checked_params) and not transcript_of(value):
+                    unless = f" unless {self.param(slot.transcript_optional_with).title} is on" \
+                        if slot.transcript_optional_with else ""
+                    raise InvalidRequest(f"{slot.label}: {self.name} needs the clip's transcript{unless}; enter its "
+                                         f"transcript (exactly what the clip says), or transcribe the clip first.")
                 checked_inputs[slot.name] = value
         request = Request(checked_inputs, checked_params)
         self.check_request(request)

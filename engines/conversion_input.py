@@ -4,22 +4,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .contract import EngineError, Progress
 
 SILENCE_DBFS = -70.0  # a clip whose loudest sample is below this holds nothing to convert
-LONGEST_SOURCE_SECONDS = 600.0  # what an engine that converts in pieces accepts: ten minutes
+NO_VOICE_TO_CONVERT = "there is no voice to convert"  # what a silent source lacks
+NO_VOICE_IN_IT = "there is no voice in it"  # what a silent reference lacks (a voice to imitate, to pick out)
+LONGEST_SOURCE_SECONDS = 20 * 60.0  # what an engine that converts in pieces accepts: twenty minutes
 JOIN_SECONDS = 0.05  # the cross-fade between two converted pieces
 
 
-def refuse_silence(audio: np.ndarray, what: str) -> None:
-    """EngineError when `audio` is silent, saying so in words."""
+def refuse_silence(audio: np.ndarray, what: str, lacking: str = NO_VOICE_TO_CONVERT) -> None:
+    """EngineError when `audio` is silent, saying so in words: `what` is, so `lacking`."""
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     if peak <= 10 ** (SILENCE_DBFS / 20):
         level = f"{20 * np.log10(peak):.0f} dBFS" if peak > 0 else "digital silence"
-        raise EngineError(f"{what} is silent (its loudest moment is {level}): there is no voice to convert. "
+        raise EngineError(f"{what} is silent (its loudest moment is {level}): {lacking}. "
                           f"Check the recording level, or pick another clip.")
 
 
@@ -38,14 +41,16 @@ class SourceAudio:
         return len(self.audio) / self.sample_rate
 
 
-def read_source(path: str | Path, sample_rate: int, what: str = "The source audio") -> SourceAudio:
-    """`path` as mono float32 at `sample_rate`; refuses silence; notes a channel mix-down and a narrow band."""
+def read_source(path: str | Path, sample_rate: int, what: str = "The source audio",
+                lacking: str = NO_VOICE_TO_CONVERT) -> SourceAudio:
+    """`path` as mono float32 at `sample_rate`; refuses silence (`lacking` says what it leaves out); notes a channel
+    mix-down and a narrow band."""
     from studio.audio.io import read_audio, resample, to_mono
 
     audio, rate = read_audio(path, mono=False)
     channels = 1 if audio.ndim == 1 else int(audio.shape[0])
     audio = to_mono(audio) if channels > 1 else audio.reshape(-1)
-    refuse_silence(audio, what)
+    refuse_silence(audio, what, lacking)
     notes = []
     if channels > 1:
         notes.append(f"{what} has {channels} channels; they were mixed to one.")
@@ -64,33 +69,35 @@ def fit_length(audio: np.ndarray, length: int) -> np.ndarray:
     return np.pad(audio, (0, length - len(audio)))
 
 
-def pieces(samples: int, rate: int, longest: float, shortest: float, levels: np.ndarray, frame: int) -> list[slice]:
-    """Cut points for a source longer than a model takes: each piece at most `longest` seconds, cut at the quietest
-    frame (of `levels`, one per `frame` samples) between `shortest` and `longest` seconds into the piece."""
+def pauses(audio: np.ndarray, rate: int, longest: float, shortest: float) -> list[slice]:
+    """`audio` cut into pieces of at most `longest` seconds (one piece when it is no longer), each cut at the
+    quietest 20 ms between `shortest` and `longest` seconds into the piece; the last piece is at least a second."""
+    frame = rate // 50
+    frames = len(audio) // frame
+    levels = np.append(np.sqrt(np.mean(audio[:frames * frame].reshape(frames, frame) ** 2, axis=1)), 0.0)
     cuts, start = [], 0
-    while samples - start > longest * rate:
+    while len(audio) - start > longest * rate:
         low, high = (start + int(shortest * rate)) // frame, (start + int(longest * rate)) // frame
-        high = min(high, (samples - rate) // frame)  # leave at least a second for the last piece
+        high = min(high, (len(audio) - rate) // frame)  # leave at least a second for the last piece
         low = min(low, high - 1)
         cut = (low + int(np.argmin(levels[low:high]))) * frame
         cuts.append(slice(start, cut))
         start = cut
-    return cuts + [slice(start, samples)]
+    return cuts + [slice(start, len(audio))]
 
 
-def pauses(audio: np.ndarray, rate: int, longest: float, shortest: float) -> list[slice]:
-    """`audio` cut into pieces of at most `longest` seconds, each cut in the quietest 20 ms after `shortest`."""
-    frame = rate // 50
-    frames = len(audio) // frame
-    levels = np.sqrt(np.mean(audio[:frames * frame].reshape(frames, frame) ** 2, axis=1))
-    return pieces(len(audio), rate, longest, shortest, np.append(levels, 0.0), frame)
+def with_notes(extras: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """A result's extras with the notes on how its inputs were read, when there are any."""
+    return {**extras, "notes": notes} if notes else extras
 
 
 def convert_in_pieces(source: SourceAudio, out_rate: int, convert: Callable[[np.ndarray, Progress], np.ndarray],
-                      progress: Progress, piece_seconds: tuple[float, float]) -> tuple[np.ndarray, int]:
+                      progress: Progress, piece_seconds: tuple[float, float],
+                      keep_timing: bool = True) -> tuple[np.ndarray, int]:
     """`convert` run on each piece of `source` (pieces of `piece_seconds` = (shortest, longest) cut in its pauses;
-    one piece when it is short enough), the results cross-faded into one clip of the source's duration at
-    `out_rate`; and how many pieces there were. Progress per piece."""
+    one piece when it is short enough), the results cross-faded into one clip at `out_rate`; and how many pieces
+    there were. Progress per piece. With `keep_timing` each result is fitted to its piece's length and the clip
+    has the source's duration; without, a model that sets its own pace (an AR one) keeps the lengths it made."""
     from studio.audio.io import crossfade_join
 
     shortest, longest = piece_seconds
@@ -101,6 +108,7 @@ def convert_in_pieces(source: SourceAudio, out_rate: int, convert: Callable[[np.
         label = f"Part {i + 1} of {len(cuts)}" if len(cuts) > 1 else ""
         stop = cut.stop + overlap if i < len(cuts) - 1 else cut.stop
         converted = convert(source.audio[cut.start:stop], progress.span(i / len(cuts), (i + 1) / len(cuts), label))
-        outputs.append(fit_length(converted, round((stop - cut.start) * out_rate / source.sample_rate)))
+        outputs.append(fit_length(converted, round((stop - cut.start) * out_rate / source.sample_rate))
+                       if keep_timing else converted)
     joined = crossfade_join(outputs, out_rate, JOIN_SECONDS)
-    return fit_length(joined, round(source.seconds * out_rate)), len(cuts)
+    return (fit_length(joined, round(source.seconds * out_rate)) if keep_timing else joined), len(cuts)

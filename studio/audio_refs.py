@@ -68,7 +68,7 @@ class AudioRefs:
                                    f"Add the audio again.")
             check_duration(engine, slot, audio)
             transcript = reference.get("transcript") or audio.transcript
-            if slot.transcript_needed() and not transcript:  # engine.validate checks ones params decide
+            if slot.transcript_needed() and not transcript:  # the clip named (engine.validate checks again)
                 raise InvalidRequest(f"{slot.label}: {engine.name} needs the transcript of “{audio.name}”; type it, "
                                      f"or transcribe the clip first.")
             resolved[slot.name] = {kind: str(reference[kind]), **audio.details, "path": str(audio.path),
@@ -83,15 +83,30 @@ def reference_slot(engine: Engine) -> InputSlot | None:
 
 def check_duration(engine: Engine, slot: InputSlot, audio: ResolvedAudio) -> None:
     if slot.min_seconds is not None and audio.duration < slot.min_seconds:
-        raise InvalidRequest(f"{slot.label}: {audio.name} is {audio.duration:.1f} s long; {engine.name} needs at "
-                             f"least {slot.min_seconds:g} s.")
+        raise InvalidRequest(f"{slot.label}: {audio.name} is {_told_apart(audio.duration, slot.min_seconds)} long; "
+                             f"{engine.name} needs at least {slot.min_seconds:g} s.")
     if slot.max_seconds is not None and audio.duration > slot.max_seconds:
-        raise InvalidRequest(f"{slot.label}: {audio.name} is {_minutes(audio.duration)} long; {engine.name} takes "
-                             f"at most {_minutes(slot.max_seconds)}. Cut it shorter, or convert it in parts.")
+        raise InvalidRequest(f"{slot.label}: {audio.name} is {_told_apart(audio.duration, slot.max_seconds)} long; "
+                             f"{engine.name} takes at most {_duration(slot.max_seconds)}. Cut it shorter, or convert "
+                             f"it in parts.")
 
 
-def _minutes(seconds: float) -> str:
-    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+def _duration(seconds: float, places: int = 1) -> str:
+    """'12.5 s' under two minutes, else minutes and seconds: '20:00', '20:00.5'."""
+    if seconds < 120:
+        return f"{seconds:.{places}f} s"
+    minutes, rest = divmod(round(seconds, places), 60)
+    return f"{int(minutes)}:" + f"{rest:0{3 + places}.{places}f}".rstrip("0").rstrip(".")
+
+
+def _told_apart(seconds: float, limit: float) -> str:
+    """`seconds` as _duration writes it, with as many decimals as it takes (up to three) to differ from `limit`, so
+    that a clip just over or under a limit is not said to be as long as the limit."""
+    for places in (1, 2, 3):
+        text = _duration(seconds, places)
+        if text != _duration(limit, places):
+            break
+    return text
 
 
 def upload_resolver(uploads: UploadService) -> Resolver:

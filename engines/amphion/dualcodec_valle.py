@@ -35,7 +35,7 @@ LANGUAGES = (("en", "English"), ("zh", "Chinese"), ("ja", "Japanese"), ("ko", "K
              ("fr", "French"))
 
 
-class DualCodecVALLE(parts.NeedsTranscript, Engine):
+class DualCodecVALLE(Engine):
     id = "amphion.dualcodec_valle"
     name = "DualCodec-VALLE"
     task = "tts"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..contract import InputSlot, InvalidRequest, Param, Progress, Request, Result
+from ..conversion_input import with_notes
 from ..requirements import Requirements
 from . import deps
 from . import maskgct_parts as parts
@@ -16,7 +17,7 @@ DEFAULT_SCHEDULE = (25, 10) + (1,) * (STOCK_LAYERS - 2)
 MOST_STEPS = 100
 
 
-class MaskGCT(parts.DurationOfOnePart, parts.NeedsTranscript, parts.MaskGCTFamily):
+class MaskGCT(parts.DurationOfOnePart, parts.MaskGCTFamily):
     id = "amphion.maskgct"
     name = "MaskGCT"
     task = "tts"
@@ -68,11 +69,9 @@ class MaskGCT(parts.DurationOfOnePart, parts.NeedsTranscript, parts.MaskGCTFamil
         parts.config_param(parts.STOCK_CONFIG),
     )
 
-    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Any:
-        request = super().validate(inputs, params)
+    def check_request(self, request: Request) -> None:
         stock = not request.params["config"].strip()  # a fine-tune may have another number of layers
         per_layer_steps(request.params["s2a_steps_per_layer"], STOCK_LAYERS if stock else None)
-        return request
 
     def load(self, device: str, progress: Progress, options: dict[str, Any] | None = None) -> Any:
         shared = parts.load_shared(self, options, parts.STOCK_CONFIG, device, progress)
@@ -80,14 +79,12 @@ class MaskGCT(parts.DurationOfOnePart, parts.NeedsTranscript, parts.MaskGCTFamil
         rt = self.runtime
         with rt.session():
             from models.tts.maskgct.maskgct_utils import MaskGCT_Inference_Pipeline, build_t2s_model
-            from models.tts.metis.audio_tokenizer import AudioTokenizer
 
             t2s = build_t2s_model(shared.cfg.model.t2s_model, device)
             rt.load_safetensors(t2s, shared.folders[parts.T2S] / "t2s_model/model.safetensors")
-        tokenizer = parts.assemble(AudioTokenizer, cfg=shared.cfg, device=device, **vars(shared.codecs))
         return parts.assemble(MaskGCT_Inference_Pipeline, **vars(shared.codecs), t2s_model=t2s, device=device,
                               s2a_model_1layer=shared.s2a_model_1layer, s2a_model_full=shared.s2a_model_full,
-                              audio_tokenizer=tokenizer)
+                              audio_tokenizer=shared.audio_tokenizer)
 
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
         import torch
@@ -108,9 +105,7 @@ class MaskGCT(parts.DurationOfOnePart, parts.NeedsTranscript, parts.MaskGCTFamil
                 _, audio = model.semantic2acoustic(semantic, reference.acoustic, n_timesteps=schedule,
                                                    cfg=p["cfg_s2a"], rescale_cfg=p["rescale_cfg_s2a"])
         progress(1.0, "Done")
-        extras: dict[str, Any] = {"t2s_steps": t2s.done, "s2a_steps": s2a.done}
-        if reference.notes:
-            extras["notes"] = reference.notes
+        extras = with_notes({"t2s_steps": t2s.done, "s2a_steps": s2a.done}, reference.notes)
         return Result(audio.astype("float32"), parts.SAMPLE_RATE, extras)
 
 

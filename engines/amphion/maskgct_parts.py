@@ -150,11 +150,12 @@ def load_s2a(rt: AmphionRuntime, cfg: Any, folder: Path, device: str) -> tuple[A
 @dataclass
 class Shared:
     """What a MaskGCT-family engine loads before its own model: the config, the local folders of its weight
-    sets, the codecs and the two semantic-to-acoustic models."""
+    sets, the codecs (and Metis's AudioTokenizer over them) and the two semantic-to-acoustic models."""
 
     cfg: Any
     folders: dict[Weights, Path]
     codecs: Codecs
+    audio_tokenizer: Any
     s2a_model_1layer: Any
     s2a_model_full: Any
 
@@ -167,8 +168,11 @@ def load_shared(engine: AmphionEngine, options: dict[str, Any] | None, stock: st
     cfg = rt.load_config(source.config)
     folders = fetch(engine.weights, progress.span(0.0, 0.5, "Weights"))
     codecs = load_codecs(rt, cfg, source, folders, device, progress.span(0.5, 0.7))
+    with rt.session():
+        from models.tts.metis.audio_tokenizer import AudioTokenizer
+    tokenizer = assemble(AudioTokenizer, cfg=cfg, device=device, **vars(codecs))
     progress(0.7, "Loading the semantic-to-acoustic models")
-    return Shared(cfg, folders, codecs, *load_s2a(rt, cfg, folders[S2A], device))
+    return Shared(cfg, folders, codecs, tokenizer, *load_s2a(rt, cfg, folders[S2A], device))
 
 
 def fetch(sets: Sequence[Weights], progress: Progress) -> dict[Weights, Path]:
@@ -241,10 +245,10 @@ def encode_reference(request: Any, slot: str, label: str, tokenizer: Any, device
     `tokenizer` (Metis's AudioTokenizer, or one of its shape) through the voice prompt cache."""
     from studio.audio.io import resample
 
-    from ..conversion_input import read_source
+    from ..conversion_input import NO_VOICE_IN_IT, read_source
     from .prompt_codes import cached_tensors
 
-    clip = read_source(audio_path(request.inputs[slot], label), SAMPLE_RATE, label)
+    clip = read_source(audio_path(request.inputs[slot], label), SAMPLE_RATE, label, NO_VOICE_IN_IT)
     speech_16k = resample(clip.audio, SAMPLE_RATE, 16_000)
     semantic, acoustic = cached_tensors(
         request, [request.inputs[slot], "semantic and acoustic codes"],
@@ -267,16 +271,6 @@ def transcript_of(value: Any, label: str) -> str:
     if not text:
         raise InvalidRequest(f"{label}: enter its transcript (exactly what the clip says), or press Transcribe.")
     return text
-
-
-class NeedsTranscript:
-    """Refuses a request whose reference clip has no transcript before it is queued."""
-
-    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Any:
-        request = super().validate(inputs, params)  # type: ignore[misc]
-        if "reference" in request.inputs:
-            transcript_of(request.inputs["reference"], "Reference voice")
-        return request
 
 
 class DurationOfOnePart:

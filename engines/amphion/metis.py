@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from ..contract import InputSlot, Param, Progress, Request, Result, Weights
-from ..conversion_input import LONGEST_SOURCE_SECONDS
+from ..conversion_input import LONGEST_SOURCE_SECONDS, convert_in_pieces, read_source, with_notes
 from ..requirements import Requirements
 from . import deps
 from . import maskgct_parts as parts
@@ -45,7 +45,8 @@ def cfg_param(default: float) -> Param:
 
 
 PIECE_SECONDS = (20.0, 30.0)  # a longer source is converted in pieces of 20 to 30 s (Metis was tuned on 30 s)
-SOURCE_HELP = "Longer than 30 s is converted in parts cut in its pauses (up to 10 min); the result has its length."
+SOURCE_HELP = (f"Longer than 30 s is converted in parts cut in its pauses (up to {LONGEST_SOURCE_SECONDS / 60:g} min); "
+               f"the result has its length.")
 
 
 class MetisEngine(parts.MaskGCTFamily):
@@ -65,13 +66,11 @@ class MetisEngine(parts.MaskGCTFamily):
         shared = parts.load_shared(self, options, self.stock_config, device, progress)
         progress(0.8, f"Loading Metis {self.model_type.upper()}")
         with self.runtime.session():
-            from models.tts.metis.audio_tokenizer import AudioTokenizer
             from models.tts.metis.metis import Metis
 
             stage1 = self.load_stage1(self.runtime, shared.cfg, shared.folders, device)
-        tokenizer = parts.assemble(AudioTokenizer, cfg=shared.cfg, device=device, **vars(shared.codecs))
         return parts.assemble(Metis, ckpt_path=None, cfg=shared.cfg, device=device, model_type=self.model_type,
-                              audio_tokenizer=tokenizer, s2a_model_1layer=shared.s2a_model_1layer,
+                              audio_tokenizer=shared.audio_tokenizer, s2a_model_1layer=shared.s2a_model_1layer,
                               s2a_model_full=shared.s2a_model_full, metis_stage1=stage1)
 
     def load_stage1(self, rt: Any, cfg: Any, folders: dict[Weights, Any], device: str) -> Any:
@@ -109,8 +108,6 @@ class MetisConversion(MetisEngine):
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
         import torch
 
-        from ..conversion_input import convert_in_pieces, read_source
-
         p = request.params
         counts: dict[str, int] = {}
         with self.runtime.session(), torch.no_grad():
@@ -136,13 +133,11 @@ class MetisConversion(MetisEngine):
             audio, blocks = convert_in_pieces(source, parts.SAMPLE_RATE, convert, progress.span(0.03, 0.99),
                                               PIECE_SECONDS)
         progress(1.0, "Done")
-        extras: dict[str, Any] = {**counts, "blocks": blocks}
-        if notes := source.notes + (prompt.notes if prompt else []):
-            extras["notes"] = notes
-        return Result(audio, parts.SAMPLE_RATE, extras)
+        notes = source.notes + (prompt.notes if prompt else [])
+        return Result(audio, parts.SAMPLE_RATE, with_notes({**counts, "blocks": blocks}, notes))
 
 
-class MetisTTS(parts.DurationOfOnePart, parts.NeedsTranscript, MetisEngine):
+class MetisTTS(parts.DurationOfOnePart, MetisEngine):
     id = "amphion.metis_tts"
     name = "Metis TTS"
     task = "tts"
@@ -193,7 +188,7 @@ class MetisTTS(parts.DurationOfOnePart, parts.NeedsTranscript, MetisEngine):
                                             p["target_duration"] or None, p["steps"], p["cfg"])[0],
                 reference.acoustic)
         progress(1.0, "Done")
-        return Result(audio, parts.SAMPLE_RATE, {**counts, "notes": reference.notes} if reference.notes else counts)
+        return Result(audio, parts.SAMPLE_RATE, with_notes(counts, reference.notes))
 
 
 class MetisVC(MetisConversion):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..contract import EngineError, InputSlot, Param, Progress, Request, Result
-from ..conversion_input import LONGEST_SOURCE_SECONDS
+from ..conversion_input import LONGEST_SOURCE_SECONDS, NO_VOICE_IN_IT, convert_in_pieces, read_source, with_notes
 from ..requirements import Readiness, Requirements
 from . import deps
 from .base import AmphionEngine, check_amphion, user_checkpoint_dir, user_checkpoints
@@ -130,8 +130,9 @@ class Noro(AmphionEngine):
     requirements = Requirements(amphion=True, python=deps.NORO)
     inputs = (
         InputSlot("source", "audio", "Source speech", min_seconds=0.5, max_seconds=LONGEST_SOURCE_SECONDS,
-                  sweet_spot=(2.0, 20.0), help="What is said, and how: its words and timing are kept. Longer than "
-                                               "30 s is converted in parts cut in its pauses (up to 10 min).",
+                  sweet_spot=(2.0, 20.0), help=f"What is said, and how: its words and timing are kept. Longer than "
+                                               f"30 s is converted in parts cut in its pauses (up to "
+                                               f"{LONGEST_SOURCE_SECONDS / 60:g} min).",
                   carries=("content",)),
         InputSlot("reference", "audio", "Target voice", min_seconds=1.0, max_seconds=30.0, sweet_spot=(3.0, 10.0),
                   help="One clip of the voice to speak in; background noise is tolerated.", carries=("voice",)),
@@ -229,13 +230,12 @@ class Noro(AmphionEngine):
         import numpy as np
         import torch
 
-        from ..conversion_input import convert_in_pieces, read_source
         from .prompt_codes import cached_tensors
 
         p = request.params
         progress(0.0, "Reading the clips")
         source = read_source(request.inputs["source"].path, SAMPLE_RATE)
-        reference = read_source(request.inputs["reference"].path, SAMPLE_RATE, "The target voice clip")
+        reference = read_source(request.inputs["reference"].path, SAMPLE_RATE, "The target voice clip", NO_VOICE_IN_IT)
         progress(0.01, "Reference mel")
         (ref_mel,) = cached_tensors(request, [request.inputs["reference"], "mel"],
                                     lambda: (self._mel(model, reference.audio),), model.device)
@@ -261,10 +261,8 @@ class Noro(AmphionEngine):
         if model.vocoder is not None and model.vocoder.spec != model.spec:
             notes.append(f"The vocoder was trained on {model.vocoder.spec.describe()}; Noro's mel "
                          f"({model.spec.describe()}) was re-expressed in those settings.")
-        extras: dict[str, Any] = {"steps": int(p["steps"]), "checkpoint": model.checkpoint.name,
-                                  "vocoder": p["vocoder"], "blocks": blocks}
-        if notes:
-            extras["notes"] = notes
+        extras = with_notes({"steps": int(p["steps"]), "checkpoint": model.checkpoint.name, "vocoder": p["vocoder"],
+                             "blocks": blocks}, notes)
         progress(1.0, "Done")
         return Result(audio, model.output_rate, extras)
 

@@ -30,7 +30,7 @@ class Fix:
     name: str
     trap: str  # what breaks and whom it hits
     remedy: str  # what the fix does
-    needed: Callable[[], bool] = lambda: True
+    needed: Callable[[], bool] | None = None  # whether the trap is here; None for a fix in an adapter (never asked)
     apply: Callable[[], None] | None = None  # None: the fix is part of an adapter's loading code
     stand_in: bool = False  # replaces a missing module just so Amphion's modules import
 

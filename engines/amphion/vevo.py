@@ -9,7 +9,7 @@ Four modes, each its own engine, sharing one loader (`models/vc/vevo/vevo_utils.
 
 Style and Voice load the same models (an AR transformer turning 32-code content tokens into 8192-code
 content-style tokens), so they share one loaded model. HuBERT-Large comes from torchaudio's bundle, fetched
-by the weight manager into TORCH_HOME. A long source is converted in pieces (vevo_sources.py): Vevo-Timbre's
+by the weight manager into TORCH_HOME. A long source is converted in pieces (conversion_input.py): Vevo-Timbre's
 of up to 30 s, Style's and Voice's as long as the AR model's Max length leaves room for beside the reference.
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..contract import Aspect, AudioInput, InputSlot, InvalidRequest, Param, Progress, Request, Result, Weights
+from ..conversion_input import JOIN_SECONDS, LONGEST_SOURCE_SECONDS, convert_in_pieces, with_notes
 from ..requirements import Readiness, Requirements
 from . import deps
 from . import vevo_common as vc
@@ -61,7 +62,7 @@ def _weights(*folders: str) -> tuple[Weights, ...]:
 
 
 def _source(help_text: str, carries: tuple[Aspect, ...] = ("content",)) -> InputSlot:
-    return InputSlot("source", "audio", "Source speech", min_seconds=0.5, max_seconds=sources.LONGEST_SOURCE_SECONDS,
+    return InputSlot("source", "audio", "Source speech", min_seconds=0.5, max_seconds=LONGEST_SOURCE_SECONDS,
                      sweet_spot=(2.0, 20.0), help=help_text + " A long source is converted in parts.",
                      carries=carries)
 
@@ -117,11 +118,6 @@ class _Vevo(AmphionEngine):
     ar_folder: ClassVar[str | None] = None
     stock_ar_config: ClassVar[str] = ""
 
-    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Request:
-        request = super().validate(inputs, params)
-        vc.require_transcripts(self.inputs, request.inputs, request.params)
-        return request
-
     def load_key(self, params: dict[str, Any]) -> str:
         return f"amphion.vevo[{Path(self.ar_folder).name if self.ar_folder else 'timbre'}]"
 
@@ -155,47 +151,45 @@ class _VevoConversion(_Vevo):
     reference_slot: ClassVar[str] = ""
     reference_what: ClassVar[str] = ""  # the reference as messages name it
     keeps_timing: ClassVar[bool] = False  # each piece's tokens are the source's frames: the result has its length
+    keeps_timbre: ClassVar[bool] = False  # each piece is rendered in its own voice, not in the reference's
 
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
         import torch
 
-        from ..conversion_input import fit_length
-
-        p, notes = request.params, []
+        p, notes, tokens = request.params, [], 0
         vc.seed_everything(p["seed"])
         with self.runtime.session(), torch.no_grad():
             progress(0.0, "Reading the clips")
-            source = sources.read_clip(request.inputs["source"], model.device, "The source audio", notes)
+            source = sources.read_24k(request.inputs["source"], "The source audio", notes)
             audio_in = request.inputs[self.reference_slot]
             reference = sources.read_clip(audio_in, model.device, self.reference_what, notes)
-            prompt = self.timbre_prompt(model, request, audio_in, reference)
-            parts = sources.source_pieces(source.speech, *self.piece_seconds(p, reference))
-            audio, tokens = [], 0
-            for i, part in enumerate(parts):
-                span = sources.piece_progress(progress.span(0.05, 1.0), i, len(parts))
-                piece = source.piece(part)
-                made = self.piece_tokens(model, piece, reference, prompt, p, span.span(0.0, 0.6))
+            ref_tokens = reference_tokens(model, request, audio_in, reference)
+            voice = None if self.keeps_timbre else TimbrePrompt(ref_tokens, model.extract_mel_feature(reference.at_24k))
+
+            def convert(speech: np.ndarray, span: Progress) -> np.ndarray:
+                nonlocal tokens
+                piece = sources.clip_of(speech, model.device)
+                made = self.piece_tokens(model, piece, reference, ref_tokens, p, span.span(0.0, 0.6))
+                tokens += int(made.shape[1])
                 span(0.6, "Preparing the voice prompt")
+                timbre = voice or TimbrePrompt(clip_tokens(model, piece), model.extract_mel_feature(piece.at_24k))
                 # a piece's HuBERT frames can fall a frame or two short of its length: render exactly its frames
                 frames = sources.mel_frames(piece) if self.keeps_timing else None
-                rendered = render(model, made, self.piece_timbre(model, piece, prompt), p, span.span(0.6, 1.0), frames)
-                audio.append(fit_length(rendered, len(piece.speech)) if self.keeps_timing else rendered)
-                tokens += int(made.shape[1])
-        extras = sources.with_notes({"content_style_tokens": tokens, "blocks": len(parts)}, notes)
-        return Result(vc.amphion_level(sources.join_pieces(audio)), self.sample_rate, extras)
+                return render(model, made, timbre, p, span.span(0.6, 1.0), frames)
+
+            audio, blocks = convert_in_pieces(source, self.sample_rate, convert, progress.span(0.05, 1.0),
+                                              self.piece_seconds(p, reference), keep_timing=self.keeps_timing)
+        extras = with_notes({"content_style_tokens": tokens, "blocks": blocks}, notes)
+        return Result(vc.amphion_level(audio), self.sample_rate, extras)
 
     def piece_seconds(self, params: dict[str, Any], reference: sources.Clip) -> tuple[float, float]:
         """The shortest and longest piece a long source is cut into."""
         return PIECE_SECONDS
 
-    def piece_tokens(self, model: Any, piece: sources.Clip, reference: sources.Clip, prompt: TimbrePrompt,
+    def piece_tokens(self, model: Any, piece: sources.Clip, reference: sources.Clip, ref_tokens: Any,
                      params: dict[str, Any], progress: Progress) -> Any:
-        """The content-style tokens [1, T] to render for one piece of the source."""
+        """The content-style tokens [1, T] to render for one piece of the source (`ref_tokens`: the reference's)."""
         raise NotImplementedError
-
-    def piece_timbre(self, model: Any, piece: sources.Clip, reference: TimbrePrompt) -> TimbrePrompt:
-        """The voice a piece is rendered in."""
-        return reference
 
 
 class VevoTimbre(_VevoConversion):
@@ -213,7 +207,7 @@ class VevoTimbre(_VevoConversion):
     reference_what = "The timbre reference"
     keeps_timing = True
 
-    def piece_tokens(self, model: Any, piece: sources.Clip, reference: sources.Clip, prompt: TimbrePrompt,
+    def piece_tokens(self, model: Any, piece: sources.Clip, reference: sources.Clip, ref_tokens: Any,
                      params: dict[str, Any], progress: Progress) -> Any:
         progress(0.0, "Reading the source's content and style")
         return clip_tokens(model, piece)
@@ -238,7 +232,7 @@ class _VevoConversionAR(_VevoConversion):
         """Pieces whose tokens fit Max length beside the reference's: a second of reference or source takes at most
         50 content tokens in and 50 content-style tokens out."""
         room = params["max_length"] - AR_SPECIAL_TOKENS - 2 * TOKEN_RATE * reference.seconds
-        longest = min(room / (2 * TOKEN_RATE), PIECE_SECONDS[1])
+        longest = min(room / (2 * TOKEN_RATE) - JOIN_SECONDS, PIECE_SECONDS[1])  # a piece runs on by the join
         if longest < SHORTEST_AR_PIECE:
             need = math.ceil(AR_SPECIAL_TOKENS + 2 * TOKEN_RATE * (reference.seconds + SHORTEST_AR_PIECE))
             raise InvalidRequest(f"The {reference.seconds:.1f} s reference leaves too little of Max length "
@@ -246,7 +240,7 @@ class _VevoConversionAR(_VevoConversion):
                                  f"use a shorter reference.")
         return 0.7 * longest, longest
 
-    def piece_tokens(self, model: Any, piece: sources.Clip, reference: sources.Clip, prompt: TimbrePrompt,
+    def piece_tokens(self, model: Any, piece: sources.Clip, reference: sources.Clip, ref_tokens: Any,
                      params: dict[str, Any], progress: Progress) -> Any:
         import torch
 
@@ -266,8 +260,8 @@ class _VevoConversionAR(_VevoConversion):
         ar = model.ar_model
         return vc.generate_tokens(
             ar, progress.span(0.1, 1.0), token_rate=TOKEN_RATE, expected=round(piece.at_16k.shape[1] / 320),
-            prompt_tokens=content.shape[1] + prompt.tokens.shape[1] + AR_SPECIAL_TOKENS, params=params,
-            input_ids=content, prompt_output_ids=prompt.tokens,
+            prompt_tokens=content.shape[1] + ref_tokens.shape[1] + AR_SPECIAL_TOKENS, params=params,
+            input_ids=content, prompt_output_ids=ref_tokens,
             prompt_mels=model.extract_prompt_mel_feature(reference.at_16k) if ar.use_global_style_encoder else None)
 
 
@@ -281,9 +275,7 @@ class VevoStyle(_VevoConversionAR):
                          "A clip with the accent or emotion to take (e.g. an angry or a British speaker).", ("style",)))
     reference_slot = "style_reference"
     reference_what = "The style reference"
-
-    def piece_timbre(self, model: Any, piece: sources.Clip, reference: TimbrePrompt) -> TimbrePrompt:
-        return TimbrePrompt(clip_tokens(model, piece), model.extract_mel_feature(piece.at_24k))  # the source's own
+    keeps_timbre = True
 
 
 class VevoVoice(_VevoConversionAR):
@@ -333,14 +325,12 @@ class VevoTTS(_Vevo):
     def check(self) -> Readiness:
         return g2p_files_missing(self) or super().check()
 
-    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Request:
-        request = super().validate(inputs, params)
+    def check_request(self, request: Request) -> None:
         if request.params[GLOBAL_STYLE.name] and self.global_style_encoder() is False:
             raise InvalidRequest(f"{GLOBAL_STYLE.label}: the Vevo-TTS model your checkout describes "
                                  f"({self.stock_ar_config}) has no global style encoder, so it cannot take the style "
                                  f"from the reference's sound alone. Turn this off and give the style reference's "
                                  f"transcript.")
-        return request
 
     def global_style_encoder(self) -> bool | None:
         """Whether the AR model's config in the checkout has a global style encoder; None when it cannot be read
@@ -386,5 +376,5 @@ class VevoTTS(_Vevo):
             timbre = (self.timbre_prompt(model, request, style_in, style) if timbre_in is None else self.timbre_prompt(
                 model, request, timbre_in, sources.read_clip(timbre_in, model.device, "The timbre reference", notes)))
             audio = render(model, tokens, timbre, p, progress.span(0.6, 1.0))
-        extras = sources.with_notes({"content_style_tokens": int(tokens.shape[1])}, notes)
+        extras = with_notes({"content_style_tokens": int(tokens.shape[1])}, notes)
         return Result(vc.amphion_level(audio), self.sample_rate, extras)

@@ -22,6 +22,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..contract import Aspect, AudioInput, InputSlot, InvalidRequest, Param, Progress, Request, Result, Weights
+from ..conversion_input import (LONGEST_SOURCE_SECONDS, NO_VOICE_IN_IT, NO_VOICE_TO_CONVERT, convert_in_pieces,
+                                with_notes)
 from ..requirements import Readiness, Requirements
 from . import deps
 from . import vevo_common as vc
@@ -94,11 +96,6 @@ class _Vevo15(AmphionEngine):
             return vc.torchvision_problem() or readiness
         return readiness
 
-    def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Request:
-        request = super().validate(inputs, params)
-        vc.require_transcripts(self.inputs, request.inputs, request.params)
-        return request
-
     def load_key(self, params: dict[str, Any]) -> str:
         return f"amphion.vevo1.5[{'ar' if self.uses_ar else 'fm'},{params.get('model', MODEL.default)}]"
 
@@ -161,8 +158,6 @@ class _Vevo15Conversion(_Vevo15):
     def run(self, model: Any, request: Request, progress: Progress) -> Result:
         import torch
 
-        from ..conversion_input import fit_length
-
         p, notes = request.params, []
         source_in: AudioInput = request.inputs["source"]
         reference_in: AudioInput = request.inputs["timbre_reference"]
@@ -170,7 +165,7 @@ class _Vevo15Conversion(_Vevo15):
         extras: dict[str, Any] = {}
         with self.runtime.session(), torch.no_grad():
             progress(0.0, "Reading the clips")
-            source = sources.read_clip(source_in, model.device, "The source audio", notes)
+            source = sources.read_24k(source_in, "The source audio", notes)
             reference = sources.read_clip(reference_in, model.device, "The timbre reference", notes)
             if reference.seconds > vc.WHISPER_SECONDS:
                 raise InvalidRequest(f"The timbre reference is {reference.seconds:.0f} s long; Vevo1.5 reads at most "
@@ -186,12 +181,10 @@ class _Vevo15Conversion(_Vevo15):
             else:
                 ref_tokens = self.clip_tokens(model, request, reference_in, reference)
             ref_mels = model.extract_mel_feature(reference.at_24k)
-            parts = sources.source_pieces(source.speech, *PIECE_SECONDS)
-            audio = []
-            for i, part in enumerate(parts):
-                span = sources.piece_progress(progress.span(0.1, 1.0), i, len(parts))
+
+            def convert(speech: np.ndarray, span: Progress) -> np.ndarray:
                 span(0.0, "Reading the source's content, style and melody")
-                piece = source.piece(part)
+                piece = sources.clip_of(speech, model.device)
                 tokens = model.extract_coco_codec(
                     "content_style", piece.at_16k, piece.speech, whisper_spec_perturb=p["whisper_spec_perturb"],
                     use_shifted_src_to_extract_prosody=p["shift_prosody"],
@@ -199,10 +192,11 @@ class _Vevo15Conversion(_Vevo15):
                 cond = self.acoustic_condition(model, torch.cat([ref_tokens, tokens], dim=1))
                 cond = sources.fit_frames(cond, ref_mels.shape[1] + sources.mel_frames(piece))
                 mel = vc.flow_matching(model.fmt_model, cond, ref_mels, p, span.span(0.2, 0.95))
-                rendered = vc.vocode(model.vocoder_model, mel, span.span(0.95, 1.0))
-                audio.append(fit_length(rendered, len(piece.speech)))
-        extras["blocks"] = len(parts)
-        return Result(vc.amphion_level(sources.join_pieces(audio)), self.sample_rate, sources.with_notes(extras, notes))
+                return vc.vocode(model.vocoder_model, mel, span.span(0.95, 1.0))
+
+            audio, extras["blocks"] = convert_in_pieces(source, self.sample_rate, convert, progress.span(0.1, 1.0),
+                                                        PIECE_SECONDS)
+        return Result(vc.amphion_level(audio), self.sample_rate, with_notes(extras, notes))
 
 
 def auto_transpose(source: str, reference: str) -> tuple[int, str | None]:
@@ -224,7 +218,7 @@ class Vevo15VoiceConversion(_Vevo15Conversion):
     summary = ("Changes the timbre to the reference's; keeps the source's words, intonation and timing (optionally "
                "transposed to the reference's pitch range).")
     inputs = (_audio("source", "Source speech", "The speech to convert; longer than 28 s is converted in parts.",
-                     ("content",), max_seconds=sources.LONGEST_SOURCE_SECONDS, sweet_spot=(2.0, 28.0)),
+                     ("content",), max_seconds=LONGEST_SOURCE_SECONDS, sweet_spot=(2.0, 28.0)),
               _audio("timbre_reference", "Timbre reference", "A clip of the voice whose timbre to take.", ("voice",)))
 
 
@@ -236,7 +230,7 @@ class Vevo15SingingConversion(_Vevo15Conversion):
                "(the melody moved to the reference's range when auto-transpose is on).")
     inputs = (_audio("source", "Source singing", "The singing to convert (a dry vocal works best); longer than "
                                                  "28 s is converted in parts.",
-                     ("content",), max_seconds=sources.LONGEST_SOURCE_SECONDS, sweet_spot=(2.0, 28.0)),
+                     ("content",), max_seconds=LONGEST_SOURCE_SECONDS, sweet_spot=(2.0, 28.0)),
               _audio("timbre_reference", "Timbre reference", "A clip of the voice whose timbre to take (singing "
                                                              "or speech).", ("voice",)))
 
@@ -263,6 +257,7 @@ class _Vevo15AR(_Vevo15):
     uses_ar = True
     requirements = Requirements(amphion=True, python=deps.VEVO_1_5, binaries=(deps.ESPEAK_NG,))
     weights = _weights(ar=True)
+    source_lacking: ClassVar[str] = NO_VOICE_TO_CONVERT  # what a silent source leaves out
 
     def check(self) -> Readiness:
         return g2p_files_missing(self) or super().check()
@@ -276,9 +271,9 @@ class _Vevo15AR(_Vevo15):
         plan, p, notes = self.plan(request), request.params, []
         clips: dict[str, sources.Clip] = {}
 
-        def read(audio: AudioInput, what: str) -> sources.Clip:  # a clip can be source, style and timbre at once
-            if audio.path not in clips:
-                clips[audio.path] = sources.read_clip(audio, model.device, what, notes)
+        def read(audio: AudioInput, what: str, lacking: str = NO_VOICE_IN_IT) -> sources.Clip:
+            if audio.path not in clips:  # a clip can be source, style and timbre at once
+                clips[audio.path] = sources.read_clip(audio, model.device, what, notes, lacking)
             return clips[audio.path]
 
         vc.seed_everything(p["seed"])
@@ -288,7 +283,7 @@ class _Vevo15AR(_Vevo15):
             progress(0.0, "Reading the text")
             content = vc.phone_ids(g2p_, plan.text, plan.text_language, "The text")
             expected = 0.0
-            source = None if plan.source is None else read(plan.source, "The source audio")
+            source = None if plan.source is None else read(plan.source, "The source audio", self.source_lacking)
             if source is not None:
                 expected = source.seconds * TOKEN_RATE * p.get("duration_ratio", 1.0)
             prompt = None
@@ -323,7 +318,7 @@ class _Vevo15AR(_Vevo15):
             mel = vc.flow_matching(model.fmt_model, cond, model.extract_mel_feature(timbre.at_24k), p,
                                    progress.span(0.6, 0.95))
             audio = vc.vocode(model.vocoder_model, mel, progress.span(0.95, 1.0))
-        extras = sources.with_notes({"content_style_tokens": int(tokens.shape[1])}, notes)
+        extras = with_notes({"content_style_tokens": int(tokens.shape[1])}, notes)
         return Result(vc.amphion_level(audio), self.sample_rate, extras)
 
 
@@ -431,6 +426,7 @@ class Vevo15Melody(_Vevo15AR):
                ("style",), required=False, needs_transcript=True),
     )
     params = _ar_params(DURATION_RATIO, text="Lyrics language", reference="Style reference language")
+    source_lacking = "there is no melody or prosody to follow"  # an instrument is as good as a voice
 
     def plan(self, request: Request) -> Plan:
         return Plan("recognition-synthesis", request.inputs["text"], request.params["language"],

@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..contract import (AudioInput, EngineError, InputSlot, InvalidRequest, Param, Progress, Request, Weights,
-                        transcript_of)
+from ..contract import AudioInput, EngineError, InvalidRequest, Param, Progress, Request, Weights
 from ..isolated.worker import on_each_call
 from ..requirements import Readiness
 
@@ -226,14 +225,6 @@ def amphion_level(audio: np.ndarray) -> np.ndarray:
     if peak > 0.99:
         audio = audio * (0.99 / peak)
     return audio.astype(np.float32)
-
-
-def require_transcripts(slots: tuple[InputSlot, ...], inputs: dict[str, Any], params: dict[str, Any]) -> None:
-    """Refuse a request whose clip lacks the transcript its slot needs (with these params), before it is queued."""
-    for slot in slots:
-        value = inputs.get(slot.name)
-        if slot.transcript_needed(params) and value is not None:
-            need_transcript(AudioInput("", transcript_of(value)), slot.label)
 
 
 def need_transcript(audio: AudioInput, label: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..contract import AudioInput, Engine, EngineError, InputSlot, Param, Progress, Request, Result
-from ..conversion_input import refuse_silence
+from ..conversion_input import NO_VOICE_IN_IT, refuse_silence
 from ..requirements import PythonModule, Requirements
 from . import world_dsp as dsp
 
@@ -123,7 +123,7 @@ class _WorldConverter(Engine):
             else:
                 progress(0.3, "Listening to the target voice")
                 target_audio, _ = read_audio(reference.path, dsp.ANALYSIS_RATE)
-                refuse_silence(target_audio, "The target voice clip")
+                refuse_silence(target_audio, "The target voice clip", NO_VOICE_IN_IT)
                 target = _Voice.analyse(target_audio, tracker)
                 if target.stats is None:
                     raise EngineError("The target voice clip has no pitched voice in it (it sounds like silence, "

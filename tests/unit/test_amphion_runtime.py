@@ -264,14 +264,15 @@ def test_window_buffers_load_through_load_model_without_a_checkout(tmp_path: Pat
             self.register_buffer("window", torch.hann_window(16))
             self.proj = torch.nn.Linear(16, 4)
 
+    if not traps._windows_are_views():
+        pytest.skip(f"torch {torch.__version__} gives hann_window its own storage: the trap is not here to fix")
     torch.manual_seed(0)
     saved = Windowed()
     checkpoint = tmp_path / "model.safetensors"
     safetensors.torch.save_file({k: v.clone().contiguous() for k, v in saved.state_dict().items()}, checkpoint)
     plain_load = getattr(safetensors.torch.load_model, "__wrapped__", safetensors.torch.load_model)
-    if traps._windows_are_views():
-        with pytest.raises(RuntimeError, match="None is covering the entire storage"):
-            plain_load(Windowed(), str(checkpoint))
+    with pytest.raises(RuntimeError, match="None is covering the entire storage"):
+        plain_load(Windowed(), str(checkpoint))
     traps.apply_named("window-buffers-own-storage")
     loaded = Windowed()
     safetensors.torch.load_model(loaded, str(checkpoint))

@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 
 from engines.amphion.naturalspeech2 import NaturalSpeech2TTS
-from engines.contract import AudioInput, EngineError, InvalidRequest, Progress
+from engines.contract import AudioInput, EngineError, InvalidRequest, Progress, Request
 from studio.jobs import JobInfo, JobState
 from studio.services import Services, build_services
 from studio.settings import Settings
@@ -121,11 +121,16 @@ def test_vits_says_which_sound_its_phone_set_lacks(studio: Services, made: dict[
         engine.run(model, engine.validate({"text": TEXT}, {"seed": 1, "speaker": "someone"}), Progress())
 
 
-def cancel_between_chunks(studio: Services, engine_id: str, params: dict | None = None) -> None:
-    """Cancel a long text once it is spoken in chunks: the job ends cancelled before its last chunk."""
+def long_text_chunks(studio: Services, engine_id: str) -> int:
+    """How many chunks the engine speaks LONG_TEXT in."""
     from studio.text_chunks import split_text
 
-    chunks = len(split_text(LONG_TEXT, studio.registry.get(engine_id).inputs[0].chunk_chars))
+    return len(split_text(LONG_TEXT, studio.registry.get(engine_id).inputs[0].chunk_chars))
+
+
+def cancel_between_chunks(studio: Services, engine_id: str, params: dict | None = None) -> None:
+    """Cancel a long text once it is spoken in chunks: the job ends cancelled before its last chunk."""
+    chunks = long_text_chunks(studio, engine_id)
     job = studio.generation.submit(engine_id, {"text": LONG_TEXT}, params or {})
     ended, stages = cancel_at(studio, job.id, f" of {chunks} · ")
     assert chunks >= 6 and ended.state == JobState.cancelled, (ended.state, stages)
@@ -278,9 +283,11 @@ def test_valle_clones_the_reference_with_its_transcript(studio: Services, made: 
         studio.generation.submit("amphion.valle_v1", {"text": "Hello."}, {})  # no reference at all
     engine = studio.registry.get("amphion.valle_v1")
     model = engine.load("cpu", Progress())
-    without_transcript = engine.validate({"text": "Hello.", "reference": AudioInput(str(made["reference"]))}, {})
-    with pytest.raises(EngineError, match="needs the reference clip's transcript"):
-        engine.run(model, without_transcript, Progress())
+    without_transcript = {"text": "Hello.", "reference": AudioInput(str(made["reference"]))}
+    with pytest.raises(InvalidRequest, match="Reference voice: VALL-E .*needs the clip's transcript; enter its"):
+        engine.validate(without_transcript, {})  # refused before a job is queued
+    with pytest.raises(EngineError, match="needs the reference clip's transcript"):  # a request made without validate
+        engine.run(model, Request(without_transcript, engine.check_params({})), Progress())
 
 
 def test_valle_cancels_while_generating_codec_frames_through_the_job_queue(studio: Services,
@@ -288,7 +295,9 @@ def test_valle_cancels_while_generating_codec_frames_through_the_job_queue(studi
     job = studio.generation.submit("amphion.valle_v1", {"text": LONG_TEXT, "reference": {
         "path": str(made["reference"]), "transcript": "A test."}}, {"seed": 1})
     ended, stages = cancel_at(studio, job.id, "Generating codec frames")
-    assert ended.state == JobState.cancelled and not any(s.startswith("Chunk 9 of 9") for s in stages)
+    chunks = long_text_chunks(studio, "amphion.valle_v1")
+    assert chunks >= 6 and ended.state == JobState.cancelled, (ended.state, stages)
+    assert not any(s.startswith(f"Chunk {chunks} of {chunks}") for s in stages), stages
 
 
 # -- Jets, DebaTTS ---------------------------------------------------------------------------------------------------

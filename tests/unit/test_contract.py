@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from engines.contract import Cancelled, InputSlot, InvalidRequest, Param, Progress
+from engines.contract import AudioInput, Cancelled, Engine, InputSlot, InvalidRequest, Param, Progress
 from engines.registry import Registry
 from tests.fake_engines import ToneEngine
 
@@ -45,12 +45,41 @@ def test_text_slot_rejects_empty_whitespace_and_too_long_text() -> None:
         slot.check_text("x" * 11)
 
 
+def test_text_keeps_its_line_breaks_whichever_control_character_makes_them() -> None:
+    slot = InputSlot("text", "text", "Text")
+    # carriage returns (old Mac and Windows endings), form feed, vertical tab and next line separate words
+    for text in ("Hello\rWorld", "Hello\r\nWorld", "Hello\x0cWorld", "Hello\x0bWorld", "Hello\x85World"):
+        assert slot.check_text(text) == "Hello\nWorld", repr(text)
+    assert slot.check_text("Hel\x00lo\x1b\tWorld\ud800") == "Hello\tWorld"  # other controls go, tabs stay
+
+
 def test_validate_fills_defaults_and_rejects_unknown_params() -> None:
     engine = ToneEngine()
     request = engine.validate({"text": "hello"}, {"seconds": 2})
     assert request.params == {"seconds": 2.0, "hz": 440.0, "steps": 5, "step_seconds": 0.01}
     with pytest.raises(InvalidRequest, match="has no parameter volume"):
         engine.validate({"text": "hello"}, {"volume": 3})
+
+
+class Cloner(Engine):
+    """A voice needing its transcript always, a style clip needing it unless `sound_alone` is on."""
+
+    name = "Cloner"
+    inputs = (InputSlot("reference", "audio", "Reference voice", needs_transcript=True),
+              InputSlot("style", "audio", "Style clip", required=False, needs_transcript=True,
+                        transcript_optional_with="sound_alone"))
+    params = (Param("sound_alone", "bool", False, label="Style from the sound alone"),)
+
+
+def test_validate_refuses_a_clip_without_the_transcript_its_slot_needs_with_these_params() -> None:
+    engine, told = Cloner(), AudioInput("voice.wav", "Hello there.")
+    with pytest.raises(InvalidRequest, match=r"^Reference voice: Cloner needs the clip's transcript; enter its "):
+        engine.validate({"reference": AudioInput("voice.wav", "  ")}, {})
+    with pytest.raises(InvalidRequest, match=r"^Style clip: Cloner needs the clip's transcript unless Style from the "
+                                             r"sound alone is on; enter its transcript"):
+        engine.validate({"reference": told, "style": {"path": "style.wav", "transcript": None}}, {})
+    assert engine.validate({"reference": told, "style": AudioInput("style.wav")}, {"sound_alone": True})
+    assert engine.validate({"reference": {"path": "voice.wav", "transcript": "Hello there."}}, {})
 
 
 def test_seeds_are_drawn_once_and_recorded() -> None:

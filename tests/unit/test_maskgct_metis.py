@@ -308,10 +308,10 @@ def test_metis_converts_a_long_source_in_pieces_of_its_length(amphion_services: 
     assert any(s.startswith("Part 1 of 2") for s in stages) and any(s.startswith("Part 2 of 2") for s in stages)
     assert job.result["prompt_cache"] == {"hits": 0, "misses": 1}  # one voice prompt for both pieces
 
-    hum = 0.1 * np.sin(2 * np.pi * 150 * np.arange(601 * 8_000) / 8_000)
+    hum = 0.1 * np.sin(2 * np.pi * 150 * np.arange(1_201 * 8_000) / 8_000)
     too_long = amphion_services.uploads.store_file(write(tmp_path / "too-long.wav", hum.astype(np.float32), 8_000))
-    with pytest.raises(InvalidRequest, match=r"Source speech: too-long.wav is 10.0 min long; Metis VC takes at most "
-                                             r"10.0 min. Cut it shorter, or convert it in parts."):
+    with pytest.raises(InvalidRequest, match=r"Source speech: too-long.wav is 20:01 long; Metis VC takes at most "
+                                             r"20:00\. Cut it shorter, or convert it in parts\."):
         amphion_services.conversion.submit("vc", too_long.id, {"path": str(clips["reference"])},
                                            engine_id="amphion.metis_vc", params={"config": str(repos["config:vc"])})
 

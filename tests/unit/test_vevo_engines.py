@@ -24,6 +24,7 @@ import soundfile as sf
 from engines.amphion import vevo_common
 from engines.amphion.base import G2P_FILES
 from engines.contract import AudioInput, InvalidRequest, Progress
+from engines.conversion_input import JOIN_SECONDS
 from engines.registry import Registry
 from studio.jobs import JobInfo, JobState
 from studio.services import Services, build_services
@@ -373,11 +374,12 @@ def test_vevo_voice_converts_a_long_source_in_parts_that_fit_max_length(vevo: Se
     long = tone(tmp_path / "long.wav", 9.0, 200)
     audio, job = succeeded(vevo, "amphion.vevo_voice", {"source": clip(long), "reference": clip(tiny["reference"])},
                            SHORT_AR)
-    # Max length 600 leaves room for parts of (600 - 3 - 100 * 1.6) / 100 = 4.4 s beside the 1.6 s reference
+    # Max length 600 leaves room for parts of (600 - 3 - 100 * 1.6) / 100 = 4.4 s beside the 1.6 s reference (the
+    # join each part runs on into the next included)
     assert job.result["extras"]["blocks"] == 3
-    # one mel frame per token, less the two seams' cross-fades
-    tokens = job.result["extras"]["content_style_tokens"]
-    assert abs(len(audio) + 2 * 480 - tokens * 480) <= 3 * 480, (len(audio), tokens)
+    # one mel frame per token, less the two joins' cross-fades
+    tokens, join = job.result["extras"]["content_style_tokens"], int(JOIN_SECONDS * RATE)
+    assert abs(len(audio) + 2 * join - tokens * 480) <= 3 * 480, (len(audio), tokens)
 
 
 def test_a_source_longer_than_twenty_minutes_is_refused_before_queueing(vevo: Services, tiny: dict[str, Path],
@@ -388,27 +390,30 @@ def test_a_source_longer_than_twenty_minutes_is_refused_before_queueing(vevo: Se
     upload = vevo.uploads.store_file(lecture)
     for engine_id in ("amphion.vevo_timbre", "amphion.vevo15_vc"):
         name = vevo.registry.get(engine_id).name
-        with pytest.raises(InvalidRequest, match=rf"Source speech: lecture.wav is 20.0 min long; {name} takes at most "
-                                                 rf"20.0 min. Cut it shorter"):
+        with pytest.raises(InvalidRequest, match=rf"Source speech: lecture.wav is 20:01 long; {name} takes at most "
+                                                 rf"20:00\. Cut it shorter"):
             vevo.generation.submit(engine_id, {"source": upload.id, "timbre_reference": clip(tiny["reference"])}, FAST)
     assert vevo.jobs.list() == []
 
 
 def test_silent_clips_are_refused_in_words(vevo: Services, tiny: dict[str, Path], tmp_path: Path) -> None:
     quiet, voice, other = clip(silence(tmp_path / "quiet.wav")), clip(tiny["reference"]), clip(tiny["source"])
+    to_convert, in_it = "there is no voice to convert", "there is no voice in it"  # a source's, a reference's
     cases = (
-        ("amphion.vevo_timbre", {"source": quiet, "timbre_reference": voice}, FAST, "The source audio"),
-        ("amphion.vevo_timbre", {"source": other, "timbre_reference": quiet}, FAST, "The timbre reference"),
-        ("amphion.vevo_style", {"source": other, "style_reference": quiet}, SHORT_AR, "The style reference"),
-        ("amphion.vevo_voice", {"source": quiet, "reference": voice}, SHORT_AR, "The source audio"),
+        ("amphion.vevo_timbre", {"source": quiet, "timbre_reference": voice}, FAST, "The source audio", to_convert),
+        ("amphion.vevo_timbre", {"source": other, "timbre_reference": quiet}, FAST, "The timbre reference", in_it),
+        ("amphion.vevo_style", {"source": other, "style_reference": quiet}, SHORT_AR, "The style reference", in_it),
+        ("amphion.vevo_voice", {"source": quiet, "reference": voice}, SHORT_AR, "The source audio", to_convert),
         ("amphion.vevo_tts", {"text": "Hello.", "style_reference": clip(tmp_path / "quiet.wav", "Hello.")}, SHORT_AR,
-         "The style reference"),
+         "The style reference", in_it),
+        ("amphion.vevo15_melody", {"source": quiet, "text": "la di da", "timbre_reference": voice}, SHORT_AR,
+         "The source audio", "there is no melody or prosody to follow"),  # a hummed or played melody
     )
-    for engine_id, inputs, params, what in cases:
+    for engine_id, inputs, params, what, lacking in cases:
         job, _ = run_job(vevo, engine_id, inputs, params)
         assert job.state == JobState.failed, engine_id
-        assert job.error == (f"{what} is silent (its loudest moment is digital silence): there is no voice to "
-                             f"convert. Check the recording level, or pick another clip."), engine_id
+        assert job.error == (f"{what} is silent (its loudest moment is digital silence): {lacking}. Check the "
+                             f"recording level, or pick another clip."), engine_id
 
 
 def test_stereo_and_8_khz_clips_are_converted_at_24_khz_with_a_note(vevo: Services, tmp_path: Path) -> None:

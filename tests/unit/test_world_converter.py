@@ -164,9 +164,10 @@ def test_8_khz_source_is_converted_at_16_khz_with_the_same_duration(engines, tmp
 
 def test_silent_source_or_target_gets_a_clear_message(engines, speech_file: Path, tmp_path: Path) -> None:
     silent = write(tmp_path / "silent.wav", np.zeros(24_000 * 2, np.float32), 24_000)
-    with pytest.raises(EngineError, match="The source audio is silent .*digital silence"):
+    with pytest.raises(EngineError, match=r"The source audio is silent .*digital silence\): there is no voice to "
+                                          r"convert\."):
         convert(engines, silent)
-    with pytest.raises(EngineError, match="The target voice clip is silent"):
+    with pytest.raises(EngineError, match=r"The target voice clip is silent .*: there is no voice in it\."):
         convert(engines, speech_file, silent)
 
 
