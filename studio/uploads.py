@@ -87,15 +87,21 @@ def check_duration(display: str, duration: float, min_seconds: float | None, max
                    cut: bool = False) -> None:
     """UploadError unless `duration` is within the limits; `cut`: decoding stopped at the limit, so it is longer."""
     if min_seconds is not None and duration < min_seconds:
-        raise UploadError(f"{display} is {duration:.1f} s long; at least {min_seconds:g} s is needed.")
+        raise UploadError(f"{display} is {_length(duration, min_seconds, places=1)} long; at least {min_seconds:g} s "
+                          "is needed.")
     if duration > max_seconds:
-        length = f"longer than {_limit(max_seconds)}" if cut else f"{_length(duration)} long"
+        length = f"longer than {_limit(max_seconds)}" if cut else f"{_length(duration, max_seconds)} long"
         taken = "is taken" if max_seconds < MAX_UPLOAD_SECONDS else "is taken for an upload"
         raise UploadError(f"{display} is {length}; at most {_limit(max_seconds)} {taken}. Cut it shorter first.")
 
 
-def _length(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 3600 else f"{seconds / 3600:.1f} hours"
+def _length(seconds: float, limit: float, places: int = 0) -> str:
+    """`seconds` with as many decimals (up to three) as it takes not to read as the `limit` it missed."""
+    value, limit, unit = (seconds / 3600, limit / 3600, "hours") if seconds >= 3600 else (seconds, limit, "s")
+    places = max(places, 1) if unit == "hours" else places
+    while places < 3 and float(f"{value:.{places}f}") == limit:
+        places += 1
+    return f"{value:.{places}f} {unit}"
 
 
 def _limit(seconds: float) -> str:

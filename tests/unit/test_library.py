@@ -88,7 +88,11 @@ def test_a_sample_from_an_upload_outlives_the_upload(library: LibraryService, vo
         library.add_upload(voice.id, "missing")
 
 
-@pytest.mark.parametrize("seconds,message", [(1.0, "at least 2 s"), (301.0, "at most 300 s")])
+@pytest.mark.parametrize("seconds,message", [
+    (1.0, "is 1.0 s long; at least 2 s"), (301.0, "is 301 s long; at most 300 s"),
+    # just past a limit, the length is not written as the limit itself
+    (1.96, "is 1.96 s long; at least 2 s"), (300.4, "is 300.4 s long; at most 300 s"),
+])
 def test_too_short_and_too_long_samples_are_refused(library: LibraryService, voice, tmp_path: Path, seconds: float,
                                                     message: str) -> None:
     path = tone_file(tmp_path / "clip.wav", seconds=seconds, sr=8000)
