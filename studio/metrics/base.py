@@ -146,7 +146,7 @@ class Item:
 
     `reference` has the generated clip's content (for a conversion, its source); `voice` is the clip whose speaker it
     should sound like, when that is another clip (a conversion's target voice, a TTS prompt). Without `voice`,
-    speaker similarity compares with `reference`."""
+    speaker similarity compares with `reference`, unless `voice_problem` says why the voice given cannot be used."""
 
     name: str
     generated: Clip
@@ -154,6 +154,7 @@ class Item:
     text: str | None = None
     voice: Clip | None = None
     notes: list[str] = field(default_factory=list)
+    voice_problem: str | None = None
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
@@ -173,6 +174,8 @@ class Item:
 
     def voice_pair(self) -> tuple[Clip, Clip]:
         """The clip of the voice to compare the generated clip's speaker with, and the generated clip."""
+        if self.voice_problem:
+            raise MetricError(self.voice_problem)
         voice = self.voice or self.reference
         if voice is None:
             raise MetricError(NEEDS_VOICE)

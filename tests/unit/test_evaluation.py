@@ -249,6 +249,12 @@ def test_a_conversion_from_the_history_is_scored_against_its_source_and_its_spea
     assert abs(to_target - services.evaluation.speaker_similarity(source_path, converted)) > 0.01
     assert not item.errors
 
+    target_path.write_bytes(b"no longer audio")  # the target voice lost: no silent fallback to the source's speaker
+    _, report = finish(services, EvaluationRequest("jobs", jobs=(conversion.id,), metrics=("wer", "speaker_similarity")))
+    (item,) = report.items
+    assert "speaker_similarity" not in item.values and item.values["wer"] < 0.2 and item.error is None
+    assert item.errors["speaker_similarity"].startswith("The voice clip to compare the speaker with cannot be read")
+
 
 def test_every_engine_that_makes_audio_says_what_its_result_keeps_of_each_audio_input() -> None:
     from engines.registry import ENGINE_PACKAGES, Registry, discover
