@@ -120,6 +120,29 @@ def test_until_its_runtime_is_installed_readiness_says_how_to_install_it(tmp_pat
         assert "runs in an environment of its own" in readiness.message
 
 
+def test_a_voice_prompt_cached_before_its_runtime_was_rebuilt_is_encoded_again(
+        services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engines.contract import AudioInput, Request
+    from engines.isolated import runtime as runtimes
+
+    engine = services.registry.get("peer.chatterbox")
+    clip = tmp_path / "reference.wav"
+    sf.write(str(clip), 0.3 * np.sin(np.linspace(0, 2000, 48_000)), 24_000)
+    request = Request({"text": "Hello.", "reference": AudioInput(str(clip), tiny.REFERENCE_TEXT)},
+                      engine.check_params({}))
+    prompts = services.prompt_cache.for_engine(engine, request.params)
+    encoded: list[bytes] = []
+
+    def encode() -> bytes:
+        encoded.append(f"prompt {len(encoded) + 1}".encode())
+        return encoded[-1]
+
+    assert prompts.get_or_compute(engine.prompt_key(request), encode) == b"prompt 1"
+    assert prompts.get_or_compute(engine.prompt_key(request), encode) == b"prompt 1"
+    monkeypatch.setattr(runtimes, "machine_versions", lambda: {"torch": "99.0"})  # the runtime is rebuilt for it
+    assert prompts.get_or_compute(engine.prompt_key(request), encode) == b"prompt 2"
+
+
 # -- Qwen3-TTS -------------------------------------------------------------------------------------------------------
 
 
