@@ -203,9 +203,11 @@ class EvaluationService(ReportStore):
         known = engine_id in self.registry
         source = generation_source(title[:60] or job_id, self.paths.home / audio, job_id,
                                    self.registry.get(engine_id).inputs if known else (), inputs, self.paths.home)
-        return source if known else replace(source, notes=(
-            f"Its engine {engine_id} is not installed here, so which input was its source or its voice is unknown: "
-            f"only its text and the clip itself are scored.",))
+        if known:
+            return source
+        scored = "only its text and the clip itself are" if source.text else "only the clip itself is"
+        return replace(source, notes=(f"Its engine {engine_id} is not installed here, so which input was its source "
+                                      f"or its voice is unknown: {scored} scored.",))
 
     @staticmethod
     def _title(request: EvaluationRequest, sources: list[Source]) -> str:
