@@ -143,6 +143,22 @@ def test_a_voice_prompt_cached_before_its_runtime_was_rebuilt_is_encoded_again(
     assert prompts.get_or_compute(engine.prompt_key(request), encode) == b"prompt 2"
 
 
+def test_qwen3_tts_voice_prompts_depend_on_the_transcript_only_when_it_is_used(tmp_path: Path) -> None:
+    from engines.contract import AudioInput, Request
+    from engines.registry import Registry
+
+    engine = Registry(context=Settings.load()).get("peer.qwen3_tts")
+
+    def key(transcript: str, **params: object) -> list | None:
+        reference = AudioInput(str(tmp_path / "reference.wav"), transcript)
+        return engine.prompt_key(Request({"text": "Hello.", "reference": reference}, engine.check_params(params)))
+
+    assert key("One thing.") != key("Another thing.")
+    assert key("One thing.", x_vector_only=True) == key("Another thing.", x_vector_only=True)
+    assert key("One thing.", x_vector_only=True) != key("One thing.")
+    assert key("One thing.", mode="custom") is None
+
+
 # -- Qwen3-TTS -------------------------------------------------------------------------------------------------------
 
 
