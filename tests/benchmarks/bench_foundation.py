@@ -116,7 +116,7 @@ def through_the_studio(home: Path) -> dict[str, float]:
     assert not any(r.references_remain for r in reports), [r.message for r in reports]
     after_unload = memory.footprint("cpu")
     services.jobs.stop()
-    return {"duration": duration, "wall": statistics.median(walls), "end_to_end": statistics.median(ends),
+    return {"duration": duration, "end_to_end": statistics.median(ends),
             "run": statistics.median(runs), "before": before_load, "loaded": loaded, "after": after_unload,
             # each job against its own engine.run: the engine's own run-to-run spread does not enter the ratio
             "overhead": statistics.median(w / r for w, r in zip(walls, runs)),
