@@ -4,7 +4,7 @@
 
 - start-up: studio process start to its first page served, against a bare NiceGUI app doing the same
 - engine listing: a fresh interpreter listing and checking every engine, against one that only imports the contract
-- default engine real-time factor through the studio (job wall time / audio duration)
+- default engine real-time factor through the studio (submit to finished / audio duration)
 - studio overhead: job wall time (started to finished, as the queue records it) / engine.run time for the
   same 10 s utterance (target <= 1.02); also submit-to-finished, which adds the hand-over to the worker thread
 - memory after unloading relative to before loading
