@@ -28,13 +28,11 @@ from studio.text_chunks import split_text
 from tests.hub_server import FakeHub
 from tests.job_watch import watch
 from tests.runtimes import tiny
+from tests.unit.test_long_text import STORY as LIGHTHOUSE
 
 REQUIRED = os.environ.get("STUDIO_REQUIRE_RUNTIMES") == "1"
-STORY = ("The lighthouse keeper woke before dawn and climbed the spiral stairs, counting each step as he always did. "
-         "At the top, the lamp was still warm, and the sea below was calm, grey and very quiet this morning. "
-         "He wrote three words in his log, closed the heavy book, and went down to the kitchen to make tea. "
-         "Nobody came that day, and nobody needed to, for the ships passed far out beyond the rocks. "
-         "In the evening he lit the lamp again and watched its beam sweep slowly over the dark water.")
+STORY = (LIGHTHOUSE + " In the evening he lit the lamp again and watched its beam sweep slowly over the dark water, "
+                      "as the ships passed far out beyond the rocks.")  # two parts for either peer (400, 300 characters)
 QWEN_BASE = "Qwen/Qwen3-TTS-12Hz-0.6B-Base"
 QWEN_CUSTOM = "Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice"
 QWEN_DESIGN = "Qwen/Qwen3-TTS-12Hz-1.7B-VoiceDesign"
