@@ -76,7 +76,8 @@ class Options:
     def from_dict(cls, values: dict[str, Any] | None) -> Options:
         """Options from JSON-like values; InvalidOptions names the bad one and what is allowed."""
         values = dict(values or {})
-        if "f0_subtract_median" in values:
+        # removed: off asks for what f0_rmse_cents always is (and jobs queued before carry it); on is refused
+        if _flag(values.pop("f0_subtract_median", False)):
             raise InvalidOptions(F0_SUBTRACT_MEDIAN_REMOVED)
         known = {f.name: f for f in fields(cls)}
         unknown = set(values) - set(known)
@@ -87,7 +88,7 @@ class Options:
             default = getattr(cls, name)
             try:
                 if isinstance(default, bool):
-                    value = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+                    value = _flag(value)
                 elif isinstance(default, (int, float)):
                     value = type(default)(value)
                     if value <= 0:
@@ -113,6 +114,10 @@ class Options:
 
 class InvalidOptions(ValueError):
     pass
+
+
+def _flag(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
 
 
 @dataclass

@@ -334,7 +334,8 @@ def test_options_are_checked_with_clear_messages() -> None:
         Options.from_dict({"speed": 2})
     assert Options.from_dict({"energy_db": "false", "hop_length": "128"}) == Options(energy_db=False, hop_length=128)
     with pytest.raises(InvalidOptions, match="f0_subtract_median no longer exists.*read f0_rmse_cents_median instead"):
-        Options.from_dict({"f0_subtract_median": True})
+        Options.from_dict({"f0_subtract_median": "true"})
+    assert Options.from_dict({"f0_subtract_median": False}) == Options()  # what evaluations queued before it carry
 
 
 def test_frechet_distance_of_shifted_and_scaled_sets_is_analytic() -> None:
