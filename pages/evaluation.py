@@ -125,8 +125,6 @@ class EvaluationPage(TaskPage):
                                              "vggish": "VGGish (as Amphion)", "clap": "LAION-CLAP"},
                                             value=values["fad_model"], label="FAD embeddings (sets)") \
                 .mark("evaluation-fad-model")
-            fields["f0_subtract_median"] = ui.switch("F0 in cents relative to each clip's median",
-                                                     value=values["f0_subtract_median"])
             fields["energy_db"] = ui.switch("Energy in dB", value=values["energy_db"])
         for name, element in fields.items():
             element.on_value_change(lambda e, n=name: self.prefs.setdefault("options", {}).update({n: e.value}))

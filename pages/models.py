@@ -179,10 +179,10 @@ class ModelsPage:
                 panel.refresh(job)
         if not full:
             return
-        usage = self.services.weights.on_disk()
+        total, engines = self.services.weights.disk_usage()
         self.catalog.disk_label.set_text(
-            f"Weights on disk: {format_bytes(self.services.weights.total_on_disk())} for {len(usage)} engine(s), in "
-            f"the Hugging Face cache and the caches torch.hub and Whisper use." if usage else
+            f"Weights on disk: {format_bytes(total)} for {engines} engine(s), in the Hugging Face cache and the "
+            f"caches torch.hub and Whisper use." if engines else
             "No downloaded weights on disk yet.")
 
     def _load(self, engine: Engine) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engines.contract import EngineError, Weights
@@ -67,11 +68,16 @@ class WeightManager:
                 usage[engine.id] = total
         return usage
 
-    def total_on_disk(self) -> int:
-        """Bytes of every engine's downloadable weights on disk, a set several engines share counted once."""
-        files = {path for engine in self.registry for w in engine.weights if w.downloadable
-                 for path in files_on_disk(w)}
-        return sum(path.stat().st_size for path in files)
+    def disk_usage(self) -> tuple[int, int]:
+        """Bytes of every engine's downloadable weights on disk (what several engines share counted once), and how
+        many engines have some, from one scan of the caches."""
+        sizes: dict[Path, int] = {}
+        engines = 0
+        for engine in self.registry:
+            files = {path for w in engine.weights if w.downloadable for path in files_on_disk(w)}
+            sizes.update({path: path.stat().st_size for path in files - sizes.keys()})
+            engines += any(sizes[path] for path in files)
+        return sum(sizes.values()), engines
 
     def sets_to_download(self, engine_id: str, params: dict[str, Any] | None = None,
                          everything: bool = False) -> list[int]:

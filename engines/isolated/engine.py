@@ -8,8 +8,9 @@ frees all it held. The model manager counts the worker's memory through `RemoteM
 
 Voice prompts cross the pipe as files too: when `prompt_key` names what a request's prompt depends on, the
 worker's `prompt` op writes the prompt (its tensors, saved with torch) to a file, whose bytes the studio's
-prompt cache keeps (in memory and under STUDIO_HOME, so they outlive the worker and the studio); `run` hands
-the worker that file as the slot's "prompt" and the adapter loads it instead of encoding the reference again.
+prompt cache keeps (in memory and under STUDIO_HOME, so they outlive the worker and the studio, though not a
+runtime rebuilt from other requirements or for another torch); `run` hands the worker that file as the slot's
+"prompt" and the adapter loads it instead of encoding the reference again.
 """
 from __future__ import annotations
 
@@ -80,9 +81,10 @@ class IsolatedEngine(Engine):
     prompt_slot: ClassVar[str] = ""  # an audio slot the adapter turns into a voice prompt (its `prompt` op)
 
     def prompt_key(self, request: Request) -> list[Any] | None:
-        """What this request's voice prompt depends on besides the loaded model, or None when it builds none."""
+        """What this request's voice prompt depends on besides the loaded model, or None when it builds none. The
+        runtime's fingerprint is part of it: a prompt pickles the runtime's own classes, which a rebuild replaces."""
         reference = request.inputs.get(self.prompt_slot) if self.prompt_slot else None
-        return [reference] if isinstance(reference, AudioInput) else None
+        return [reference, self.runtime().fingerprint()] if isinstance(reference, AudioInput) else None
 
     def settings(self) -> Any:
         if self.context is not None and hasattr(self.context, "runtimes"):

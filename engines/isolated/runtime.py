@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,14 +107,16 @@ class Runtime:
         return f"amphion-studio runtime install {self.spec.name}"
 
     def studio_code(self) -> Path:
-        """A folder holding only a link to the studio's `engines` package, for a worker's PYTHONPATH. (The folder
-        that holds `engines` is site-packages in a wheel install, whose transformers must not shadow the runtime's.)"""
-        folder = self.dir / "studio-code"
+        """A folder holding only a link to this install's `engines` package, for a worker's PYTHONPATH; named after
+        the package's path, so studios installed apart that share a runtimes directory never repoint each other's.
+        (The folder that holds `engines` is site-packages in a wheel install, whose transformers must not shadow the
+        runtime's.)"""
+        install = hashlib.sha256(str(ENGINES_PACKAGE).encode()).hexdigest()[:12]
+        folder = self.dir / f"studio-code-{install}"
         link = folder / "engines"
         if not (link.is_symlink() and link.resolve() == ENGINES_PACKAGE):
             folder.mkdir(parents=True, exist_ok=True)
-            fresh = folder / f".engines-{os.getpid()}"
-            fresh.unlink(missing_ok=True)
+            fresh = folder / f".engines-{uuid.uuid4().hex}"
             fresh.symlink_to(ENGINES_PACKAGE, target_is_directory=True)
             os.replace(fresh, link)
         return folder

@@ -130,14 +130,15 @@ class Worker:
             self.model = self.adapter.load(message["device"], message.get("options", {}), message.get("weights", {}),
                                            progress)
             return {"memory": memory()}
+        if op in ("run", "prompt") and self.model is None:
+            raise EngineError("The model is not loaded in the runtime.")
         if op == "run":
-            if self.model is None:
-                raise EngineError("The model is not loaded in the runtime.")
             return self.adapter.run(self.model, message.get("inputs", {}), message.get("params", {}),
                                     message["output"], progress)
         if op == "prompt":
-            if self.model is None or not hasattr(self.adapter, "prompt"):
-                raise EngineError("The model is not loaded in the runtime, or makes no voice prompts.")
+            if not hasattr(self.adapter, "prompt"):
+                raise EngineError(f"The adapter {self.adapter.__name__} makes no voice prompts (it has no `prompt`), "
+                                  f"yet its engine declares a prompt_slot.")
             self.adapter.prompt(self.model, message.get("inputs", {}), message.get("params", {}), message["output"],
                                 progress)
             return {}

@@ -7,6 +7,7 @@ built-in voices with an optional style instruction (CustomVoice), and a voice de
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..contract import InputSlot, InvalidRequest, Param, Request, Weights
@@ -97,8 +98,13 @@ class Qwen3TTS(IsolatedEngine):
                     for (mode, size_name), (repo, size) in REPOS.items())
 
     def prompt_key(self, request: Request) -> list[Any] | None:
+        """Clone prompts only; without the transcript under x_vector_only, which encodes the voice alone."""
         key = super().prompt_key(request)
-        return None if key is None or request.params["mode"] != "clone" else key + [request.params["x_vector_only"]]
+        if key is None or request.params["mode"] != "clone":
+            return None
+        if request.params["x_vector_only"]:
+            key[0] = replace(key[0], transcript=None)
+        return key + [request.params["x_vector_only"]]
 
     def validate(self, inputs: dict[str, Any], params: dict[str, Any]) -> Request:
         request = super().validate(inputs, params)

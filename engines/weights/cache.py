@@ -173,10 +173,15 @@ def state(weights: Weights) -> WeightState:
     return _hub_state(weights)
 
 
-def _hub_state(weights: Weights) -> WeightState:
+def _matched(weights: Weights) -> tuple[Path | None, dict[str, Path]]:
+    """A hub set's snapshot folder (None when the cache has none) and its files there that the set takes."""
     folder = snapshot(weights)
     files = snapshot_files(folder) if folder else {}
-    matched = {name: path for name, path in files.items() if matches(name, weights.files)}
+    return folder, {name: path for name, path in files.items() if matches(name, weights.files)}
+
+
+def _hub_state(weights: Weights) -> WeightState:
+    folder, matched = _matched(weights)
     on_disk = sum(p.stat().st_size for p in {p.resolve() for p in matched.values()})
     incomplete = incomplete_blobs(weights.repo_id)
     exact = [f for f in weights.files if not is_pattern(f)]
@@ -201,9 +206,7 @@ def files_on_disk(weights: Weights) -> set[Path]:
         return {path for path in (final, final.with_name(final.name + ".incomplete")) if path.is_file()}
     if weights.source != "hub":
         return set()
-    folder = snapshot(weights)
-    files = snapshot_files(folder) if folder else {}
-    found = {path.resolve() for name, path in files.items() if matches(name, weights.files)}
+    found = {path.resolve() for path in _matched(weights)[1].values()}
     return found | set(incomplete_blobs(weights.repo_id))
 
 

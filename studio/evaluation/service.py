@@ -203,9 +203,11 @@ class EvaluationService(ReportStore):
         known = engine_id in self.registry
         source = generation_source(title[:60] or job_id, self.paths.home / audio, job_id,
                                    self.registry.get(engine_id).inputs if known else (), inputs, self.paths.home)
-        return source if known else replace(source, notes=(
-            f"Its engine {engine_id} is not installed here, so which input was its source or its voice is unknown: "
-            f"only its text and the clip itself are scored.",))
+        if known:
+            return source
+        scored = "only its text and the clip itself are" if source.text else "only the clip itself is"
+        return replace(source, notes=(f"Its engine {engine_id} is not installed here, so which input was its source "
+                                      f"or its voice is unknown: {scored} scored.",))
 
     @staticmethod
     def _title(request: EvaluationRequest, sources: list[Source]) -> str:
@@ -266,14 +268,16 @@ class EvaluationService(ReportStore):
         except AudioReadError as exc:
             result.error = f"The generated clip cannot be read: {exc}"
             return result
-        clips: dict[str, Clip | None] = {}
-        for role, path in (("reference", source.reference), ("voice", source.voice)):
-            try:
-                clips[role] = Clip.load(path) if path is not None else None
-            except AudioReadError as exc:
-                clips[role] = None
-                result.error = f"The {role} clip cannot be read: {exc} Only metrics without it were computed."
-        item = Item(source.name, generated, clips["reference"], source.text, clips["voice"], notes=list(source.notes))
+        item = Item(source.name, generated, text=source.text, notes=list(source.notes))
+        try:
+            item.reference = Clip.load(source.reference) if source.reference is not None else None
+        except AudioReadError as exc:
+            result.error = " ".join(filter(None, (
+                result.error, f"The reference clip cannot be read: {exc} Only metrics without it were computed.")))
+        try:
+            item.voice = Clip.load(source.voice) if source.voice is not None else None
+        except AudioReadError as exc:  # speaker similarity says so; it must not fall back to the reference
+            item.voice_problem = f"The voice clip to compare the speaker with cannot be read: {exc}"
         scores = score_item(item, keys, options, scorers, progress)
         result.values, result.errors, result.notes = scores.values, scores.errors, item.notes
         return result

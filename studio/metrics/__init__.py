@@ -68,7 +68,7 @@ def select(keys: Iterable[str] | None) -> list[str]:
     return list(dict.fromkeys(key for k in chosen for key in AMPHION_NAMES.get(k, [k])))
 
 
-def applicable(keys: Iterable[str], has_reference: bool, has_text: bool, has_voice: bool = False) -> list[str]:
+def applicable(keys: Iterable[str], has_reference: bool, has_text: bool, has_voice: bool) -> list[str]:
     """The keys that can apply to items with (or without) a reference clip, a text and a clip of the voice."""
     def fits(metric: Metric) -> bool:
         return {"pair": has_reference, "clip": True, "text": has_reference or has_text,

@@ -18,6 +18,9 @@ Needs = Literal["pair", "clip", "text", "voice"]
 SILENCE_PEAK = 1e-4  # -80 dBFS: a clip whose peak stays below this holds nothing to measure
 NEEDS_REFERENCE = "needs a reference clip to compare with."
 NEEDS_VOICE = "needs a clip of the voice it should have (a reference or target voice) to compare with."
+F0_SUBTRACT_MEDIAN_REMOVED = ("Option f0_subtract_median no longer exists: f0_rmse_cents is always in absolute cents, "
+                              "and the median-subtracted value (Amphion's default f0rmse) is always reported as "
+                              "f0_rmse_cents_median. Remove the option and read f0_rmse_cents_median instead.")
 
 
 class MetricError(Exception):
@@ -49,7 +52,7 @@ class Metric:
 class Options:
     """How the metrics are computed. The defaults are Amphion's (`bins/calc_metrics.py`) except two, chosen to run
     offline and keep each number's meaning plain: F0 cents are absolute (Amphion's --f0_subtract_mean defaults to True;
-    its median-subtracted value is reported as f0_rmse_cents_median whatever this says), and the speaker encoder is
+    its median-subtracted value is always reported too, as f0_rmse_cents_median), and the speaker encoder is
     Resemblyzer, which ships in its package (Amphion's default, WavLM-SV, is a 403 MB download: choose it here)."""
 
     sample_rate: int = 22_050  # analysis rate of the frame metrics (Amphion loads audio at librosa's 22.05 kHz)
@@ -57,7 +60,6 @@ class Options:
     f0_method: Literal["parselmouth", "pyworld"] = "parselmouth"
     f0_min: float = 50.0
     f0_max: float = 1100.0
-    f0_subtract_median: bool = False  # f0_rmse_cents relative to each clip's median (Amphion: True)
     align: Literal["dtw", "cut"] = "dtw"  # frames of clips of different lengths: DTW on MFCCs, or cut to the shorter
     energy_db: bool = True
     periodicity_model: Literal["auto", "full", "tiny"] = "auto"  # CREPE size; auto: full on CUDA, tiny on a CPU
@@ -74,6 +76,9 @@ class Options:
     def from_dict(cls, values: dict[str, Any] | None) -> Options:
         """Options from JSON-like values; InvalidOptions names the bad one and what is allowed."""
         values = dict(values or {})
+        # removed: off asks for what f0_rmse_cents always is (and jobs queued before carry it); on is refused
+        if _flag(values.pop("f0_subtract_median", False)):
+            raise InvalidOptions(F0_SUBTRACT_MEDIAN_REMOVED)
         known = {f.name: f for f in fields(cls)}
         unknown = set(values) - set(known)
         if unknown:
@@ -83,7 +88,7 @@ class Options:
             default = getattr(cls, name)
             try:
                 if isinstance(default, bool):
-                    value = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+                    value = _flag(value)
                 elif isinstance(default, (int, float)):
                     value = type(default)(value)
                     if value <= 0:
@@ -109,6 +114,10 @@ class Options:
 
 class InvalidOptions(ValueError):
     pass
+
+
+def _flag(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
 
 
 @dataclass
@@ -146,7 +155,7 @@ class Item:
 
     `reference` has the generated clip's content (for a conversion, its source); `voice` is the clip whose speaker it
     should sound like, when that is another clip (a conversion's target voice, a TTS prompt). Without `voice`,
-    speaker similarity compares with `reference`."""
+    speaker similarity compares with `reference`, unless `voice_problem` says why the voice given cannot be used."""
 
     name: str
     generated: Clip
@@ -154,6 +163,7 @@ class Item:
     text: str | None = None
     voice: Clip | None = None
     notes: list[str] = field(default_factory=list)
+    voice_problem: str | None = None
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
@@ -173,6 +183,8 @@ class Item:
 
     def voice_pair(self) -> tuple[Clip, Clip]:
         """The clip of the voice to compare the generated clip's speaker with, and the generated clip."""
+        if self.voice_problem:
+            raise MetricError(self.voice_problem)
         voice = self.voice or self.reference
         if voice is None:
             raise MetricError(NEEDS_VOICE)

@@ -24,7 +24,7 @@ F0_RMSE_HZ = Metric("f0_rmse_hz", "F0 RMSE", "Hz", "pair", False,
                     "--f0_subtract_mean False).", amphion="f0rmse")
 F0_RMSE_CENTS = Metric("f0_rmse_cents", "F0 RMSE", "cents", "pair", False,
                        "F0 difference in absolute cents (100 = one semitone) on frames voiced in both clips, so a "
-                       "transposition counts; with the option f0_subtract_median, relative to each clip's median.")
+                       "transposition counts (f0_rmse_cents_median leaves it out).")
 F0_RMSE_CENTS_MEDIAN = Metric("f0_rmse_cents_median", "F0 RMSE, median-subtracted", "cents", "pair", False,
                               "F0 difference in cents relative to each clip's median F0, on frames voiced in both "
                               "clips: the intonation error with the key left out (Amphion's default f0rmse, "
@@ -81,10 +81,9 @@ def compute_f0(item: Item, options: Options, scorers: Scorers) -> dict[str, floa
         raise MetricError(f"the clips share only {true_pos} voiced frames after alignment: too few to compare pitch "
                           f"(voiced/unvoiced F1 = {values['v_uv_f1']:.3f}).")
     a, b = ref_cents[i][both], gen_cents[j][both]
-    relative = rmse(ref_relative[i][both], gen_relative[j][both])
     values["f0_rmse_hz"] = rmse(ref_f0[i][both], gen_f0[j][both])
-    values["f0_rmse_cents"] = relative if options.f0_subtract_median else rmse(a, b)
-    values["f0_rmse_cents_median"] = relative
+    values["f0_rmse_cents"] = rmse(a, b)
+    values["f0_rmse_cents_median"] = rmse(ref_relative[i][both], gen_relative[j][both])
     values["fpc"] = finite(pearson(a, b), "The F0 correlation (a flat contour has none)")
     return values
 

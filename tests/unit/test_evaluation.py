@@ -249,6 +249,30 @@ def test_a_conversion_from_the_history_is_scored_against_its_source_and_its_spea
     assert abs(to_target - services.evaluation.speaker_similarity(source_path, converted)) > 0.01
     assert not item.errors
 
+    target_path.write_bytes(b"no longer audio")  # the target voice lost: no silent fallback to the source's speaker
+    _, report = finish(services, EvaluationRequest("jobs", jobs=(conversion.id,), metrics=("wer", "speaker_similarity")))
+    (item,) = report.items
+    assert "speaker_similarity" not in item.values and item.values["wer"] < 0.2 and item.error is None
+    assert item.errors["speaker_similarity"].startswith("The voice clip to compare the speaker with cannot be read")
+
+
+def test_a_generation_whose_engine_is_not_installed_is_scored_on_what_it_has(services: Services) -> None:
+    from sqlalchemy import update
+
+    from studio.history.query import GENERATIONS, G
+
+    generation = generate(services, SENTENCE_A)
+    for inputs, metrics, note in (({"text": SENTENCE_A}, ("wer",), "only its text and the clip itself are scored."),
+                                  ({}, ("loudness_lufs",), "only the clip itself is scored.")):
+        with services.db.begin() as connection:  # as imported from a studio with an engine this one lacks
+            connection.execute(update(GENERATIONS).where(G.id == generation)
+                               .values(engine_id="elsewhere.tts", inputs=inputs))
+        _, report = finish(services, EvaluationRequest("jobs", jobs=(generation,), metrics=metrics))
+        (item,) = report.items
+        assert item.notes[0] == f"Its engine elsewhere.tts is not installed here, so which input was its source " \
+                                f"or its voice is unknown: {note}"
+        assert set(item.values) == set(metrics)
+
 
 def test_every_engine_that_makes_audio_says_what_its_result_keeps_of_each_audio_input() -> None:
     from engines.registry import ENGINE_PACKAGES, Registry, discover

@@ -155,6 +155,8 @@ def test_cli_refuses_what_cannot_be_evaluated(speech, tmp_path: Path, capsys: py
     assert "Unknown metric nope" in capsys.readouterr().err
     assert main(["evaluate", str(clip), "-o", "f0_method=crepe"]) == 2
     assert "f0_method: 'crepe' is not one of" in capsys.readouterr().err
+    assert main(["evaluate", str(clip), str(clip), "-o", "f0_subtract_median=true"]) == 2
+    assert "read f0_rmse_cents_median instead" in capsys.readouterr().err
 
 
 def test_the_evaluation_page_imports_no_model_code() -> None:

@@ -28,13 +28,11 @@ from studio.text_chunks import split_text
 from tests.hub_server import FakeHub
 from tests.job_watch import watch
 from tests.runtimes import tiny
+from tests.unit.test_long_text import STORY as LIGHTHOUSE
 
 REQUIRED = os.environ.get("STUDIO_REQUIRE_RUNTIMES") == "1"
-STORY = ("The lighthouse keeper woke before dawn and climbed the spiral stairs, counting each step as he always did. "
-         "At the top, the lamp was still warm, and the sea below was calm, grey and very quiet this morning. "
-         "He wrote three words in his log, closed the heavy book, and went down to the kitchen to make tea. "
-         "Nobody came that day, and nobody needed to, for the ships passed far out beyond the rocks. "
-         "In the evening he lit the lamp again and watched its beam sweep slowly over the dark water.")
+STORY = (LIGHTHOUSE + " In the evening he lit the lamp again and watched its beam sweep slowly over the dark water, "
+                      "as the ships passed far out beyond the rocks.")  # two parts for either peer (400, 300 characters)
 QWEN_BASE = "Qwen/Qwen3-TTS-12Hz-0.6B-Base"
 QWEN_CUSTOM = "Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice"
 QWEN_DESIGN = "Qwen/Qwen3-TTS-12Hz-1.7B-VoiceDesign"
@@ -118,6 +116,45 @@ def test_until_its_runtime_is_installed_readiness_says_how_to_install_it(tmp_pat
         assert readiness.state == "missing_dependency"
         assert readiness.hints == (f"amphion-studio runtime install {name}",)
         assert "runs in an environment of its own" in readiness.message
+
+
+def test_a_voice_prompt_cached_before_its_runtime_was_rebuilt_is_encoded_again(
+        services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engines.contract import AudioInput, Request
+    from engines.isolated import runtime as runtimes
+
+    engine = services.registry.get("peer.chatterbox")
+    clip = tmp_path / "reference.wav"
+    sf.write(str(clip), 0.3 * np.sin(np.linspace(0, 2000, 48_000)), 24_000)
+    request = Request({"text": "Hello.", "reference": AudioInput(str(clip), tiny.REFERENCE_TEXT)},
+                      engine.check_params({}))
+    prompts = services.prompt_cache.for_engine(engine, request.params)
+    encoded: list[bytes] = []
+
+    def encode() -> bytes:
+        encoded.append(f"prompt {len(encoded) + 1}".encode())
+        return encoded[-1]
+
+    assert prompts.get_or_compute(engine.prompt_key(request), encode) == b"prompt 1"
+    assert prompts.get_or_compute(engine.prompt_key(request), encode) == b"prompt 1"
+    monkeypatch.setattr(runtimes, "machine_versions", lambda: {"torch": "99.0"})  # the runtime is rebuilt for it
+    assert prompts.get_or_compute(engine.prompt_key(request), encode) == b"prompt 2"
+
+
+def test_qwen3_tts_voice_prompts_depend_on_the_transcript_only_when_it_is_used(tmp_path: Path) -> None:
+    from engines.contract import AudioInput, Request
+    from engines.registry import Registry
+
+    engine = Registry(context=Settings.load()).get("peer.qwen3_tts")
+
+    def key(transcript: str, **params: object) -> list | None:
+        reference = AudioInput(str(tmp_path / "reference.wav"), transcript)
+        return engine.prompt_key(Request({"text": "Hello.", "reference": reference}, engine.check_params(params)))
+
+    assert key("One thing.") != key("Another thing.")
+    assert key("One thing.", x_vector_only=True) == key("Another thing.", x_vector_only=True)
+    assert key("One thing.", x_vector_only=True) != key("One thing.")
+    assert key("One thing.", mode="custom") is None
 
 
 # -- Qwen3-TTS -------------------------------------------------------------------------------------------------------

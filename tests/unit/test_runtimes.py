@@ -37,6 +37,20 @@ def test_status_tells_installed_from_out_of_date(tmp_path: Path) -> None:
     assert "built against torch torch 2.6.0" in runtime.status().message
 
 
+def test_studios_installed_apart_that_share_a_runtimes_directory_each_give_workers_their_own_engines(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runtime = Runtime.named("qwen-tts", tmp_path)
+    ours = runtime.studio_code()
+    other_install = tmp_path / "other-site-packages" / "engines"
+    other_install.mkdir(parents=True)
+    monkeypatch.setattr(runtimes, "ENGINES_PACKAGE", other_install)
+    theirs = runtime.studio_code()
+    monkeypatch.undo()
+    assert ours != theirs and runtime.studio_code() == ours
+    assert [p.name for p in ours.iterdir()] == ["engines"] and (ours / "engines").resolve() == runtimes.ENGINES_PACKAGE
+    assert [p.name for p in theirs.iterdir()] == ["engines"] and (theirs / "engines").resolve() == other_install
+
+
 def test_a_failed_build_names_the_step_the_cause_and_the_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     specs = tmp_path / "specs"
     (specs / "broken").mkdir(parents=True)

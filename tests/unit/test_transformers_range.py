@@ -17,7 +17,7 @@ from tests.runtimes.tiny import CACHE, REPO_ROOT
 OLDEST = ("transformers==4.41.2", "tokenizers>=0.19,<0.20")
 # the tests of everything in the studio that imports transformers (Whisper, HuBERT/ContentVec, WavLM-SV, CLAP)
 TESTS = ("tests/unit/test_whisper_transformers.py", "tests/unit/test_fairseq_hubert.py",
-         "tests/unit/test_metric_engines.py", "tests/unit/test_evaluation_interfaces.py")
+         "tests/unit/test_metric_engines.py")
 
 
 def overlay() -> str:

@@ -85,6 +85,16 @@ def test_failures_keep_their_kind_and_a_crash_is_explained(worker: WorkerProcess
         run(worker, "crash", tmp_path)
 
 
+def test_a_prompt_the_worker_cannot_make_says_whether_the_model_or_the_adapter_lacks(worker: WorkerProcess,
+                                                                                      tmp_path: Path) -> None:
+    prompt = {"inputs": {}, "params": {}, "output": str(tmp_path / "prompt")}
+    with pytest.raises(EngineError, match="^The adapter tests.runtimes.probe_adapter makes no voice prompts"):
+        worker.request("prompt", prompt)
+    worker.request("unload", {})
+    with pytest.raises(EngineError, match="^The model is not loaded in the runtime.$"):
+        worker.request("prompt", prompt)
+
+
 def test_the_worker_reports_its_memory_and_leaves_when_the_studio_goes(worker: WorkerProcess) -> None:
     import psutil
 

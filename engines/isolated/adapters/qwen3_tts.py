@@ -44,8 +44,6 @@ def prompt(model: Any, inputs: dict[str, Any], params: dict[str, Any], output: s
 
     import torch
 
-    if model.model.tts_model_type != "base":
-        raise InvalidRequest("Only the voice clone (Base) checkpoints take a reference clip.")
     reference = inputs["reference"]
     progress(0.02, "Encoding the reference voice")
     x_vector_only = bool(params.get("x_vector_only", False))
