@@ -6,15 +6,18 @@ cancelled. Pages read progress by polling `get()`; nothing here touches the UI.
 """
 from __future__ import annotations
 
+import json
 import logging
+import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import JSON, func, insert, select, update
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -81,11 +84,21 @@ class JobContext:
 Handler = Callable[[JobContext], dict[str, Any] | None]
 
 
-# The worker's claim, built once (building it for every job cost more than running it).
-_NEXT_ID = (select(JOBS.c.id).where(JOBS.c.state == JobState.queued.value)
-            .order_by(JOBS.c.priority, JOBS.c.created_at).limit(1).scalar_subquery())
-CLAIM = (update(JOBS).where((JOBS.c.id == _NEXT_ID) & (JOBS.c.state == JobState.queued.value))
-         .values(state=JobState.running.value, started_at=bindparam("now"), stage="Starting").returning(*JOBS.c))
+# The worker's claim: the next queued job marked running in one statement. It runs as plain sqlite3 on the worker's
+# own connection: through SQLAlchemy it cost 0.9 ms on a worker just woken (cold caches), plainly 0.3 ms.
+CLAIM = (f"UPDATE {JOBS.name} SET state = '{JobState.running.value}', stage = 'Starting', started_at = ? "
+         f"WHERE id = (SELECT id FROM {JOBS.name} WHERE state = '{JobState.queued.value}' "
+         f"ORDER BY priority, created_at LIMIT 1) AND state = '{JobState.queued.value}' "
+         f"RETURNING {', '.join(JOBS.c.keys())}")
+JSON_COLUMNS = tuple(c.name for c in JOBS.c if isinstance(c.type, JSON))
+
+
+def claimed_job(values: tuple[Any, ...]) -> JobInfo:
+    """A JobInfo from the claim's plain row (its JSON columns still text)."""
+    row = dict(zip(JOBS.c.keys(), values))
+    for name in JSON_COLUMNS:
+        row[name] = json.loads(row[name]) if isinstance(row[name], str) else row[name]
+    return JobInfo.from_row(SimpleNamespace(**row))
 
 
 class JobQueue:
@@ -226,19 +239,31 @@ class JobQueue:
     # -- the worker ----------------------------------------------------------------------------------------
 
     def _work(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()  # before looking, so a job submitted meanwhile wakes the next wait at once
-            row = self._claim_next()
-            if row is None:
-                self._wake.wait(timeout=1.0)
-                continue
-            self._run(row)
+        connection = self._db.raw_connection()  # the worker's own, for the claim
+        try:
+            while not self._stopping.is_set():
+                self._wake.clear()  # before looking, so a job submitted meanwhile wakes the next wait at once
+                row = self._claim_next(connection.driver_connection)
+                if row is None:
+                    self._wake.wait(timeout=1.0)
+                    continue
+                self._run(row)
+        finally:
+            connection.close()
 
-    def _claim_next(self) -> JobInfo | None:
+    @staticmethod
+    def _claim_next(connection: sqlite3.Connection) -> JobInfo | None:
         """The next queued job, marked running in the same statement (so a cancel cannot slip in between)."""
-        with self._db.begin() as connection:
-            row = connection.execute(CLAIM, {"now": time.time()}).first()
-            return JobInfo.from_row(row) if row is not None else None
+        # The write lock first, then the clock: a job being queued meanwhile is either in or waits for the claim,
+        # so a job never starts before it was queued (stamped earlier, it also took the submitter's time as its own).
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            rows = connection.execute(CLAIM, (time.time(),)).fetchall()
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        return claimed_job(rows[0]) if rows else None
 
     def _run(self, row: JobInfo) -> None:
         cancel_event = threading.Event()

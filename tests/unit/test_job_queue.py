@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -220,3 +221,26 @@ def test_retrying_a_job_that_has_not_ended_is_refused(queue: JobQueue) -> None:
         queue.retry(job.id)
     gate.set()
     queue.wait(job.id)
+
+
+def test_a_job_queued_while_the_worker_looks_does_not_start_before_it_was_queued(tmp_path: Path) -> None:
+    """The worker looks for work while another connection is queueing a job (it holds the write lock): the job it
+    then finds starts after it was queued, so its wall time holds nothing of the submitter's work."""
+    queue = JobQueue(open_database(tmp_path / "jobs.db"))
+    queue.register("t", lambda ctx: {})
+    queue.start()
+    submitter = sqlite3.connect(tmp_path / "jobs.db", timeout=30)
+    try:
+        submitter.execute("BEGIN IMMEDIATE")
+        queue._wake.set()  # the worker looks now, and waits for the lock
+        time.sleep(0.2)
+        queued_at = time.time()
+        submitter.execute("INSERT INTO jobs (id, kind, title, payload, state, priority, progress, stage, created_at) "
+                          "VALUES ('j1', 't', '', '{}', 'queued', 0, 0.0, '', ?)", (queued_at,))
+        submitter.commit()
+        job = queue.wait("j1", 10)
+    finally:
+        submitter.close()
+        queue.stop()
+    assert job.state == JobState.succeeded
+    assert job.started_at >= queued_at, f"started {queued_at - job.started_at:.3f} s before it was queued"
