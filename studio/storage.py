@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
-import tempfile
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,24 +72,26 @@ class Paths:
         return self.secret_file.read_text().strip()
 
 
-def atomic_write(path: Path, write: Callable[[Path], None], mode: int | None = None) -> Path:
-    """Call `write(tmp)` on a temporary file next to `path`, then rename it into place.
+def atomic_write(path: Path, write: Callable[[Path], None], mode: int = 0o600) -> Path:
+    """Call `write(tmp)` on a temporary file next to `path` (created empty with `mode`), then rename it into place.
 
     A crash leaves either the old file or the new one, never half of one.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".part", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:16]}{path.suffix}.part")
+    try:
+        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileNotFoundError:  # its folder is not there yet
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    os.close(descriptor)
     try:
         write(tmp)
-        if mode is not None:
-            tmp.chmod(mode)
         os.replace(tmp, path)
-    finally:
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
-def atomic_write_text(path: Path, text: str, mode: int | None = None) -> Path:
+def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), mode)
