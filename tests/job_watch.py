@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from engines.contract import Engine, Progress
 from studio.jobs import JobInfo
 from studio.services import Services
 
@@ -36,3 +39,22 @@ def cancel_at(services: Services, job_id: str, stage: str, timeout: float = 180)
     services.jobs.cancel(job_id)
     ended, after = watch(services, job_id, timeout)
     return ended, stages + [s for s in after if s != stages[-1]]
+
+
+@contextmanager
+def stages_reported(engine: Engine) -> Iterator[list[str]]:
+    """Every stage `engine` reports while it loads and runs, recorded as it reports them (polling the job can miss a
+    short one between two looks)."""
+    stages: list[str] = []
+    load, run = engine.load, engine.run
+
+    def spy(progress: Progress) -> Progress:
+        return Progress(lambda fraction, stage: (stages.append(stage), progress(fraction, stage)),
+                        lambda: progress.cancelled)
+
+    engine.load = lambda device, progress, *args, **kwargs: load(device, spy(progress), *args, **kwargs)  # type: ignore[method-assign]
+    engine.run = lambda model, request, progress: run(model, request, spy(progress))  # type: ignore[method-assign]
+    try:
+        yield stages
+    finally:
+        del engine.load, engine.run

@@ -21,12 +21,12 @@ import pytest
 import soundfile as sf
 import torch
 
-from engines.contract import Progress
 from studio.jobs import JobInfo
 from studio.services import Services, build_services
 from studio.settings import Settings
 from tests.conftest import amphion_checkout
 from tests.hub_server import FakeHub
+from tests.job_watch import stages_reported
 
 SINGERS = {"vocalist_l1_Adele": 0, "vocalist_l1_李健": 1, "opencpop_female1": 2}
 MEDIANS = {"vocalist_l1_Adele": 330.0, "vocalist_l1_李健": 150.0, "opencpop_female1": 440.0}
@@ -351,23 +351,11 @@ def run_job(services: Services, task: str, engine_id: str, clips: dict[str, Path
             timeout: float = 300) -> tuple[JobInfo, list[str]]:
     """Upload the clips (slot -> file), convert with `engine_id`; the finished job and every stage its engine
     reported (recorded at the engine, so fast stages are not missed between two looks at the job)."""
-    engine = services.registry.get(engine_id)
-    stages: list[str] = []
-    original = engine.run
-
-    def recording(model: Any, request: Any, progress: Progress) -> Any:
-        spy = Progress(lambda fraction, stage: (stages.append(stage), progress(fraction, stage)),
-                       lambda: progress.cancelled)
-        return original(model, request, spy)
-
-    engine.run = recording  # type: ignore[method-assign]
-    try:
+    with stages_reported(services.registry.get(engine_id)) as stages:
         uploads = {slot: services.uploads.store_file(path).id for slot, path in clips.items()}
         source = uploads.pop("source")
         job = services.conversion.submit(task, source, engine_id=engine_id, inputs=uploads, params=params)
         return services.jobs.wait(job.id, timeout), stages
-    finally:
-        del engine.run
 
 
 def audio_of(services: Services, job: JobInfo) -> tuple[np.ndarray, int]:

@@ -25,7 +25,7 @@ from studio.settings import Settings
 from tests import amphion_recipes as tiny
 from tests.hub_server import FakeHub
 from tests.conftest import AMPHION_ROOT, amphion_checkout
-from tests.job_watch import cancel_at
+from tests.job_watch import cancel_at, stages_reported
 from tests.unit.test_peer_engines import audio_of
 from tests.unit.test_peer_engines import run_job as peer_run_job
 
@@ -89,8 +89,9 @@ def studio(made: dict[str, Path], fake_hub: FakeHub, monkeypatch: pytest.MonkeyP
 
 
 def run_job(services: Services, engine_id: str, inputs: dict, params: dict | None = None) -> tuple[JobInfo, list[str]]:
-    """The job queue's run of one generation (stages seen on the way), which must succeed."""
-    job, stages = peer_run_job(services, engine_id, inputs, params or {}, timeout=300)
+    """The job queue's run of one generation (every stage its engine reported), which must succeed."""
+    with stages_reported(services.registry.get(engine_id)) as stages:
+        job, _ = peer_run_job(services, engine_id, inputs, params or {}, timeout=300)
     assert job.state == JobState.succeeded, f"{job.state}: {job.error}"
     return job, stages
 
